@@ -1,0 +1,227 @@
+// The application service behind the cluster routes: ownership by account, state rules, and
+// recording every mutation in the operations ledger before any work happens.
+import type { CreateClusterBody, ListClustersQuery } from '../contract/types.js';
+import type { EngineVersion } from './catalog.js';
+import { planCluster } from './create-cluster.js';
+import { InvalidStateError, NotFoundError, ValidationError } from './errors.js';
+import { newId, newRequestId } from './ids.js';
+import { assertCanStart, busyError, TRANSITIONS } from './lifecycle.js';
+import { SERVICE_STATES, type ClusterDetail, type Instance, type OperationKind, type OperationRequest, type ServiceState } from './model.js';
+import { freeAddresses, type Subnet } from './network.js';
+import { UniqueViolation, type AddressProbe, type Clock, type ClusterSummary, type SortField, type Store } from './ports.js';
+import type { Principal } from './principal.js';
+
+export interface ClusterServiceDeps {
+  store: Store;
+  probe: AddressProbe;
+  clock: Clock;
+  engineVersions: () => EngineVersion[];
+  subnets: Subnet[];
+  /** Called after a request is recorded, so a worker picks it up at once. */
+  onSubmitted: () => void;
+}
+
+export interface Submitted {
+  requestId: string;
+  clusterId: string;
+}
+
+export interface ClusterPage {
+  clusters: ClusterSummary[];
+  total: number;
+  page: number;
+  size: number;
+  sort: string;
+}
+
+/** How many candidate addresses to probe before telling the user the subnet is full. */
+const MAX_ADDRESS_PROBES = 512;
+
+export class ClusterService {
+  // Creates allocate addresses one at a time in this process; the store's unique index guards
+  // against other service replicas.
+  private allocation: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: ClusterServiceDeps) {}
+
+  private now(): string {
+    return this.deps.clock.now().toISOString();
+  }
+
+  private newRequest(p: Principal, clusterId: string, operation: OperationKind): OperationRequest {
+    const at = this.now();
+    return {
+      id: newRequestId(),
+      accountId: p.accountId,
+      clusterId,
+      operation,
+      state: 'REQUESTED',
+      step: null,
+      error: null,
+      createdBy: p.userId,
+      createdAt: at,
+      updatedAt: at,
+      finishedAt: null,
+    };
+  }
+
+  async create(p: Principal, body: CreateClusterBody): Promise<Submitted> {
+    const plan = planCluster(body, {
+      accountId: p.accountId,
+      userId: p.userId,
+      now: this.now(),
+      engineVersions: this.deps.engineVersions(),
+      subnets: this.deps.subnets,
+    });
+    const subnet = this.deps.subnets.find((s) => s.id === plan.cluster.subnetId)!;
+    const request = this.newRequest(p, plan.cluster.id, 'create');
+    const run = this.allocation.then(async () => {
+      const instances = await this.allocate(plan.cluster.databasePort, subnet, plan.instances.map((i) => i.requestedIp));
+      await this.deps.store.createCluster(
+        {
+          cluster: plan.cluster,
+          password: plan.password,
+          groups: plan.groups,
+          instances: plan.instances.map((pi, i): Instance => ({
+            id: newId(),
+            clusterId: plan.cluster.id,
+            groupId: plan.groups[pi.groupIndex].id,
+            name: pi.name,
+            roleType: pi.roleType,
+            serviceIpAddress: instances[i],
+            port: plan.cluster.databasePort,
+            serviceState: 'CREATING',
+          })),
+        },
+        request,
+      );
+    });
+    this.allocation = run.catch(() => undefined);
+    try {
+      await run;
+    } catch (err) {
+      if (err instanceof UniqueViolation && err.what === 'cluster_name') {
+        throw ValidationError.field(['body', 'name'], `a cluster named '${body.name}' already exists in this account; choose another name`);
+      }
+      if (err instanceof UniqueViolation && err.what === 'address') {
+        throw new InvalidStateError('Another cluster took the same address at the same moment; send the request again.');
+      }
+      throw err;
+    }
+    this.deps.onSubmitted();
+    return { requestId: request.id, clusterId: plan.cluster.id };
+  }
+
+  /** One free address per instance: the one asked for, or the lowest free one in the subnet. */
+  private async allocate(port: number, subnet: Subnet, requested: Array<string | null>): Promise<string[]> {
+    const taken = await this.deps.store.takenAddresses(subnet.id);
+    const out: string[] = [];
+    for (const [i, ip] of requested.entries()) {
+      if (!ip) continue;
+      if (taken.has(ip) || !(await this.deps.probe.isAddressFree(ip, port))) {
+        throw ValidationError.field(['body', 'instance_groups', '0', 'instances', String(i), 'service_ip_address'], `${ip} is already in use; choose another address or leave it out`);
+      }
+      taken.add(ip);
+    }
+    let probes = 0;
+    const candidates = freeAddresses(subnet.cidr, taken);
+    for (const ip of requested) {
+      if (ip) {
+        out.push(ip);
+        continue;
+      }
+      let chosen: string | undefined;
+      for (const candidate of candidates) {
+        if (++probes > MAX_ADDRESS_PROBES) break;
+        if (await this.deps.probe.isAddressFree(candidate, port)) {
+          chosen = candidate;
+          break;
+        }
+      }
+      if (!chosen) {
+        throw ValidationError.field(['body', 'subnet_id'], `subnet ${subnet.id} (${subnet.cidr}) has no free address for port ${port}; terminate clusters you no longer need or use another subnet`);
+      }
+      out.push(chosen);
+    }
+    return out;
+  }
+
+  async list(p: Principal, q: ListClustersQuery): Promise<ClusterPage> {
+    const sort = q.sort ?? 'created_at:desc';
+    const [field, dir] = sort.split(':') as [SortField, 'asc' | 'desc'];
+    let serviceState: ServiceState | undefined;
+    if (q.service_state) {
+      if (!(SERVICE_STATES as readonly string[]).includes(q.service_state)) {
+        throw ValidationError.field(['query', 'service_state'], `must be one of: ${SERVICE_STATES.join(', ')}`);
+      }
+      serviceState = q.service_state as ServiceState;
+    }
+    const page = q.page ?? 0;
+    const size = q.size ?? 20;
+    if (size > 1000) throw ValidationError.field(['query', 'size'], 'must be at most 1000');
+    if (size === 0) {
+      // A page of size 0 holds nothing; the count still tells how many match.
+      const { total } = await this.deps.store.listClusters(p.accountId, { name: q.name ?? undefined, serviceState, page: 0, size: 1, sortField: field, sortDir: dir });
+      return { clusters: [], total, page, size, sort };
+    }
+    const { clusters, total } = await this.deps.store.listClusters(p.accountId, {
+      name: q.name ?? undefined,
+      serviceState,
+      page,
+      size,
+      sortField: field,
+      sortDir: dir,
+    });
+    return { clusters, total, page, size, sort };
+  }
+
+  async show(p: Principal, id: string): Promise<ClusterDetail> {
+    const detail = await this.deps.store.clusterDetail(p.accountId, id);
+    if (!detail) throw notFound(id);
+    return detail;
+  }
+
+  /** Stop, start, restart or terminate: 400 naming the state when it is not allowed now. */
+  async mutate(p: Principal, id: string, op: Exclude<OperationKind, 'create'>): Promise<Submitted> {
+    const store = this.deps.store;
+    const cluster = await store.findCluster(p.accountId, id);
+    if (!cluster) throw notFound(id);
+    const active = await store.activeRequest(id);
+    if (active) throw busyError(cluster, active.id);
+    const t = assertCanStart(cluster, op);
+    const request = this.newRequest(p, id, op);
+    let started: boolean;
+    try {
+      started = await store.beginOperation(request, t.from, TRANSITIONS[op].during);
+    } catch (err) {
+      if (err instanceof UniqueViolation) {
+        const other = await store.activeRequest(id);
+        throw busyError((await store.findCluster(null, id)) ?? cluster, other?.id ?? 'another request');
+      }
+      throw err;
+    }
+    if (!started) {
+      // The state changed between our read and the update: report the state as it is now.
+      const now = (await store.findCluster(null, id)) ?? cluster;
+      const other = await store.activeRequest(id);
+      throw other ? busyError(now, other.id) : assertCanStart(now, op) && new InvalidStateError(`Cluster state changed to ${now.serviceState}; try again.`);
+    }
+    this.deps.onSubmitted();
+    return { requestId: request.id, clusterId: id };
+  }
+
+  async request(p: Principal, id: string): Promise<OperationRequest> {
+    const r = await this.deps.store.findRequest(p.accountId, id);
+    if (!r) throw ValidationError.field(['path', 'request_id'], `request '${id}' is unknown to this account`);
+    return r;
+  }
+
+  async events(p: Principal, id: string) {
+    await this.show(p, id);
+    return this.deps.store.listEvents(id);
+  }
+}
+
+function notFound(id: string): NotFoundError {
+  return new NotFoundError(`Cluster '${id}' was not found in this account.`);
+}

@@ -1,0 +1,222 @@
+// Turns a Create Cluster body that already passed the contract's schema into a plan: the
+// cluster, its instance groups and instances, or a 400 that says what the expected shape is.
+// The checks here are the ones the YAML cannot express (topology, password rule, time zone,
+// catalogue, subnet).
+import type { CreateClusterBody, InstanceGroupRequestBody } from '../contract/types.js';
+import { findServerType, type EngineVersion } from './catalog.js';
+import { NotImplementedError, ValidationError } from './errors.js';
+import { newId } from './ids.js';
+import type { BackupOption, BlockStorageGroup, Cluster, InstanceGroup, InstanceRole, MaintenanceOption, Tag } from './model.js';
+import { inSubnet, isIpOrCidr, type Subnet } from './network.js';
+
+export const DEFAULT_DATABASE_PORT = 6378;
+export const DEFAULT_SENTINEL_PORT = 26378;
+/** Shown for a block storage group the request did not size (the vendor's console defaults). */
+const DEFAULT_BLOCK_STORAGE: Record<string, number> = { OS: 104, DATA: 56 };
+
+export interface PlannedInstance {
+  name: string;
+  roleType: InstanceRole;
+  groupIndex: number;
+  /** Address the user asked for, if any; otherwise the driver picks one. */
+  requestedIp: string | null;
+}
+
+export interface ClusterPlan {
+  cluster: Cluster;
+  password: string;
+  groups: InstanceGroup[];
+  instances: PlannedInstance[];
+}
+
+export interface PlanContext {
+  accountId: string;
+  userId: string;
+  now: string;
+  engineVersions: EngineVersion[];
+  subnets: Subnet[];
+}
+
+const PASSWORD_RULE =
+  'must be 8 to 30 characters with at least one letter, one digit and one special character, and must not contain " \' or $';
+
+export function checkPassword(password: string | null | undefined): string {
+  const loc = ['body', 'init_config_option', 'database_user_password'];
+  if (typeof password !== 'string' || password.length === 0) throw ValidationError.field(loc, 'is required');
+  const ok =
+    password.length >= 8 &&
+    password.length <= 30 &&
+    /[A-Za-z]/.test(password) &&
+    /\d/.test(password) &&
+    /[^A-Za-z0-9]/.test(password) &&
+    !/["'$]/.test(password) &&
+    // Control characters cannot be written to the engine's config file safely.
+    !/[\u0000-\u001f\u007f]/.test(password);
+  if (!ok) throw ValidationError.field(loc, PASSWORD_RULE);
+  return password;
+}
+
+export function isValidTimezone(tz: string): boolean {
+  if (!tz) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function backupOption(body: CreateClusterBody): BackupOption | null {
+  const b = body.init_config_option.backup_option;
+  const loc = ['body', 'init_config_option', 'backup_option'];
+  if (!b) return null;
+  const days = b.retention_period_day ?? null;
+  const hour = b.starting_time_hour ?? null;
+  if (days === null && hour === null) return null;
+  if (days === null || !/^([7-9]|[1-2]\d|3[0-5])$/.test(days)) {
+    throw ValidationError.field([...loc, 'retention_period_day'], 'must be a whole number of days from 7 to 35, as a string');
+  }
+  if (hour === null || !/^(\d|1\d|2[0-3])$/.test(hour)) {
+    throw ValidationError.field([...loc, 'starting_time_hour'], 'must be an hour from 0 to 23, as a string');
+  }
+  return { retentionPeriodDay: days, startingTimeHour: hour };
+}
+
+function maintenanceOption(body: CreateClusterBody): MaintenanceOption | null {
+  const m = body.maintenance_option;
+  if (!m || (m.period_hour == null && m.starting_day_of_week == null && m.starting_time == null)) return null;
+  const loc = ['body', 'maintenance_option'];
+  if (!m.starting_day_of_week) throw ValidationError.field([...loc, 'starting_day_of_week'], 'is required when a maintenance window is set');
+  if (!m.period_hour) throw ValidationError.field([...loc, 'period_hour'], 'is required when a maintenance window is set');
+  if (!m.starting_time || !/^([01]\d|2[0-3])[0-5]\d$/.test(m.starting_time)) {
+    throw ValidationError.field([...loc, 'starting_time'], 'must be a time of day as HHMM, e.g. 0230');
+  }
+  return { periodHour: m.period_hour, startingDayOfWeek: m.starting_day_of_week, startingTime: m.starting_time };
+}
+
+function tags(body: CreateClusterBody): Tag[] {
+  const out: Tag[] = [];
+  const seen = new Set<string>();
+  (body.tags ?? []).forEach((t, i) => {
+    const loc = ['body', 'tags', String(i), 'key'];
+    if (typeof t.key !== 'string' || t.key.length === 0 || t.key.length > 128) {
+      throw ValidationError.field(loc, 'must be a non-empty string of at most 128 characters');
+    }
+    if (seen.has(t.key)) throw ValidationError.field(loc, `duplicates the tag key '${t.key}'`);
+    seen.add(t.key);
+    out.push({ key: t.key, value: t.value ?? null });
+  });
+  if (out.length > 50) throw ValidationError.field(['body', 'tags'], 'must hold at most 50 tags');
+  return out;
+}
+
+function blockStorage(group: InstanceGroupRequestBody, gi: number): BlockStorageGroup[] {
+  const seen = new Set<string>();
+  const out: BlockStorageGroup[] = [];
+  group.block_storage_groups.forEach((b, bi) => {
+    const loc = ['body', 'instance_groups', String(gi), 'block_storage_groups', String(bi), 'role_type'];
+    if (b.role_type !== 'OS' && b.role_type !== 'DATA') throw ValidationError.field(loc, 'must be OS or DATA for a Cache Store cluster');
+    if (seen.has(b.role_type)) throw ValidationError.field(loc, `${b.role_type} is given twice; give each role once`);
+    seen.add(b.role_type);
+    out.push({ id: newId(), name: '', roleType: b.role_type, sizeGb: b.size_gb, volumeType: b.volume_type ?? 'SSD' });
+  });
+  for (const role of ['OS', 'DATA']) {
+    if (!seen.has(role)) out.push({ id: newId(), name: '', roleType: role, sizeGb: DEFAULT_BLOCK_STORAGE[role], volumeType: 'SSD' });
+  }
+  return out.sort((a, b) => a.roleType.localeCompare(b.roleType)).reverse(); // OS first, then DATA
+}
+
+/** Validates the semantics of a Create Cluster request and returns what to record. */
+export function planCluster(body: CreateClusterBody, ctx: PlanContext): ClusterPlan {
+  const engine = ctx.engineVersions.find((e) => e.id === body.dbaas_engine_version_id);
+  if (!engine) {
+    const offered = ctx.engineVersions.map((e) => `${e.id} (${e.name})`).join(', ') || 'none: no engine is installed';
+    throw ValidationError.field(['body', 'dbaas_engine_version_id'], `is not an engine version offered here; List Engine Versions offers ${offered}`);
+  }
+  const subnet = ctx.subnets.find((s) => s.id === body.subnet_id);
+  if (!subnet) {
+    throw ValidationError.field(['body', 'subnet_id'], `is not a known subnet; known subnets: ${ctx.subnets.map((s) => s.id).join(', ')}`);
+  }
+  if (!isValidTimezone(body.timezone)) {
+    throw ValidationError.field(['body', 'timezone'], 'must be an IANA time zone name such as Asia/Seoul or UTC');
+  }
+  if (body.nat_enabled) {
+    throw ValidationError.field(['body', 'nat_enabled'], 'is not supported: instances are reachable on their subnet only; send false');
+  }
+  const password = checkPassword(body.init_config_option.database_user_password);
+  const databasePort = body.init_config_option.database_port ?? DEFAULT_DATABASE_PORT;
+  const sentinelPort = body.init_config_option.sentinel_port ?? DEFAULT_SENTINEL_PORT;
+  if (databasePort === sentinelPort) {
+    throw ValidationError.field(['body', 'init_config_option', 'sentinel_port'], 'must differ from database_port');
+  }
+  (body.allowable_ip_addresses ?? []).forEach((ip, i) => {
+    if (!isIpOrCidr(ip)) throw ValidationError.field(['body', 'allowable_ip_addresses', String(i)], 'must be an IP address or a CIDR block such as 10.0.0.0/24');
+  });
+
+  if (body.ha_enabled) {
+    throw new NotImplementedError('HA clusters (ha_enabled: true) are not available yet; create a standalone cluster (ha_enabled: false).');
+  }
+  const replicaCount = body.replica_count ?? 0;
+  const shape =
+    'a standalone cluster (ha_enabled: false) has replica_count 0 and one instance group with role_type MASTER holding one instance with role_type MASTER';
+  if (replicaCount !== 0) throw ValidationError.field(['body', 'replica_count'], `must be 0 when ha_enabled is false: ${shape}`);
+  if (body.instance_groups.length !== 1 || body.instance_groups[0].role_type !== 'MASTER') {
+    throw ValidationError.field(['body', 'instance_groups'], `do not match the topology: ${shape}`);
+  }
+  const group = body.instance_groups[0];
+  const instances = group.instances ?? [];
+  if (instances.length !== 1 || instances[0].role_type !== 'MASTER') {
+    throw ValidationError.field(['body', 'instance_groups', '0', 'instances'], `do not match the topology: ${shape}`);
+  }
+  const type = findServerType(group.server_type_name);
+  if (!type || type.engine !== engine.engine) {
+    throw ValidationError.field(
+      ['body', 'instance_groups', '0', 'server_type_name'],
+      `'${group.server_type_name}' is not a server type for ${engine.productImageType}; List Server Types with product_image_type=${engine.productImageType} shows them (e.g. ${engine.engine === 'redis' ? 'redis1v2m4' : 'css1v2m4'})`,
+    );
+  }
+  instances.forEach((inst, ii) => {
+    const loc = ['body', 'instance_groups', '0', 'instances', String(ii)];
+    if (inst.public_ip_id) throw ValidationError.field([...loc, 'public_ip_id'], 'is not supported: public IPs need nat_enabled, which is not available');
+    if (inst.service_ip_address && !inSubnet(subnet.cidr, inst.service_ip_address)) {
+      throw ValidationError.field([...loc, 'service_ip_address'], `must be an address inside subnet ${subnet.id} (${subnet.cidr}), or left out`);
+    }
+  });
+
+  const id = newId();
+  const cluster: Cluster = {
+    id,
+    accountId: ctx.accountId,
+    name: body.name,
+    engineVersionId: engine.id,
+    engine: engine.engine,
+    productImageType: engine.productImageType,
+    softwareVersion: engine.softwareVersion,
+    haEnabled: false,
+    replicaCount,
+    serviceState: 'CREATING',
+    subnetId: subnet.id,
+    timezone: body.timezone,
+    databasePort,
+    sentinelPort,
+    natEnabled: false,
+    allowableIpAddresses: body.allowable_ip_addresses ?? [],
+    tags: tags(body),
+    backupOption: backupOption(body),
+    maintenanceOption: maintenanceOption(body),
+    instanceNamePrefix: body.instance_name_prefix,
+    createdAt: ctx.now,
+    createdBy: ctx.userId,
+    modifiedAt: ctx.now,
+    modifiedBy: ctx.userId,
+  };
+  const groupId = newId();
+  const storage = blockStorage(group, 0).map((b) => ({ ...b, name: `${body.instance_name_prefix}-${b.roleType.toLowerCase()}` }));
+  return {
+    cluster,
+    password,
+    groups: [{ id: groupId, clusterId: id, roleType: 'MASTER', serverTypeName: type.name, blockStorageGroups: storage }],
+    instances: [{ name: `${body.instance_name_prefix}-01`, roleType: 'MASTER', groupIndex: 0, requestedIp: instances[0].service_ip_address || null }],
+  };
+}
+

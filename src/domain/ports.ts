@@ -1,0 +1,89 @@
+// The interfaces the domain needs from the outside world. Implementations live in store/ and
+// drivers/; the domain imports only these.
+import type {
+  Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceGroup, OperationKind,
+  OperationRequest, RequestState, ServiceState,
+} from './model.js';
+
+export type SortField = 'name' | 'service_state' | 'created_at';
+
+export interface ClusterQuery {
+  name?: string;
+  serviceState?: ServiceState;
+  page: number;
+  size: number;
+  sortField: SortField;
+  sortDir: 'asc' | 'desc';
+}
+
+export interface ClusterSummary extends Cluster {
+  instanceCount: number;
+}
+
+export interface NewCluster {
+  cluster: Cluster;
+  password: string;
+  groups: InstanceGroup[];
+  instances: Instance[];
+}
+
+/** Thrown by the store when a unique rule holds; the service turns it into a 400. */
+export class UniqueViolation extends Error {
+  constructor(readonly what: 'cluster_name' | 'address' | 'active_request') {
+    super(`unique violation: ${what}`);
+  }
+}
+
+export interface Store {
+  close(): Promise<void>;
+
+  findCredential(accessKey: string): Promise<Credential | undefined>;
+  saveCredential(c: Credential): Promise<void>;
+
+  /** Records the cluster, its groups and instances and the create request, atomically. */
+  createCluster(c: NewCluster, request: OperationRequest): Promise<void>;
+  /** accountId null: any account (workers and the reconciler). */
+  findCluster(accountId: string | null, id: string): Promise<Cluster | undefined>;
+  clusterDetail(accountId: string | null, id: string): Promise<ClusterDetail | undefined>;
+  listClusters(accountId: string, q: ClusterQuery): Promise<{ clusters: ClusterSummary[]; total: number }>;
+  clustersInStates(states: ServiceState[]): Promise<Cluster[]>;
+  clusterPassword(id: string): Promise<string>;
+  setClusterState(id: string, state: ServiceState, at: string, modifiedBy?: string): Promise<void>;
+  /** Moves the cluster to `state` only if it is still in `expected`; says whether it did. */
+  compareAndSetClusterState(id: string, expected: ServiceState, state: ServiceState, at: string): Promise<boolean>;
+  setInstanceState(instanceId: string, state: ServiceState): Promise<void>;
+  /** Addresses held by instances that are not terminated or failed, in a subnet. */
+  takenAddresses(subnetId: string): Promise<Set<string>>;
+
+  /**
+   * Starts a mutation: if the cluster is in one of `from`, moves it to `during` and records the
+   * request, atomically. Returns false when the state did not match; throws UniqueViolation
+   * ('active_request') when another mutation of the cluster is active.
+   */
+  beginOperation(request: OperationRequest, from: readonly ServiceState[], during: ServiceState): Promise<boolean>;
+  findRequest(accountId: string | null, id: string): Promise<OperationRequest | undefined>;
+  activeRequest(clusterId: string): Promise<OperationRequest | undefined>;
+  /** Claims one request that is REQUESTED, or RUNNING with an expired lease. */
+  claimRequest(workerId: string, nowMs: number, leaseMs: number, at: string): Promise<OperationRequest | undefined>;
+  renewLease(id: string, workerId: string, leaseUntilMs: number): Promise<boolean>;
+  recordStep(id: string, workerId: string, step: string, at: string): Promise<void>;
+  finishRequest(id: string, state: Extract<RequestState, 'COMPLETED' | 'FAILED'>, error: string | null, at: string): Promise<void>;
+  /** Gives every RUNNING request's lease up (used at start when this process owns the store alone). */
+  releaseAllLeases(): Promise<number>;
+
+  addEvent(clusterId: string, requestId: string | null, message: string, at: string): Promise<void>;
+  listEvents(clusterId: string): Promise<ClusterEvent[]>;
+}
+
+export type { OperationKind };
+
+/** Whether an address and port are free on the machine (the driver answers). */
+export interface AddressProbe {
+  isAddressFree(ip: string, port: number): Promise<boolean>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };

@@ -1,0 +1,35 @@
+// The driver port: how workflows make instances exist, run, stop and vanish. The local driver
+// runs processes on loopback addresses; a Kubernetes driver would run StatefulSets.
+import type { EngineKind } from '../domain/model.js';
+
+export interface NodeSpec {
+  instanceId: string;
+  clusterId: string;
+  engine: EngineKind;
+  ip: string;
+  port: number;
+  password: string;
+  maxMemoryBytes: number;
+  ioThreads: number;
+}
+
+export interface Driver {
+  /** True when nothing on this machine listens on ip:port and the address can be bound. */
+  isAddressFree(ip: string, port: number): Promise<boolean>;
+  /** Writes the node's configuration and creates its directories (idempotent). */
+  configure(node: NodeSpec): Promise<void>;
+  /** Starts the node's engine unless it already runs (idempotent). */
+  launch(node: NodeSpec): Promise<void>;
+  /** Resolves when the engine answers PING with the cluster password; throws on timeout or death. */
+  waitReady(node: NodeSpec, timeoutMs: number): Promise<void>;
+  /** Stops the engine; with `save` it persists its dataset first (idempotent). */
+  stop(node: NodeSpec, opts: { save: boolean }): Promise<void>;
+  /** Ends the engine at once, without saving (idempotent). */
+  kill(node: NodeSpec): Promise<void>;
+  /** Deletes everything the node stored (idempotent). */
+  removeData(node: NodeSpec): Promise<void>;
+  /** Whether the engine process of this node is alive. */
+  isRunning(node: NodeSpec): Promise<boolean>;
+  /** Whether the engine process is alive and answers with the password. */
+  isHealthy(node: NodeSpec): Promise<boolean>;
+}

@@ -1,0 +1,149 @@
+// The local driver: every instance is an engine process on its own loopback address, detached
+// from the service (daemonized) so that restarting the service never stops a database.
+// Layout: <dataDir>/engines/<instanceId>/{engine.conf, engine.pid, engine.log, data/}
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { processMarker, renderDataNodeConfig } from '../../engines/config.js';
+import { ping, shutdown } from '../../engines/client.js';
+import type { EngineBinaries } from '../../engines/detect.js';
+import type { EngineKind } from '../../domain/model.js';
+import type { Driver, NodeSpec } from '../driver.js';
+import { findByMarker, isAlive, signal, waitForExit } from './processes.js';
+
+const STOP_TIMEOUT_MS = 60_000;
+
+export class LocalDriver implements Driver {
+  constructor(
+    private readonly dataDir: string,
+    private readonly binaries: (engine: EngineKind) => EngineBinaries | undefined,
+  ) {}
+
+  private paths(node: NodeSpec) {
+    const dir = join(this.dataDir, 'engines', node.instanceId);
+    return { dir, conf: join(dir, 'engine.conf'), pid: join(dir, 'engine.pid'), log: join(dir, 'engine.log'), data: join(dir, 'data') };
+  }
+
+  async isAddressFree(ip: string, port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen({ host: ip, port, exclusive: true }, () => srv.close(() => resolve(true)));
+    });
+  }
+
+  async configure(node: NodeSpec): Promise<void> {
+    const p = this.paths(node);
+    await mkdir(p.data, { recursive: true, mode: 0o700 });
+    await chmod(p.dir, 0o700);
+    const text = renderDataNodeConfig({
+      instanceId: node.instanceId,
+      ip: node.ip,
+      port: node.port,
+      password: node.password,
+      dir: p.data,
+      pidFile: p.pid,
+      logFile: p.log,
+      maxMemoryBytes: node.maxMemoryBytes,
+      ioThreads: node.ioThreads,
+    });
+    // The file holds the password: readable by the owner only.
+    await writeFile(p.conf, text, { mode: 0o600 });
+    await chmod(p.conf, 0o600);
+  }
+
+  /** The pid of the node's engine if it runs: from its pid file, else by scanning for the marker. */
+  private async pid(node: NodeSpec): Promise<number | null> {
+    const marker = processMarker(node.instanceId);
+    try {
+      const pid = Number((await readFile(this.paths(node).pid, 'utf8')).trim());
+      if (pid > 0 && (await isAlive(pid, marker))) return pid;
+    } catch {
+      // no pid file: the engine never started, exited cleanly, or died before writing it
+    }
+    const found = await findByMarker(marker);
+    return found[0] ?? null;
+  }
+
+  async isRunning(node: NodeSpec): Promise<boolean> {
+    return (await this.pid(node)) !== null;
+  }
+
+  async isHealthy(node: NodeSpec): Promise<boolean> {
+    return (await this.isRunning(node)) && (await ping({ host: node.ip, port: node.port, password: node.password }));
+  }
+
+  async launch(node: NodeSpec): Promise<void> {
+    if (await this.isRunning(node)) return;
+    const bin = this.binaries(node.engine);
+    if (!bin) throw new Error(`the ${node.engine} engine is not installed on this machine`);
+    const p = this.paths(node);
+    const stderr: Buffer[] = [];
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(bin.server, [p.conf], { detached: true, stdio: ['ignore', 'ignore', 'pipe'], cwd: p.dir });
+      child.stderr.on('data', (d: Buffer) => stderr.push(d));
+      child.once('error', reject);
+      child.once('exit', (c) => resolve(c));
+      child.unref();
+    });
+    if (code !== 0) {
+      throw new Error(`${node.engine} engine did not start (exit ${code}): ${await this.why(node, Buffer.concat(stderr).toString())}`);
+    }
+  }
+
+  /** The last lines of the engine's log, as the reason a start failed. Never holds secrets. */
+  private async why(node: NodeSpec, stderr = ''): Promise<string> {
+    let log = '';
+    try {
+      log = (await readFile(this.paths(node).log, 'utf8')).split('\n').filter(Boolean).slice(-3).join(' | ');
+    } catch {
+      // no log yet
+    }
+    const text = `${stderr.trim()} ${log}`.trim() || 'no output';
+    return text.split(node.password).join('***').slice(0, 600);
+  }
+
+  async waitReady(node: NodeSpec, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const ep = { host: node.ip, port: node.port, password: node.password };
+    for (;;) {
+      if (await ping(ep, 500)) return;
+      if (!(await this.isRunning(node))) throw new Error(`${node.engine} engine exited while starting: ${await this.why(node)}`);
+      if (Date.now() > deadline) throw new Error(`${node.engine} engine did not answer within ${timeoutMs} ms: ${await this.why(node)}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  async stop(node: NodeSpec, opts: { save: boolean }): Promise<void> {
+    const pid = await this.pid(node);
+    if (pid === null) return;
+    const marker = processMarker(node.instanceId);
+    try {
+      await shutdown({ host: node.ip, port: node.port, password: node.password }, opts.save);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      // The engine answered but refused (e.g. it could not save): keep it running and say why.
+      if (!/ECONNREFUSED|ETIMEDOUT|Connection is closed|connect/i.test(msg)) {
+        throw new Error(`${node.engine} engine refused to shut down: ${msg.split(node.password).join('***')}`);
+      }
+      // It does not answer: SIGTERM asks it to persist and exit.
+      signal(pid, 'SIGTERM');
+    }
+    if (!(await waitForExit(pid, marker, STOP_TIMEOUT_MS))) {
+      throw new Error(`${node.engine} engine (pid ${pid}) did not exit within ${STOP_TIMEOUT_MS / 1000} s`);
+    }
+  }
+
+  async kill(node: NodeSpec): Promise<void> {
+    const marker = processMarker(node.instanceId);
+    for (const pid of await findByMarker(marker)) {
+      signal(pid, 'SIGKILL');
+      await waitForExit(pid, marker, 10_000);
+    }
+  }
+
+  async removeData(node: NodeSpec): Promise<void> {
+    await rm(this.paths(node).dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,52 @@
+// Finding and ending the engine processes this service started. An engine is recognised by the
+// marker in its process title (engines/config.ts), so a recycled pid is never mistaken for it.
+import { readdir, readFile } from 'node:fs/promises';
+
+export async function cmdline(pid: number): Promise<string | null> {
+  try {
+    return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replace(/\0/g, ' ').trim();
+  } catch {
+    return null;
+  }
+}
+
+export async function isAlive(pid: number, marker: string): Promise<boolean> {
+  const line = await cmdline(pid);
+  if (line === null || !line.includes(marker)) return false;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // A zombie (state Z) has exited already; it only waits for its parent to reap it.
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Every live pid whose title carries `marker`. */
+export async function findByMarker(marker: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    if (await isAlive(pid, marker)) out.push(pid);
+  }
+  return out;
+}
+
+export async function waitForExit(pid: number, marker: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!(await isAlive(pid, marker))) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return !(await isAlive(pid, marker));
+}
+
+export function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,93 @@
+// Finds the engines installed on this machine and reads their versions from the binaries, so
+// the catalogue offers exactly what can run. A missing engine is simply not offered.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { access, constants, readFile } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
+import { PRODUCT_IMAGE, type EngineVersion } from '../domain/catalog.js';
+import type { EngineKind } from '../domain/model.js';
+
+const run = promisify(execFile);
+
+export interface EngineBinaries {
+  server: string;
+  sentinel: string;
+  checkAof: string | null;
+}
+
+export interface InstalledEngine {
+  version: EngineVersion;
+  binaries: EngineBinaries;
+}
+
+const NAMES: Record<EngineKind, { server: string; sentinel: string; checkAof: string; label: string }> = {
+  redis: { server: 'redis-server', sentinel: 'redis-sentinel', checkAof: 'redis-check-aof', label: 'Redis OSS' },
+  valkey: { server: 'valkey-server', sentinel: 'valkey-sentinel', checkAof: 'valkey-check-aof', label: 'Valkey' },
+};
+
+async function which(name: string, dirs: string[]): Promise<string | null> {
+  for (const dir of dirs) {
+    const p = join(dir, name);
+    try {
+      await access(p, constants.X_OK);
+      return p;
+    } catch {
+      // not in this directory
+    }
+  }
+  return null;
+}
+
+async function osRelease(): Promise<{ type: string; version: string }> {
+  try {
+    const text = await readFile('/etc/os-release', 'utf8');
+    const get = (k: string) => new RegExp(`^${k}="?([^"\\n]*)"?`, 'm').exec(text)?.[1];
+    return { type: get('NAME')?.split(' ')[0] ?? 'Linux', version: get('VERSION_ID') ?? '' };
+  } catch {
+    return { type: 'Linux', version: '' };
+  }
+}
+
+/** Stable across machines: the same product and version always get the same id. */
+export function engineVersionId(product: string, version: string): string {
+  return createHash('sha256').update(`cachestore-engine:${product}:${version}`).digest('hex').slice(0, 32);
+}
+
+/** Looks for each engine's server and sentinel in `searchPath` (default: $PATH). */
+export async function detectEngines(searchPath = process.env.PATH ?? ''): Promise<InstalledEngine[]> {
+  const dirs = searchPath.split(delimiter).filter(Boolean);
+  const os = await osRelease();
+  const found: InstalledEngine[] = [];
+  for (const engine of ['redis', 'valkey'] as const) {
+    const n = NAMES[engine];
+    const server = await which(n.server, dirs);
+    const sentinel = await which(n.sentinel, dirs);
+    if (!server || !sentinel) continue;
+    let out: string;
+    try {
+      out = (await run(server, ['--version'], { timeout: 5000 })).stdout;
+    } catch {
+      continue;
+    }
+    const softwareVersion = /v=(\d+\.\d+\.\d+)/.exec(out)?.[1];
+    if (!softwareVersion) continue;
+    const product = PRODUCT_IMAGE[engine];
+    found.push({
+      version: {
+        id: engineVersionId(product, softwareVersion),
+        engine,
+        productImageType: product,
+        name: `${n.label} ${softwareVersion}`,
+        dbaasEngine: n.label,
+        majorVersion: softwareVersion.split('.').slice(0, 2).join('.'),
+        softwareVersion,
+        osType: os.type,
+        osVersion: os.version,
+        endOfService: false,
+      },
+      binaries: { server, sentinel, checkAof: await which(n.checkAof, dirs) },
+    });
+  }
+  return found;
+}

@@ -1,0 +1,165 @@
+// Builds the HTTP app (no listen): every operation of the contract is routed from the YAML,
+// with auth, validation against the contract, and the contract's error shape. Operations that
+// a later issue implements answer 501.
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { EXTENSION_PATHS, servedDocument } from '../contract/extensions.js';
+import { contractOperations, toRouterPath } from '../contract/spec.js';
+import { buildContractAjv, convertSchema } from '../contract/json-schema.js';
+import { buildValidators, describeErrors, formatFieldErrors, type OperationValidators } from '../contract/validators.js';
+import type { CatalogService } from '../domain/catalog-service.js';
+import type { ClusterService } from '../domain/cluster-service.js';
+import { NotImplementedError, ValidationError, type DomainError } from '../domain/errors.js';
+import type { Credential } from '../domain/model.js';
+import { verifySignature } from './auth.js';
+import { errorBody, toErrorResponse } from './errors.js';
+import { catalogHandlers } from './routes/catalog.js';
+import { clusterHandlers } from './routes/clusters.js';
+import type { Handler } from './routes/handler.js';
+
+export interface AppOptions {
+  clusters: ClusterService;
+  catalog: CatalogService;
+  findCredential: (accessKey: string) => Promise<Credential | undefined>;
+  /** Honour X-Forwarded-Proto/Host when rebuilding the signed URL (only behind a trusted proxy). */
+  trustProxy?: boolean;
+  loggerInstance?: FastifyBaseLogger;
+  /** Tests: check every 2xx body against the contract, unknown fields forbidden; a mismatch is a 500. */
+  checkResponses?: boolean;
+  now?: () => number;
+}
+
+/** What later issues build; until then these operations answer 501. */
+const PLANNED: Record<string, string> = {
+  cachestoreSwitchoverCluster: 'HA clusters',
+  cachestoreSyncClusterState: 'HA clusters',
+  cachestoreListBackupHistories: 'backups',
+  cachestoreRemoveBackupHistories: 'backups',
+  cachestoreSetBackup: 'backups',
+  cachestoreUnsetBackup: 'backups',
+  cachestoreCreateRestore: 'backups',
+};
+
+const UNSUPPORTED = Symbol('unsupported-media-type');
+
+export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    // Request logs carry method, URL and address only: never headers or bodies (secrets).
+    loggerInstance: o.loggerInstance,
+    genReqId: () => `req-${randomUUID()}`,
+    requestIdHeader: false,
+    bodyLimit: 1024 * 1024,
+  });
+  const now = o.now ?? Date.now;
+  const validators = buildValidators();
+  const handlers: Record<string, Handler> = { ...catalogHandlers(o.catalog), ...clusterHandlers(o.clusters) };
+  const credentialCache = new Map<string, { c: Credential | undefined; until: number }>();
+  const lookup = async (key: string) => {
+    const hit = credentialCache.get(key);
+    if (hit && hit.until > Date.now()) return hit.c;
+    const c = await o.findCredential(key);
+    credentialCache.set(key, { c, until: Date.now() + (c ? 60_000 : 5_000) });
+    return c;
+  };
+
+  // JSON bodies; an empty body is no body (the SDK sends Content-Type on body-less POSTs).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
+    const s = String(text);
+    if (s.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(s));
+    } catch (err) {
+      done(new ValidationError(`The request body is not valid JSON: ${(err as Error).message}`) as unknown as Error, undefined);
+    }
+  });
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, buf, done) => done(null, (buf as Buffer).length ? UNSUPPORTED : undefined));
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body, internal } = toErrorResponse(err, req.id);
+    if (internal) req.log.error({ err }, 'unhandled error');
+    void reply.code(status).type('application/json').send(body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(errorBody(404, 'NotFound', `No operation ${req.method} ${req.url.split('?')[0]}; GET /openapi.json lists them.`, req.id));
+  });
+
+  const authenticate = async (req: FastifyRequest) => {
+    const forwardedProto = o.trustProxy ? String(req.headers['x-forwarded-proto'] ?? '').split(',')[0].trim() : '';
+    const forwardedHost = o.trustProxy ? String(req.headers['x-forwarded-host'] ?? '').split(',')[0].trim() : '';
+    const url = `${forwardedProto || 'http'}://${forwardedHost || req.headers.host || ''}${req.raw.url ?? req.url}`;
+    return verifySignature({ method: req.method, url, headers: req.headers }, now(), lookup);
+  };
+
+  const responseCheck = o.checkResponses ? responseChecker() : undefined;
+
+  const register = (operationId: string, method: string, path: string, v: OperationValidators | undefined) => {
+    app.route({
+      method: method.toUpperCase() as 'GET',
+      url: toRouterPath(path),
+      handler: async (req, reply) => {
+        const credential = await authenticate(req);
+        const call = validate(v, req);
+        const handler = handlers[operationId];
+        if (!handler) {
+          throw new NotImplementedError(
+            `${v?.operation.summary ?? operationId} is not implemented yet${PLANNED[operationId] ? ` (it comes with ${PLANNED[operationId]})` : ''}.`,
+          );
+        }
+        const out = await handler({ principal: { accountId: credential.accountId, userId: credential.userId }, ...call });
+        responseCheck?.(operationId, out.status, out.body);
+        return reply.code(out.status).type('application/json').send(out.body);
+      },
+    });
+  };
+  for (const op of contractOperations()) register(op.operationId, op.method, op.path, validators.get(op.operationId));
+  for (const [path, item] of Object.entries(EXTENSION_PATHS)) {
+    for (const [method, op] of Object.entries(item)) register((op as { operationId: string }).operationId, method, path, undefined);
+  }
+
+  const served = servedDocument();
+  app.get('/openapi.json', async () => served);
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  return app;
+}
+
+function validate(v: OperationValidators | undefined, req: FastifyRequest) {
+  const params = { ...(req.params as Record<string, unknown>) };
+  const query = { ...(req.query as Record<string, unknown>) };
+  let body = req.body as unknown;
+  if (!v) return { params, query, body };
+  const problems = [];
+  if (v.params && !v.params(params)) problems.push(...describeErrors('path', v.params.errors));
+  if (v.query && !v.query(query)) problems.push(...describeErrors('query', v.query.errors));
+  if (v.operation.requestBody) {
+    if (body === UNSUPPORTED) throw Object.assign(new Error('unsupported media type'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' });
+    if (body === undefined) {
+      problems.push({ loc: ['body'], msg: 'is required: send the request as JSON with Content-Type: application/json', type_: 'missing' });
+    } else if (v.body && !v.body(body)) {
+      problems.push(...describeErrors('body', v.body.errors));
+    }
+  } else {
+    body = undefined;
+  }
+  if (problems.length > 0) throw new ValidationError(formatFieldErrors(problems), problems) as DomainError;
+  return { params, query, body };
+}
+
+/** Validates our own 2xx bodies against the contract with unknown properties forbidden. */
+function responseChecker() {
+  const validators = buildValidators();
+  const { strict } = buildContractAjv();
+  const ext = new Map<string, ReturnType<typeof strict.compile>>();
+  for (const item of Object.values(EXTENSION_PATHS)) {
+    for (const op of Object.values(item) as Array<{ operationId: string; responses: Record<string, any> }>) {
+      ext.set(op.operationId, strict.compile(convertSchema(op.responses['200'].content['application/json'].schema, 'contract', true) as object));
+    }
+  }
+  return (operationId: string, status: number, body: unknown) => {
+    const check = validators.get(operationId)?.responses[String(status)] ?? ext.get(operationId);
+    if (!check) throw new Error(`contract check: no ${status} response schema for ${operationId}`);
+    if (!check(JSON.parse(JSON.stringify(body)))) {
+      throw new Error(`contract check: ${operationId} ${status} body breaks the contract: ${JSON.stringify(check.errors)}`);
+    }
+  };
+}

@@ -1,0 +1,136 @@
+// Domain objects -> the contract's response bodies. Every field here is one the contract
+// defines; nothing else may be added (the vendor SDK rejects unknown fields). The contract
+// tests check each response against the YAML with unknown properties forbidden.
+import type { EngineVersion, ServerType } from '../domain/catalog.js';
+import type { ClusterPage } from '../domain/cluster-service.js';
+import type { Cluster, ClusterDetail, OperationRequest } from '../domain/model.js';
+
+const DBAAS_ENGINE: Record<Cluster['engine'], string> = { redis: 'Redis OSS', valkey: 'Valkey' };
+
+export function asyncResponse(requestId: string, resourceId: string) {
+  return { request_id: requestId, resource: { id: resourceId } };
+}
+
+function clusterSummary(c: Cluster & { instanceCount: number }) {
+  return {
+    account_id: c.accountId,
+    created_at: c.createdAt,
+    created_by: c.createdBy,
+    ha_enabled: c.haEnabled,
+    id: c.id,
+    instance_count: c.instanceCount,
+    modified_at: c.modifiedAt,
+    modified_by: c.modifiedBy,
+    name: c.name,
+    role_type: 'ORIGIN',
+    service_state: c.serviceState,
+  };
+}
+
+export function clusterPage(p: ClusterPage) {
+  return { contents: p.clusters.map(clusterSummary), count: p.total, page: p.page, size: p.size, sort: [p.sort] };
+}
+
+export function clusterDetail(d: ClusterDetail) {
+  const c = d.cluster;
+  const m = c.maintenanceOption;
+  return {
+    account_id: c.accountId,
+    allowable_ip_addresses: c.allowableIpAddresses,
+    created_at: c.createdAt,
+    created_by: c.createdBy,
+    dbaas_engine: DBAAS_ENGINE[c.engine],
+    dbaas_engine_version_name: `${DBAAS_ENGINE[c.engine]} ${c.softwareVersion}`,
+    ha_enabled: c.haEnabled,
+    id: c.id,
+    init_config_option: {
+      backup_option: {
+        retention_period_day: c.backupOption?.retentionPeriodDay ?? null,
+        starting_time_hour: c.backupOption?.startingTimeHour ?? null,
+      },
+      database_port: c.databasePort,
+      sentinel_port: c.haEnabled ? c.sentinelPort : null,
+    },
+    instance_count: d.instances.length,
+    instance_groups: d.groups.map((g) => ({
+      block_storage_groups: g.blockStorageGroups.map((b) => ({ id: b.id, name: b.name, role_type: b.roleType, size_gb: b.sizeGb, volume_type: b.volumeType })),
+      id: g.id,
+      instances: d.instances
+        .filter((i) => i.groupId === g.id)
+        .map((i) => ({
+          floating_ip_id: null,
+          name: i.name,
+          public_ip_address: null,
+          public_ip_id: null,
+          role_type: i.roleType,
+          service_ip_address: i.serviceIpAddress,
+          service_state: i.serviceState,
+        })),
+      role_type: g.roleType,
+      server_type_name: g.serverTypeName,
+    })),
+    maintenance_option: m
+      ? { period_hour: m.periodHour, starting_day_of_week: m.startingDayOfWeek ?? undefined, starting_time: m.startingTime, use_maintenance_option: true }
+      : { period_hour: null, starting_time: null, use_maintenance_option: false },
+    modified_at: c.modifiedAt,
+    modified_by: c.modifiedBy,
+    name: c.name,
+    nat_enabled: c.natEnabled,
+    product_image_type: c.productImageType,
+    product_type: 'Redis',
+    role_type: 'ORIGIN',
+    service_state: c.serviceState,
+    software_version: c.softwareVersion,
+    subnet_id: c.subnetId,
+    timezone: c.timezone,
+  };
+}
+
+export function engineList(versions: EngineVersion[]) {
+  return {
+    contents: versions.map((v) => ({
+      end_of_service: v.endOfService,
+      id: v.id,
+      major_version: v.majorVersion,
+      name: v.name,
+      os_type: v.osType,
+      os_version: v.osVersion,
+      product_image_type: v.productImageType,
+      software_version: v.softwareVersion,
+    })),
+  };
+}
+
+export function serverTypeList(types: ServerType[]) {
+  return {
+    contents: types.map((t) => ({
+      cpu_core: t.cpuCore,
+      description: t.description,
+      memory_gb: t.memoryGb,
+      name: t.name,
+      product_image_type: t.productImageType,
+      product_type: 'Redis',
+      purpose: 'MEMORY',
+      type: 'STANDARD',
+    })),
+  };
+}
+
+export function requestState(r: OperationRequest) {
+  return { request_id: r.id, state: r.state };
+}
+
+/** Extension (not in the contract): why a request is where it is. */
+export function requestDetail(r: OperationRequest) {
+  return {
+    request_id: r.id,
+    cluster_id: r.clusterId,
+    operation: r.operation,
+    state: r.state,
+    last_step: r.step,
+    error: r.error,
+    created_at: r.createdAt,
+    updated_at: r.updatedAt,
+    finished_at: r.finishedAt,
+  };
+}

@@ -1,0 +1,172 @@
+// Executes the operations ledger. A worker claims a request with a lease, keeps the lease alive
+// with a heartbeat, runs the workflow's steps from the one after the last recorded step, and
+// records the outcome. A request whose worker died (lease expired) is claimed again and resumes.
+import { randomUUID } from 'node:crypto';
+import { TRANSITIONS } from '../domain/lifecycle.js';
+import type { OperationRequest, ServiceState } from '../domain/model.js';
+import type { Clock, Store } from '../domain/ports.js';
+import type { Driver } from '../drivers/driver.js';
+import { dataNodes } from './nodes.js';
+import type { WorkflowContext } from './workflow.js';
+import { WORKFLOWS } from './workflows/lifecycle.js';
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface WorkerOptions {
+  store: Store;
+  driver: Driver;
+  clock: Clock;
+  logger: Logger;
+  concurrency?: number;
+  leaseMs?: number;
+  pollMs?: number;
+  /** Test hook: pause after each recorded step, so a test can kill the service mid-operation. */
+  stepDelayMs?: number;
+}
+
+export class Worker {
+  readonly id = `worker-${randomUUID()}`;
+  private running = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+  private readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+
+  constructor(private readonly o: WorkerOptions) {
+    this.concurrency = o.concurrency ?? 16;
+    this.leaseMs = o.leaseMs ?? 15_000;
+    this.pollMs = o.pollMs ?? 1_000;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Wakes the claim loop at once (a request was just recorded). */
+  notify(): void {
+    this.wake?.();
+  }
+
+  /** Stops claiming and waits for the requests in flight to finish. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.notify();
+    await this.loop;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let claimed: OperationRequest | undefined;
+      if (this.inFlight.size < this.concurrency) {
+        try {
+          const now = this.o.clock.now();
+          claimed = await this.o.store.claimRequest(this.id, now.getTime(), this.leaseMs, now.toISOString());
+        } catch (err) {
+          this.o.logger.error({ err }, 'claiming a request failed');
+        }
+      }
+      if (claimed) {
+        const p = this.execute(claimed).finally(() => {
+          this.inFlight.delete(p);
+          this.notify();
+        });
+        this.inFlight.add(p);
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.pollMs);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+  }
+
+  private async execute(request: OperationRequest): Promise<void> {
+    const { store, driver, logger } = this.o;
+    const now = () => this.o.clock.now().toISOString();
+    const heartbeat = setInterval(() => {
+      store.renewLease(request.id, this.id, Date.now() + this.leaseMs).catch((err) => logger.warn({ err }, 'lease renewal failed'));
+    }, Math.max(200, Math.floor(this.leaseMs / 3)));
+    const log = { request_id: request.id, cluster_id: request.clusterId, operation: request.operation };
+    let ctx: WorkflowContext | undefined;
+    try {
+      const detail = await store.clusterDetail(null, request.clusterId);
+      if (!detail) throw new Error('the cluster no longer exists');
+      const password = await store.clusterPassword(request.clusterId);
+      ctx = {
+        request,
+        cluster: detail.cluster,
+        detail,
+        nodes: dataNodes(detail, password),
+        store,
+        driver,
+        now,
+        event: (message) => store.addEvent(request.clusterId, request.id, message, now()),
+      };
+      const workflow = WORKFLOWS[request.operation];
+      const resumeAt = request.step ? workflow.steps.findIndex((s) => s.name === request.step) + 1 : 0;
+      if (request.step) {
+        await ctx.event(`${request.operation} resumed after step '${request.step}'`);
+        logger.info({ ...log, step: request.step }, 'resuming request');
+      } else {
+        await ctx.event(`${request.operation} started`);
+      }
+      for (const step of workflow.steps.slice(resumeAt)) {
+        await step.run(ctx);
+        await store.recordStep(request.id, this.id, step.name, now());
+        if (this.o.stepDelayMs) await new Promise((r) => setTimeout(r, this.o.stepDelayMs));
+      }
+      await this.finish(ctx, 'success');
+      await store.finishRequest(request.id, 'COMPLETED', null, now());
+      logger.info(log, 'request completed');
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      logger.warn({ ...log, reason: error.message }, 'request failed');
+      try {
+        if (ctx) {
+          await WORKFLOWS[request.operation].onFailure(ctx, error);
+          await this.finish(ctx, 'failure', error.message);
+        } else {
+          await store.setClusterState(request.clusterId, TRANSITIONS[request.operation].failure, now());
+        }
+      } catch (cleanupErr) {
+        logger.error({ ...log, err: cleanupErr }, 'clean-up after a failed request failed');
+      }
+      await store.finishRequest(request.id, 'FAILED', error.message, now()).catch((e) => logger.error({ err: e }, 'recording a failure failed'));
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  /** Moves instances and cluster to where the operation ends, and records it. */
+  private async finish(ctx: WorkflowContext, outcome: 'success' | 'failure', reason?: string): Promise<void> {
+    const { store, driver } = ctx;
+    const t = TRANSITIONS[ctx.request.operation];
+    for (const node of ctx.nodes) {
+      let state: ServiceState;
+      if (outcome === 'success') {
+        state = t.success;
+      } else {
+        state = (await driver.isHealthy(node)) ? 'RUNNING' : ctx.request.operation === 'create' ? 'FAILED' : 'ERROR';
+      }
+      await store.setInstanceState(node.instanceId, state);
+    }
+    const state = outcome === 'success' ? t.success : t.failure;
+    await store.setClusterState(ctx.cluster.id, state, ctx.now());
+    await ctx.event(
+      outcome === 'success' ? `${ctx.request.operation} completed; cluster is ${state}` : `${ctx.request.operation} failed: ${reason}; cluster is ${state}`,
+    );
+  }
+}

@@ -1,0 +1,105 @@
+// Composition root: config -> store -> engines and driver -> workers and reconciler -> HTTP.
+// Used by main.ts and by tests that run the whole service in-process.
+import { mkdir } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { bootstrapCredential } from './bootstrap.js';
+import type { Config } from './config.js';
+import { CatalogService } from './domain/catalog-service.js';
+import { ClusterService } from './domain/cluster-service.js';
+import type { Credential } from './domain/model.js';
+import { systemClock, type Clock } from './domain/ports.js';
+import { LocalDriver } from './drivers/local/local-driver.js';
+import { detectEngines, type InstalledEngine } from './engines/detect.js';
+import { buildApp } from './http/app.js';
+import { lockDataDir } from './lock.js';
+import { Reconciler } from './operations/reconciler.js';
+import { Worker } from './operations/worker.js';
+import { openDatabase } from './store/db.js';
+import { SqlStore } from './store/sql-store.js';
+
+export interface Service {
+  app: FastifyInstance;
+  store: SqlStore;
+  credential: Credential;
+  engines: InstalledEngine[];
+  reconciler: Reconciler;
+  /** Closes the API, lets running requests finish, and releases the store. Engines keep running. */
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  clock?: Clock;
+  checkResponses?: boolean;
+  announce?: (text: string) => void;
+}
+
+export async function startService(config: Config, opts: ServiceOptions = {}): Promise<Service> {
+  const clock = opts.clock ?? systemClock;
+  const logger = pino({ level: config.logLevel });
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const unlock = await lockDataDir(config.dataDir);
+  const db = await openDatabase(config.database);
+  const store = new SqlStore(db);
+  const engines = await detectEngines(config.enginePath);
+  const driver = new LocalDriver(config.dataDir, (kind) => engines.find((e) => e.version.engine === kind)?.binaries);
+  const credential = await bootstrapCredential(config.dataDir, config.bootstrap, opts.announce ?? ((t) => console.log(t)));
+  await store.saveCredential(credential);
+
+  const worker = new Worker({
+    store,
+    driver,
+    clock,
+    logger,
+    concurrency: config.workerConcurrency,
+    stepDelayMs: config.debugStepDelayMs,
+  });
+  const versions = () => engines.map((e) => e.version);
+  const clusters = new ClusterService({
+    store,
+    probe: driver,
+    clock,
+    engineVersions: versions,
+    subnets: config.subnets,
+    onSubmitted: () => worker.notify(),
+  });
+  const app = await buildApp({
+    clusters,
+    catalog: new CatalogService(versions),
+    findCredential: (k) => store.findCredential(k),
+    trustProxy: config.trustProxy,
+    loggerInstance: logger,
+    checkResponses: opts.checkResponses,
+    now: () => clock.now().getTime(),
+  });
+  const reconciler = new Reconciler({ store, driver, clock, logger, intervalMs: config.reconcileIntervalMs });
+
+  // With SQLite this process owns the store alone (the data dir lock): requests that were
+  // running when the last process died can be resumed now, without waiting for their leases.
+  if (config.database.kind === 'sqlite') {
+    const n = await store.releaseAllLeases();
+    if (n > 0) logger.info({ requests: n }, 'resuming requests left running by the previous process');
+  }
+  await reconciler.check();
+  reconciler.start();
+  worker.start();
+  logger.info({ engines: engines.map((e) => e.version.name) }, 'engines found');
+
+  let closed = false;
+  return {
+    app,
+    store,
+    credential,
+    engines,
+    reconciler,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await reconciler.stop();
+      await worker.stop();
+      await store.close();
+      await unlock();
+    },
+  };
+}

@@ -1,0 +1,134 @@
+// Versioned migrations, applied at start by Kysely's Migrator. Never edit a released one: add
+// the next. Names sort by their timestamp prefix.
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+const migrations: Record<string, Migration> = {
+  '2026-11-27-001-initial': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('credentials')
+        .addColumn('access_key', 'varchar(128)', (c) => c.primaryKey())
+        .addColumn('secret_key', 'varchar(256)', (c) => c.notNull())
+        .addColumn('account_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('user_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('clusters')
+        .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+        .addColumn('account_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('name', 'varchar(64)', (c) => c.notNull())
+        .addColumn('engine_version_id', 'varchar(32)', (c) => c.notNull())
+        .addColumn('engine', 'varchar(16)', (c) => c.notNull())
+        .addColumn('product_image_type', 'varchar(64)', (c) => c.notNull())
+        .addColumn('software_version', 'varchar(32)', (c) => c.notNull())
+        .addColumn('ha_enabled', 'integer', (c) => c.notNull())
+        .addColumn('replica_count', 'integer', (c) => c.notNull())
+        .addColumn('service_state', 'varchar(16)', (c) => c.notNull())
+        .addColumn('subnet_id', 'varchar(128)', (c) => c.notNull())
+        .addColumn('timezone', 'varchar(64)', (c) => c.notNull())
+        .addColumn('database_port', 'integer', (c) => c.notNull())
+        .addColumn('sentinel_port', 'integer', (c) => c.notNull())
+        .addColumn('nat_enabled', 'integer', (c) => c.notNull())
+        .addColumn('allowable_ip_addresses', 'text', (c) => c.notNull())
+        .addColumn('tags', 'text', (c) => c.notNull())
+        .addColumn('backup_option', 'text')
+        .addColumn('maintenance_option', 'text')
+        .addColumn('instance_name_prefix', 'varchar(32)', (c) => c.notNull())
+        .addColumn('password', 'varchar(64)', (c) => c.notNull())
+        .addColumn('live', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('created_by', 'varchar(64)', (c) => c.notNull())
+        .addColumn('modified_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('modified_by', 'varchar(64)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('clusters_account_created').on('clusters').columns(['account_id', 'created_at']).execute();
+      await db.schema.createIndex('clusters_account_name').on('clusters').columns(['account_id', 'name']).execute();
+      await db.schema.createIndex('clusters_state').on('clusters').column('service_state').execute();
+      await db.schema
+        .createIndex('clusters_live_name_unique')
+        .unique()
+        .on('clusters')
+        .columns(['account_id', 'name'])
+        .where(sql.ref('live'), '=', 1)
+        .execute();
+
+      await db.schema
+        .createTable('instance_groups')
+        .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+        .addColumn('cluster_id', 'varchar(32)', (c) => c.notNull().references('clusters.id'))
+        .addColumn('role_type', 'varchar(32)', (c) => c.notNull())
+        .addColumn('server_type_name', 'varchar(64)', (c) => c.notNull())
+        .addColumn('block_storage_groups', 'text', (c) => c.notNull())
+        .addColumn('position', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('instance_groups_cluster').on('instance_groups').column('cluster_id').execute();
+
+      await db.schema
+        .createTable('instances')
+        .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+        .addColumn('cluster_id', 'varchar(32)', (c) => c.notNull().references('clusters.id'))
+        .addColumn('group_id', 'varchar(32)', (c) => c.notNull().references('instance_groups.id'))
+        .addColumn('name', 'varchar(64)', (c) => c.notNull())
+        .addColumn('role_type', 'varchar(32)', (c) => c.notNull())
+        .addColumn('subnet_id', 'varchar(128)', (c) => c.notNull())
+        .addColumn('service_ip_address', 'varchar(64)', (c) => c.notNull())
+        .addColumn('port', 'integer', (c) => c.notNull())
+        .addColumn('service_state', 'varchar(16)', (c) => c.notNull())
+        .addColumn('holds_address', 'integer', (c) => c.notNull())
+        .addColumn('position', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('instances_cluster').on('instances').column('cluster_id').execute();
+      await db.schema
+        .createIndex('instances_address_unique')
+        .unique()
+        .on('instances')
+        .columns(['subnet_id', 'service_ip_address'])
+        .where(sql.ref('holds_address'), '=', 1)
+        .execute();
+
+      await db.schema
+        .createTable('requests')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('account_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('cluster_id', 'varchar(32)', (c) => c.notNull())
+        .addColumn('operation', 'varchar(32)', (c) => c.notNull())
+        .addColumn('state', 'varchar(16)', (c) => c.notNull())
+        .addColumn('step', 'varchar(64)')
+        .addColumn('error', 'text')
+        .addColumn('active', 'integer', (c) => c.notNull())
+        .addColumn('lease_owner', 'varchar(64)')
+        .addColumn('lease_until', 'bigint')
+        .addColumn('created_by', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('finished_at', 'varchar(40)')
+        .execute();
+      await db.schema.createIndex('requests_active').on('requests').columns(['active', 'created_at']).execute();
+      await db.schema
+        .createIndex('requests_one_active_per_cluster')
+        .unique()
+        .on('requests')
+        .column('cluster_id')
+        .where(sql.ref('active'), '=', 1)
+        .execute();
+
+      await db.schema
+        .createTable('events')
+        .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+        .addColumn('cluster_id', 'varchar(32)', (c) => c.notNull())
+        .addColumn('request_id', 'varchar(64)')
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('at', 'varchar(40)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('events_cluster_at').on('events').columns(['cluster_id', 'at']).execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return migrations;
+  },
+};

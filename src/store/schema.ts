@@ -1,0 +1,98 @@
+// Table shapes as Kysely sees them. Booleans are 0/1 integers and timestamps ISO-8601 text, so
+// the same queries run on SQLite and PostgreSQL.
+export interface CredentialsTable {
+  access_key: string;
+  secret_key: string;
+  account_id: string;
+  user_id: string;
+  created_at: string;
+}
+
+export interface ClustersTable {
+  id: string;
+  account_id: string;
+  name: string;
+  engine_version_id: string;
+  engine: string;
+  product_image_type: string;
+  software_version: string;
+  ha_enabled: number;
+  replica_count: number;
+  service_state: string;
+  subnet_id: string;
+  timezone: string;
+  database_port: number;
+  sentinel_port: number;
+  nat_enabled: number;
+  allowable_ip_addresses: string;
+  tags: string;
+  backup_option: string | null;
+  maintenance_option: string | null;
+  instance_name_prefix: string;
+  password: string;
+  /** 1 while the cluster is not TERMINATED: keeps names unique among live clusters. */
+  live: number;
+  created_at: string;
+  created_by: string;
+  modified_at: string;
+  modified_by: string;
+}
+
+export interface InstanceGroupsTable {
+  id: string;
+  cluster_id: string;
+  role_type: string;
+  server_type_name: string;
+  block_storage_groups: string;
+  position: number;
+}
+
+export interface InstancesTable {
+  id: string;
+  cluster_id: string;
+  group_id: string;
+  name: string;
+  role_type: string;
+  subnet_id: string;
+  service_ip_address: string;
+  port: number;
+  service_state: string;
+  /** 1 while the instance holds its address (not TERMINATED or FAILED). */
+  holds_address: number;
+  position: number;
+}
+
+export interface RequestsTable {
+  id: string;
+  account_id: string;
+  cluster_id: string;
+  operation: string;
+  state: string;
+  step: string | null;
+  error: string | null;
+  /** 1 while REQUESTED or RUNNING: at most one per cluster (unique partial index). */
+  active: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+export interface EventsTable {
+  id: string;
+  cluster_id: string;
+  request_id: string | null;
+  message: string;
+  at: string;
+}
+
+export interface Database {
+  credentials: CredentialsTable;
+  clusters: ClustersTable;
+  instance_groups: InstanceGroupsTable;
+  instances: InstancesTable;
+  requests: RequestsTable;
+  events: EventsTable;
+}

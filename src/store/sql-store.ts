@@ -1,0 +1,411 @@
+// The Store port on Kysely: one implementation for SQLite and PostgreSQL.
+import { sql, type Kysely, type Selectable } from 'kysely';
+import { newId } from '../domain/ids.js';
+import type {
+  Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceRole, OperationKind, OperationRequest,
+  RequestState, ServiceState,
+} from '../domain/model.js';
+import { UniqueViolation, type ClusterQuery, type ClusterSummary, type NewCluster, type Store } from '../domain/ports.js';
+import type { ClustersTable, Database, InstancesTable, RequestsTable } from './schema.js';
+
+const ADDRESS_RELEASED: ServiceState[] = ['TERMINATED', 'FAILED'];
+
+function uniqueViolation(err: unknown): UniqueViolation | undefined {
+  const e = err as { code?: string; constraint?: string; message?: string };
+  const text = `${e.constraint ?? ''} ${e.message ?? ''}`;
+  if (e.code !== '23505' && !String(e.code ?? '').startsWith('SQLITE_CONSTRAINT')) return undefined;
+  if (/clusters_live_name_unique|clusters\.account_id/.test(text)) return new UniqueViolation('cluster_name');
+  if (/instances_address_unique|instances\.subnet_id/.test(text)) return new UniqueViolation('address');
+  if (/requests_one_active_per_cluster|requests\.cluster_id/.test(text)) return new UniqueViolation('active_request');
+  return undefined;
+}
+
+async function rethrowUnique<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw uniqueViolation(err) ?? err;
+  }
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** Event ids sort in the order events were written: time first, then a random tail. */
+function eventId(): string {
+  return (Date.now().toString(16).padStart(12, '0') + process.hrtime.bigint().toString(16).slice(-8).padStart(8, '0') + newId()).slice(0, 32);
+}
+
+function toCluster(r: Selectable<ClustersTable>): Cluster {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    name: r.name,
+    engineVersionId: r.engine_version_id,
+    engine: r.engine as Cluster['engine'],
+    productImageType: r.product_image_type as Cluster['productImageType'],
+    softwareVersion: r.software_version,
+    haEnabled: r.ha_enabled === 1,
+    replicaCount: r.replica_count,
+    serviceState: r.service_state as ServiceState,
+    subnetId: r.subnet_id,
+    timezone: r.timezone,
+    databasePort: r.database_port,
+    sentinelPort: r.sentinel_port,
+    natEnabled: r.nat_enabled === 1,
+    allowableIpAddresses: JSON.parse(r.allowable_ip_addresses),
+    tags: JSON.parse(r.tags),
+    backupOption: r.backup_option ? JSON.parse(r.backup_option) : null,
+    maintenanceOption: r.maintenance_option ? JSON.parse(r.maintenance_option) : null,
+    instanceNamePrefix: r.instance_name_prefix,
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+    modifiedAt: r.modified_at,
+    modifiedBy: r.modified_by,
+  };
+}
+
+function toInstance(r: Selectable<InstancesTable>): Instance {
+  return {
+    id: r.id,
+    clusterId: r.cluster_id,
+    groupId: r.group_id,
+    name: r.name,
+    roleType: r.role_type as InstanceRole,
+    serviceIpAddress: r.service_ip_address,
+    port: r.port,
+    serviceState: r.service_state as ServiceState,
+  };
+}
+
+function toRequest(r: Selectable<RequestsTable>): OperationRequest {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    clusterId: r.cluster_id,
+    operation: r.operation as OperationKind,
+    state: r.state as RequestState,
+    step: r.step,
+    error: r.error,
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+// Columns of `clusters` that the API may show: everything but the password.
+const CLUSTER_COLUMNS = [
+  'id', 'account_id', 'name', 'engine_version_id', 'engine', 'product_image_type', 'software_version', 'ha_enabled',
+  'replica_count', 'service_state', 'subnet_id', 'timezone', 'database_port', 'sentinel_port', 'nat_enabled',
+  'allowable_ip_addresses', 'tags', 'backup_option', 'maintenance_option', 'instance_name_prefix', 'live',
+  'created_at', 'created_by', 'modified_at', 'modified_by',
+] as const;
+
+export class SqlStore implements Store {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  async findCredential(accessKey: string): Promise<Credential | undefined> {
+    const r = await this.db.selectFrom('credentials').selectAll().where('access_key', '=', accessKey).executeTakeFirst();
+    return r && { accessKey: r.access_key, secretKey: r.secret_key, accountId: r.account_id, userId: r.user_id };
+  }
+
+  async saveCredential(c: Credential): Promise<void> {
+    await this.db
+      .insertInto('credentials')
+      .values({ access_key: c.accessKey, secret_key: c.secretKey, account_id: c.accountId, user_id: c.userId, created_at: new Date().toISOString() })
+      .onConflict((oc) => oc.column('access_key').doUpdateSet({ secret_key: c.secretKey, account_id: c.accountId, user_id: c.userId }))
+      .execute();
+  }
+
+  async createCluster(n: NewCluster, request: OperationRequest): Promise<void> {
+    const c = n.cluster;
+    await rethrowUnique(() =>
+      this.db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('clusters')
+          .values({
+            id: c.id,
+            account_id: c.accountId,
+            name: c.name,
+            engine_version_id: c.engineVersionId,
+            engine: c.engine,
+            product_image_type: c.productImageType,
+            software_version: c.softwareVersion,
+            ha_enabled: c.haEnabled ? 1 : 0,
+            replica_count: c.replicaCount,
+            service_state: c.serviceState,
+            subnet_id: c.subnetId,
+            timezone: c.timezone,
+            database_port: c.databasePort,
+            sentinel_port: c.sentinelPort,
+            nat_enabled: c.natEnabled ? 1 : 0,
+            allowable_ip_addresses: JSON.stringify(c.allowableIpAddresses),
+            tags: JSON.stringify(c.tags),
+            backup_option: c.backupOption ? JSON.stringify(c.backupOption) : null,
+            maintenance_option: c.maintenanceOption ? JSON.stringify(c.maintenanceOption) : null,
+            instance_name_prefix: c.instanceNamePrefix,
+            password: n.password,
+            live: 1,
+            created_at: c.createdAt,
+            created_by: c.createdBy,
+            modified_at: c.modifiedAt,
+            modified_by: c.modifiedBy,
+          })
+          .execute();
+        await trx
+          .insertInto('instance_groups')
+          .values(n.groups.map((g, i) => ({
+            id: g.id,
+            cluster_id: c.id,
+            role_type: g.roleType,
+            server_type_name: g.serverTypeName,
+            block_storage_groups: JSON.stringify(g.blockStorageGroups),
+            position: i,
+          })))
+          .execute();
+        await trx
+          .insertInto('instances')
+          .values(n.instances.map((inst, i) => ({
+            id: inst.id,
+            cluster_id: c.id,
+            group_id: inst.groupId,
+            name: inst.name,
+            role_type: inst.roleType,
+            subnet_id: c.subnetId,
+            service_ip_address: inst.serviceIpAddress,
+            port: inst.port,
+            service_state: inst.serviceState,
+            holds_address: 1,
+            position: i,
+          })))
+          .execute();
+        await trx.insertInto('requests').values(this.requestRow(request)).execute();
+      }),
+    );
+  }
+
+  private requestRow(r: OperationRequest): RequestsTable {
+    return {
+      id: r.id,
+      account_id: r.accountId,
+      cluster_id: r.clusterId,
+      operation: r.operation,
+      state: r.state,
+      step: r.step,
+      error: r.error,
+      active: 1,
+      lease_owner: null,
+      lease_until: null,
+      created_by: r.createdBy,
+      created_at: r.createdAt,
+      updated_at: r.updatedAt,
+      finished_at: null,
+    };
+  }
+
+  async findCluster(accountId: string | null, id: string): Promise<Cluster | undefined> {
+    let q = this.db.selectFrom('clusters').select(CLUSTER_COLUMNS).where('id', '=', id);
+    if (accountId !== null) q = q.where('account_id', '=', accountId);
+    const r = await q.executeTakeFirst();
+    return r && toCluster({ ...r, password: '' });
+  }
+
+  async clusterDetail(accountId: string | null, id: string): Promise<ClusterDetail | undefined> {
+    const cluster = await this.findCluster(accountId, id);
+    if (!cluster) return undefined;
+    const [groups, instances] = await Promise.all([
+      this.db.selectFrom('instance_groups').selectAll().where('cluster_id', '=', id).orderBy('position').execute(),
+      this.db.selectFrom('instances').selectAll().where('cluster_id', '=', id).orderBy('position').execute(),
+    ]);
+    return {
+      cluster,
+      groups: groups.map((g) => ({
+        id: g.id,
+        clusterId: g.cluster_id,
+        roleType: g.role_type,
+        serverTypeName: g.server_type_name,
+        blockStorageGroups: JSON.parse(g.block_storage_groups),
+      })),
+      instances: instances.map(toInstance),
+    };
+  }
+
+  async listClusters(accountId: string, q: ClusterQuery): Promise<{ clusters: ClusterSummary[]; total: number }> {
+    let base = this.db.selectFrom('clusters').where('account_id', '=', accountId);
+    if (q.serviceState) base = base.where('service_state', '=', q.serviceState);
+    // Terminated clusters stay visible through Show Cluster and the service_state filter only.
+    else base = base.where('live', '=', 1);
+    // Case-insensitive substring match, the same on SQLite and PostgreSQL.
+    if (q.name) base = base.where(sql<boolean>`lower(${sql.ref('name')}) like ${`%${escapeLike(q.name.toLowerCase())}%`} escape '\\'`);
+    const totalRow = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+    const rows = await base
+      .select(CLUSTER_COLUMNS)
+      .select((eb) =>
+        eb.selectFrom('instances').whereRef('instances.cluster_id', '=', 'clusters.id').select((e) => e.fn.countAll<number>().as('c')).as('instance_count'),
+      )
+      .orderBy(q.sortField, q.sortDir)
+      .orderBy('id', 'asc')
+      .limit(q.size)
+      .offset(q.page * q.size)
+      .execute();
+    return {
+      total: Number(totalRow?.n ?? 0),
+      clusters: rows.map((r) => ({ ...toCluster({ ...r, password: '' }), instanceCount: Number(r.instance_count ?? 0) })),
+    };
+  }
+
+  async clustersInStates(states: ServiceState[]): Promise<Cluster[]> {
+    if (states.length === 0) return [];
+    const rows = await this.db.selectFrom('clusters').select(CLUSTER_COLUMNS).where('service_state', 'in', states).execute();
+    return rows.map((r) => toCluster({ ...r, password: '' }));
+  }
+
+  async clusterPassword(id: string): Promise<string> {
+    const r = await this.db.selectFrom('clusters').select('password').where('id', '=', id).executeTakeFirstOrThrow();
+    return r.password;
+  }
+
+  async setClusterState(id: string, state: ServiceState, at: string, modifiedBy?: string): Promise<void> {
+    await this.db
+      .updateTable('clusters')
+      .set({ service_state: state, modified_at: at, live: state === 'TERMINATED' ? 0 : 1, ...(modifiedBy ? { modified_by: modifiedBy } : {}) })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async compareAndSetClusterState(id: string, expected: ServiceState, state: ServiceState, at: string): Promise<boolean> {
+    const res = await this.db
+      .updateTable('clusters')
+      .set({ service_state: state, modified_at: at })
+      .where('id', '=', id)
+      .where('service_state', '=', expected)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  async setInstanceState(instanceId: string, state: ServiceState): Promise<void> {
+    await this.db
+      .updateTable('instances')
+      .set({ service_state: state, holds_address: ADDRESS_RELEASED.includes(state) ? 0 : 1 })
+      .where('id', '=', instanceId)
+      .execute();
+  }
+
+  async takenAddresses(subnetId: string): Promise<Set<string>> {
+    const rows = await this.db
+      .selectFrom('instances')
+      .select('service_ip_address')
+      .where('subnet_id', '=', subnetId)
+      .where('holds_address', '=', 1)
+      .execute();
+    return new Set(rows.map((r) => r.service_ip_address));
+  }
+
+  async beginOperation(request: OperationRequest, from: readonly ServiceState[], during: ServiceState): Promise<boolean> {
+    return rethrowUnique(() =>
+      this.db.transaction().execute(async (trx) => {
+        const res = await trx
+          .updateTable('clusters')
+          .set({ service_state: during, modified_at: request.createdAt, modified_by: request.createdBy })
+          .where('id', '=', request.clusterId)
+          .where('service_state', 'in', [...from])
+          .executeTakeFirst();
+        if (Number(res.numUpdatedRows) !== 1) return false;
+        await trx.insertInto('requests').values(this.requestRow(request)).execute();
+        return true;
+      }),
+    );
+  }
+
+  async findRequest(accountId: string | null, id: string): Promise<OperationRequest | undefined> {
+    let q = this.db.selectFrom('requests').selectAll().where('id', '=', id);
+    if (accountId !== null) q = q.where('account_id', '=', accountId);
+    const r = await q.executeTakeFirst();
+    return r && toRequest(r);
+  }
+
+  async activeRequest(clusterId: string): Promise<OperationRequest | undefined> {
+    const r = await this.db.selectFrom('requests').selectAll().where('cluster_id', '=', clusterId).where('active', '=', 1).executeTakeFirst();
+    return r && toRequest(r);
+  }
+
+  async claimRequest(workerId: string, nowMs: number, leaseMs: number, at: string): Promise<OperationRequest | undefined> {
+    // Optimistic claim: pick a candidate, then take it only if nobody else did meanwhile.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const candidate = await this.db
+        .selectFrom('requests')
+        .select(['id', 'state', 'lease_until'])
+        .where('active', '=', 1)
+        .where((eb) => eb.or([eb('state', '=', 'REQUESTED'), eb('lease_until', '<', nowMs)]))
+        .orderBy('created_at')
+        .limit(1)
+        .executeTakeFirst();
+      if (!candidate) return undefined;
+      let upd = this.db
+        .updateTable('requests')
+        .set({ state: 'RUNNING', lease_owner: workerId, lease_until: nowMs + leaseMs, updated_at: at })
+        .where('id', '=', candidate.id)
+        .where('active', '=', 1)
+        .where('state', '=', candidate.state);
+      upd = candidate.lease_until === null ? upd.where('lease_until', 'is', null) : upd.where('lease_until', '=', candidate.lease_until);
+      const res = await upd.executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 1) return this.findRequest(null, candidate.id);
+    }
+    return undefined;
+  }
+
+  async renewLease(id: string, workerId: string, leaseUntilMs: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable('requests')
+      .set({ lease_until: leaseUntilMs })
+      .where('id', '=', id)
+      .where('lease_owner', '=', workerId)
+      .where('active', '=', 1)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  async recordStep(id: string, workerId: string, step: string, at: string): Promise<void> {
+    const res = await this.db
+      .updateTable('requests')
+      .set({ step, updated_at: at })
+      .where('id', '=', id)
+      .where('lease_owner', '=', workerId)
+      .where('active', '=', 1)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) throw new Error(`request ${id} is no longer held by this worker`);
+  }
+
+  async finishRequest(id: string, state: 'COMPLETED' | 'FAILED', error: string | null, at: string): Promise<void> {
+    await this.db
+      .updateTable('requests')
+      .set({ state, error, active: 0, lease_owner: null, lease_until: null, updated_at: at, finished_at: at })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async releaseAllLeases(): Promise<number> {
+    const res = await this.db
+      .updateTable('requests')
+      .set({ lease_until: 0 })
+      .where('active', '=', 1)
+      .where('state', '=', 'RUNNING')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  async addEvent(clusterId: string, requestId: string | null, message: string, at: string): Promise<void> {
+    await this.db.insertInto('events').values({ id: eventId(), cluster_id: clusterId, request_id: requestId, message, at }).execute();
+  }
+
+  async listEvents(clusterId: string): Promise<ClusterEvent[]> {
+    const rows = await this.db.selectFrom('events').selectAll().where('cluster_id', '=', clusterId).orderBy('id').execute();
+    return rows.map((r) => ({ at: r.at, requestId: r.request_id, message: r.message }));
+  }
+}
