@@ -1,0 +1,115 @@
+// Runs the whole service in-process for a test: its own temp data dir, its own loopback subnet
+// (so test files running in parallel never share an address), a real listening socket, and a
+// signed client. `stop()` closes the service and kills every engine the test started.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type Config } from '../../src/config.js';
+import { startService, type Service } from '../../src/service.js';
+import { SignedClient } from './client.js';
+import { killEnginesUnder } from './engines.js';
+
+let counter = 0;
+
+/** A /24 in 127.0.0.0/8 unlikely to be used by any other test process on this machine. */
+export function testSubnet(): string {
+  const pool = Number(process.env.VITEST_POOL_ID ?? process.pid % 50);
+  const second = 100 + ((pool * 7 + (process.pid % 13)) % 120);
+  const third = (counter++ * 17 + (process.pid % 256)) % 256;
+  return `127.${second}.${third}.0/24`;
+}
+
+export interface Harness {
+  service: Service;
+  client: SignedClient;
+  config: Config;
+  dataDir: string;
+  baseUrl: string;
+  /** Closes the service but leaves engines running (as a service restart would). */
+  closeService(): Promise<void>;
+  /** Starts the service again on the same data dir. */
+  restartService(): Promise<void>;
+  /** Closes everything and kills the test's engines. */
+  stop(): Promise<void>;
+}
+
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'cachestore-test-'));
+  const config = loadConfig({
+    PATH: process.env.PATH,
+    CACHESTORE_DATA_DIR: dataDir,
+    CACHESTORE_LISTEN: '127.0.0.1:0',
+    CACHESTORE_ACCESS_KEY: 'test-access-key',
+    CACHESTORE_SECRET_KEY: 'test-secret-key',
+    CACHESTORE_ACCOUNT_ID: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+    CACHESTORE_SUBNETS: `local-subnet=${testSubnet()}`,
+    CACHESTORE_LOG_LEVEL: 'silent',
+    CACHESTORE_RECONCILE_INTERVAL_MS: '0',
+    ...env,
+  });
+  const h: Partial<Harness> & { service?: Service } = { config, dataDir };
+  const boot = async () => {
+    const service = await startService(config, { checkResponses: true, announce: () => undefined });
+    await service.app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = service.app.server.address();
+    if (!addr || typeof addr === 'string') throw new Error('no address');
+    h.service = service;
+    h.baseUrl = `http://127.0.0.1:${addr.port}`;
+    h.client = new SignedClient(h.baseUrl, { accessKey: service.credential.accessKey, secretKey: service.credential.secretKey });
+  };
+  await boot();
+  let open = true;
+  h.closeService = async () => {
+    if (open) await h.service!.close();
+    open = false;
+  };
+  h.restartService = async () => {
+    await h.closeService!();
+    await boot();
+    open = true;
+  };
+  h.stop = async () => {
+    try {
+      await h.closeService!();
+    } finally {
+      await killEnginesUnder(dataDir);
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  };
+  return h as Harness;
+}
+
+/** A valid standalone Create Cluster body; override what a test needs. */
+export function createBody(engine: { id: string; product_image_type: string }, overrides: Record<string, unknown> = {}) {
+  const redis = engine.product_image_type.startsWith('Redis');
+  return {
+    name: 'testcluster',
+    dbaas_engine_version_id: engine.id,
+    instance_name_prefix: 'tst',
+    subnet_id: 'local-subnet',
+    timezone: 'Asia/Seoul',
+    ha_enabled: false,
+    replica_count: 0,
+    nat_enabled: false,
+    allowable_ip_addresses: [],
+    init_config_option: { database_user_password: 'Secr3t!pass', database_port: 6378 },
+    instance_groups: [
+      {
+        role_type: 'MASTER',
+        server_type_name: redis ? 'redis1v1m2' : 'css1v1m2',
+        block_storage_groups: [
+          { role_type: 'OS', size_gb: 104 },
+          { role_type: 'DATA', size_gb: 56 },
+        ],
+        instances: [{ role_type: 'MASTER' }],
+      },
+    ],
+    ...overrides,
+  };
+}
+
+export async function engineVersions(client: SignedClient): Promise<Array<{ id: string; product_image_type: string; software_version: string; name: string }>> {
+  const r = await client.get('/v1/engine-versions');
+  if (r.status !== 200) throw new Error(`engine versions: ${r.status}`);
+  return r.body.contents;
+}
