@@ -1,0 +1,177 @@
+// The service is only the control plane: engines outlive it, a restart re-adopts them, and an
+// operation interrupted by SIGKILL resumes on the next start and finishes, leaving no orphan.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startChildService, type ChildService } from '../support/child-service.js';
+import { enginePids, killEnginesUnder } from '../support/engines.js';
+import { createBody, engineVersions, startHarness, testSubnet, type Harness } from '../support/harness.js';
+
+const run = promisify(execFile);
+const PASSWORD = 'Secr3t!pass';
+
+async function cli(ip: string, ...args: string[]): Promise<string> {
+  const { stdout } = await run('redis-cli', ['-h', ip, '-p', '6378', '-a', PASSWORD, '--no-auth-warning', ...args]);
+  return stdout.trim();
+}
+
+describe('service restart with clusters running', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('keeps engines running while the service is down and re-adopts them', async () => {
+    const [engine] = await engineVersions(h.client);
+    const r = await h.client.post('/v1/clusters', createBody(engine, { name: 'outlives' }));
+    expect(await h.client.waitRequest(r.body.request_id)).toBe('COMPLETED');
+    const ip = (await h.client.get(`/v1/clusters/${r.body.resource.id}`)).body.instance_groups[0].instances[0].service_ip_address;
+    await cli(ip, 'SET', 'k', 'v');
+
+    await h.closeService();
+    expect(await cli(ip, 'GET', 'k')).toBe('v');
+    await h.restartService();
+
+    const show = await h.client.get(`/v1/clusters/${r.body.resource.id}`);
+    expect(show.body.service_state).toBe('RUNNING');
+    expect(show.body.instance_groups[0].instances[0].service_state).toBe('RUNNING');
+    expect(await cli(ip, 'GET', 'k')).toBe('v');
+  });
+
+  it('marks a cluster whose engine died while the service was down, and Start brings it back', async () => {
+    const [engine] = await engineVersions(h.client);
+    const r = await h.client.post('/v1/clusters', createBody(engine, { name: 'diedwhiledown' }));
+    expect(await h.client.waitRequest(r.body.request_id)).toBe('COMPLETED');
+    const id = r.body.resource.id;
+    const instanceId = (await h.service.store.clusterDetail(null, id))!.instances[0].id;
+
+    await h.closeService();
+    for (const pid of await enginePids(instanceId)) process.kill(pid, 'SIGKILL');
+    await h.restartService();
+
+    const show = await h.client.get(`/v1/clusters/${id}`);
+    expect(show.body.service_state).toBe('ERROR');
+    expect(show.body.instance_groups[0].instances[0].service_state).toBe('ERROR');
+    const events = await h.client.get(`/v1/clusters/${id}/events`);
+    expect(events.body.contents.map((e: any) => e.message).join('\n')).toMatch(/not running/);
+
+    const start = await h.client.post(`/v1/clusters/${id}/start`);
+    expect(start.status).toBe(202);
+    expect(await h.client.waitRequest(start.body.request_id)).toBe('COMPLETED');
+    expect((await h.client.get(`/v1/clusters/${id}`)).body.service_state).toBe('RUNNING');
+  });
+
+  it('notices an engine that dies while the service runs (periodic reconcile)', async () => {
+    const [engine] = await engineVersions(h.client);
+    const r = await h.client.post('/v1/clusters', createBody(engine, { name: 'diedwhileup' }));
+    expect(await h.client.waitRequest(r.body.request_id)).toBe('COMPLETED');
+    const id = r.body.resource.id;
+    const instanceId = (await h.service.store.clusterDetail(null, id))!.instances[0].id;
+    for (const pid of await enginePids(instanceId)) process.kill(pid, 'SIGKILL');
+    await h.service.reconciler.check();
+    expect((await h.client.get(`/v1/clusters/${id}`)).body.service_state).toBe('ERROR');
+  });
+});
+
+describe('SIGKILL of the service in the middle of an operation', () => {
+  let dataDir: string;
+  let svc: ChildService | undefined;
+  const env = () => ({ CACHESTORE_DATA_DIR: dataDir, CACHESTORE_SUBNETS: `local-subnet=${testSubnet()}` });
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'cachestore-crash-'));
+  });
+  afterEach(async () => {
+    await svc?.kill('SIGKILL');
+    svc = undefined;
+  });
+  afterAll(async () => {
+    await killEnginesUnder(dataDir);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function waitStep(s: ChildService, requestId: string, step: string): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const d = await s.client.get(`/v1/requests/${requestId}/details`);
+      if (d.body.last_step === step) return;
+      if (d.body.state === 'COMPLETED' || d.body.state === 'FAILED') throw new Error(`request ended (${d.body.state}) before step ${step}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`step ${step} not reached`);
+  }
+
+  /** Runs `start` on a slow service, SIGKILLs it after `step`, restarts it, and returns the request's outcome. */
+  async function interrupt(begin: (s: ChildService) => Promise<{ requestId: string; clusterId: string }>, step: string) {
+    svc = await startChildService({ ...env(), CACHESTORE_DEBUG_STEP_DELAY_MS: '1500' });
+    const { requestId, clusterId } = await begin(svc);
+    await waitStep(svc, requestId, step);
+    await svc.kill('SIGKILL');
+    const firstOutput = svc.output();
+    svc = await startChildService(env());
+    const state = await svc.client.waitRequest(requestId, 30_000);
+    const details = await svc.client.get(`/v1/requests/${requestId}/details`);
+    return { state, details: details.body, clusterId, output: firstOutput + svc.output() };
+  }
+
+  let clusterId: string;
+  let instanceId: string;
+  let ip: string;
+
+  it('resumes a create interrupted after the engine was launched, with exactly one engine', async () => {
+    const out = await interrupt(async (s) => {
+      const [engine] = await engineVersions(s.client);
+      const r = await s.client.post('/v1/clusters', createBody(engine, { name: 'crashcreate' }));
+      expect(r.status).toBe(202);
+      return { requestId: r.body.request_id, clusterId: r.body.resource.id };
+    }, 'launch');
+    expect(out.state).toBe('COMPLETED');
+    clusterId = out.clusterId;
+    const show = await svc!.client.get(`/v1/clusters/${clusterId}`);
+    expect(show.body.service_state).toBe('RUNNING');
+    ip = show.body.instance_groups[0].instances[0].service_ip_address;
+    const events = await svc!.client.get(`/v1/clusters/${clusterId}/events`);
+    expect(events.body.contents.map((e: any) => e.message)).toContain("create resumed after step 'launch'");
+    const { readdir } = await import('node:fs/promises');
+    [instanceId] = await readdir(join(dataDir, 'engines'));
+    expect(await enginePids(instanceId)).toHaveLength(1);
+    expect(await cli(ip, 'PING')).toBe('PONG');
+    // Neither the database password nor the secret key ever reached the service's output.
+    expect(out.output).not.toContain(PASSWORD);
+    expect(out.output).not.toContain('child-secret-value');
+  });
+
+  it('resumes a restart interrupted after the engine was shut down, keeping the data', async () => {
+    svc = await startChildService(env());
+    await cli(ip, 'SET', 'before-crash', 'kept');
+    await svc.kill('SIGKILL');
+    const out = await interrupt(async (s) => {
+      const r = await s.client.post(`/v1/clusters/${clusterId}/restart`);
+      expect(r.status).toBe(202);
+      return { requestId: r.body.request_id, clusterId };
+    }, 'shutdown');
+    expect(out.state).toBe('COMPLETED');
+    expect((await svc!.client.get(`/v1/clusters/${clusterId}`)).body.service_state).toBe('RUNNING');
+    expect(await enginePids(instanceId)).toHaveLength(1);
+    expect(await cli(ip, 'GET', 'before-crash')).toBe('kept');
+  });
+
+  it('resumes a terminate interrupted after the engine was killed: no process, no files', async () => {
+    const out = await interrupt(async (s) => {
+      const r = await s.client.delete(`/v1/clusters/${clusterId}`);
+      expect(r.status).toBe(202);
+      return { requestId: r.body.request_id, clusterId };
+    }, 'kill');
+    expect(out.state).toBe('COMPLETED');
+    expect((await svc!.client.get(`/v1/clusters/${clusterId}`)).body.service_state).toBe('TERMINATED');
+    expect(await enginePids(instanceId)).toEqual([]);
+    expect(existsSync(join(dataDir, 'engines', instanceId))).toBe(false);
+  });
+});
