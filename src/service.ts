@@ -46,6 +46,16 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const credential = await bootstrapCredential(config.dataDir, config.bootstrap, opts.announce ?? ((t) => console.log(t)));
   await store.saveCredential(credential);
 
+  const sentinelTimings = { downAfterMs: config.sentinelDownAfterMs, failoverTimeoutMs: config.sentinelFailoverTimeoutMs };
+  const reconciler = new Reconciler({
+    store,
+    driver,
+    clock,
+    logger,
+    intervalMs: config.reconcileIntervalMs,
+    healAfterMs: config.healAfterMs,
+    sentinelTimings,
+  });
   const worker = new Worker({
     store,
     driver,
@@ -53,6 +63,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     logger,
     concurrency: config.workerConcurrency,
     stepDelayMs: config.debugStepDelayMs,
+    sentinelTimings,
+    // After an operation, look at the cluster once (and start watching its Sentinels).
+    onFinished: (id) => void reconciler.checkCluster(id),
   });
   const versions = () => engines.map((e) => e.version);
   const clusters = new ClusterService({
@@ -72,7 +85,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     checkResponses: opts.checkResponses,
     now: () => clock.now().getTime(),
   });
-  const reconciler = new Reconciler({ store, driver, clock, logger, intervalMs: config.reconcileIntervalMs });
 
   // With SQLite this process owns the store alone (the data dir lock): requests that were
   // running when the last process died can be resumed now, without waiting for their leases.

@@ -27,6 +27,10 @@ export function convertSchema(node: unknown, refBase: string, strict: boolean): 
       out[k] = convertSchema(v, refBase, strict);
     }
   }
+  // The vendor's object schemas carry `properties`/`required` but no `type: object`, which JSON
+  // Schema would let any non-object (null, a string, an array) pass. OpenAPI tools read them as
+  // objects, and so do we.
+  if ((out.properties || out.required) && out.type === undefined && out.$ref === undefined) out.type = 'object';
   if (strict && out.properties && out.additionalProperties === undefined) out.additionalProperties = false;
   if (src.nullable === true) {
     if (typeof out.type === 'string') {

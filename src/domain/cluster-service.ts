@@ -6,7 +6,7 @@ import { planCluster } from './create-cluster.js';
 import { InvalidStateError, NotFoundError, ValidationError } from './errors.js';
 import { newId, newRequestId } from './ids.js';
 import { assertCanStart, busyError, TRANSITIONS } from './lifecycle.js';
-import { SERVICE_STATES, type ClusterDetail, type Instance, type OperationKind, type OperationRequest, type ServiceState } from './model.js';
+import { SERVICE_STATES, type Cluster, type ClusterDetail, type Instance, type OperationKind, type OperationRequest, type ServiceState } from './model.js';
 import { freeAddresses, type Subnet } from './network.js';
 import { UniqueViolation, type AddressProbe, type Clock, type ClusterSummary, type SortField, type Store } from './ports.js';
 import type { Principal } from './principal.js';
@@ -48,7 +48,7 @@ export class ClusterService {
     return this.deps.clock.now().toISOString();
   }
 
-  private newRequest(p: Principal, clusterId: string, operation: OperationKind): OperationRequest {
+  private newRequest(p: Principal, clusterId: string, operation: OperationKind, payload: Record<string, unknown> | null = null): OperationRequest {
     const at = this.now();
     return {
       id: newRequestId(),
@@ -58,6 +58,7 @@ export class ClusterService {
       state: 'REQUESTED',
       step: null,
       error: null,
+      payload,
       createdBy: p.userId,
       createdAt: at,
       updatedAt: at,
@@ -181,15 +182,51 @@ export class ClusterService {
     return detail;
   }
 
-  /** Stop, start, restart or terminate: 400 naming the state when it is not allowed now. */
-  async mutate(p: Principal, id: string, op: Exclude<OperationKind, 'create'>): Promise<Submitted> {
-    const store = this.deps.store;
-    const cluster = await store.findCluster(p.accountId, id);
+  /** Stop, start, restart, terminate or sync: 400 naming the state when it is not allowed now. */
+  async mutate(p: Principal, id: string, op: Exclude<OperationKind, 'create' | 'switchover'>): Promise<Submitted> {
+    const cluster = await this.deps.store.findCluster(p.accountId, id);
     if (!cluster) throw notFound(id);
+    let payload: Record<string, unknown> | null = null;
+    if (op === 'restart') {
+      // The rolling restart ends with the node that is primary now.
+      const detail = await this.deps.store.clusterDetail(null, id);
+      payload = { primary: detail?.instances.find((i) => i.roleType === 'MASTER')?.id ?? null };
+    }
+    if (op === 'sync') payload = { previous: cluster.serviceState };
+    return this.begin(p, cluster, op, payload);
+  }
+
+  /** Planned switchover to the replica named `hostName` (an instance name as Show Cluster shows it). */
+  async switchover(p: Principal, id: string, hostName: string): Promise<Submitted> {
+    const detail = await this.deps.store.clusterDetail(p.accountId, id);
+    if (!detail) throw notFound(id);
+    const { cluster, instances } = detail;
+    if (!cluster.haEnabled) {
+      throw new InvalidStateError(`Cluster '${cluster.name}' is a standalone cluster: it has no replica to switch over to.`);
+    }
+    if (cluster.serviceState !== 'RUNNING') assertCanStart(cluster, 'switchover');
+    const replicas = instances.filter((i) => i.roleType === 'REPLICA');
+    const target = instances.find((i) => i.name === hostName);
+    const loc = ['body', 'switch_host_name'];
+    if (!target || (target.roleType !== 'REPLICA' && target.roleType !== 'MASTER')) {
+      throw ValidationError.field(loc, `'${hostName}' is not a replica of cluster '${cluster.name}'; its replicas are: ${replicas.map((r) => r.name).join(', ')}`);
+    }
+    if (target.roleType === 'MASTER') {
+      throw ValidationError.field(loc, `'${hostName}' is the primary already; name one of its replicas: ${replicas.map((r) => r.name).join(', ')}`);
+    }
+    if (target.serviceState !== 'RUNNING') {
+      throw ValidationError.field(loc, `replica '${hostName}' is ${target.serviceState}; only a RUNNING replica can become the primary`);
+    }
+    return this.begin(p, cluster, 'switchover', { target: target.id });
+  }
+
+  private async begin(p: Principal, cluster: Cluster, op: Exclude<OperationKind, 'create'>, payload: Record<string, unknown> | null): Promise<Submitted> {
+    const store = this.deps.store;
+    const id = cluster.id;
     const active = await store.activeRequest(id);
     if (active) throw busyError(cluster, active.id);
     const t = assertCanStart(cluster, op);
-    const request = this.newRequest(p, id, op);
+    const request = this.newRequest(p, id, op, payload);
     let started: boolean;
     try {
       started = await store.beginOperation(request, t.from, TRANSITIONS[op].during);
@@ -204,7 +241,9 @@ export class ClusterService {
       // The state changed between our read and the update: report the state as it is now.
       const now = (await store.findCluster(null, id)) ?? cluster;
       const other = await store.activeRequest(id);
-      throw other ? busyError(now, other.id) : assertCanStart(now, op) && new InvalidStateError(`Cluster state changed to ${now.serviceState}; try again.`);
+      if (other) throw busyError(now, other.id);
+      assertCanStart(now, op);
+      throw new InvalidStateError(`Cluster '${now.name}' changed to ${now.serviceState} meanwhile; try again.`);
     }
     this.deps.onSubmitted();
     return { requestId: request.id, clusterId: id };

@@ -16,6 +16,9 @@ export const TRANSITIONS: Record<OperationKind, Transition> = {
   start: { from: ['STOPPED', 'ERROR'], during: 'STARTING', success: 'RUNNING', failure: 'ERROR' },
   restart: { from: ['RUNNING', 'ERROR'], during: 'RESTARTING', success: 'RUNNING', failure: 'ERROR' },
   terminate: { from: ['RUNNING', 'STOPPED', 'ERROR', 'FAILED'], during: 'TERMINATING', success: 'TERMINATED', failure: 'ERROR' },
+  // For these two the outcome is what a probe finds (operations/topology.ts); RUNNING is the usual one.
+  switchover: { from: ['RUNNING'], during: 'EDITING', success: 'RUNNING', failure: 'RUNNING' },
+  sync: { from: ['RUNNING', 'ERROR', 'STOPPED'], during: 'SYNCHRONIZING', success: 'RUNNING', failure: 'ERROR' },
 };
 
 /** Throws a 400 naming the state when `op` may not start on `cluster` now. */

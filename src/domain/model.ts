@@ -90,7 +90,7 @@ export interface ClusterDetail {
 export const REQUEST_STATES = ['REQUESTED', 'RUNNING', 'COMPLETED', 'FAILED'] as const;
 export type RequestState = (typeof REQUEST_STATES)[number];
 
-export type OperationKind = 'create' | 'stop' | 'start' | 'restart' | 'terminate';
+export type OperationKind = 'create' | 'stop' | 'start' | 'restart' | 'terminate' | 'switchover' | 'sync';
 
 export interface OperationRequest {
   id: string;
@@ -101,6 +101,8 @@ export interface OperationRequest {
   /** Name of the last step that finished; null before the first. */
   step: string | null;
   error: string | null;
+  /** What the operation needs beyond the cluster (e.g. the switchover target). */
+  payload?: Record<string, unknown> | null;
   createdBy: string;
   createdAt: string;
   updatedAt: string;

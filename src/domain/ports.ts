@@ -1,7 +1,7 @@
 // The interfaces the domain needs from the outside world. Implementations live in store/ and
 // drivers/; the domain imports only these.
 import type {
-  Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceGroup, OperationKind,
+  Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceGroup, InstanceRole, OperationKind,
   OperationRequest, RequestState, ServiceState,
 } from './model.js';
 
@@ -51,7 +51,10 @@ export interface Store {
   setClusterState(id: string, state: ServiceState, at: string, modifiedBy?: string): Promise<void>;
   /** Moves the cluster to `state` only if it is still in `expected`; says whether it did. */
   compareAndSetClusterState(id: string, expected: ServiceState, state: ServiceState, at: string): Promise<boolean>;
+  /** Sets an instance's state; TERMINATED and FAILED release its address for good. */
   setInstanceState(instanceId: string, state: ServiceState): Promise<void>;
+  /** MASTER or REPLICA, as failovers and switchovers move the primary. */
+  setInstanceRole(instanceId: string, role: InstanceRole): Promise<void>;
   /** Addresses held by instances that are not terminated or failed, in a subnet. */
   takenAddresses(subnetId: string): Promise<Set<string>>;
 

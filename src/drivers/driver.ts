@@ -1,16 +1,36 @@
-// The driver port: how workflows make instances exist, run, stop and vanish. The local driver
-// runs processes on loopback addresses; a Kubernetes driver would run StatefulSets.
+// The driver port: how workflows make nodes exist, run, stop and vanish. The local driver runs
+// processes on loopback addresses; a Kubernetes driver would run StatefulSets.
 import type { EngineKind } from '../domain/model.js';
 
+export interface SentinelSettings {
+  masterName: string;
+  master: { ip: string; port: number };
+  quorum: number;
+  downAfterMs: number;
+  failoverTimeoutMs: number;
+}
+
+/**
+ * One engine process. Data nodes are instances of the API; a Sentinel is either the SENTINEL
+ * group's instance or the Sentinel that runs beside each data node (no instance of its own).
+ */
 export interface NodeSpec {
+  /** Names the node's directory and process marker; equals instanceId for instances. */
+  nodeId: string;
+  /** The API instance this node is, or runs beside. */
   instanceId: string;
   clusterId: string;
+  kind: 'data' | 'sentinel';
   engine: EngineKind;
   ip: string;
   port: number;
   password: string;
   maxMemoryBytes: number;
   ioThreads: number;
+  /** Data nodes: the primary to replicate from (null for the primary). */
+  replicaOf?: { ip: string; port: number } | null;
+  /** Sentinels: what to monitor. */
+  sentinel?: SentinelSettings;
 }
 
 export interface Driver {
@@ -22,7 +42,7 @@ export interface Driver {
   launch(node: NodeSpec): Promise<void>;
   /** Resolves when the engine answers PING with the cluster password; throws on timeout or death. */
   waitReady(node: NodeSpec, timeoutMs: number): Promise<void>;
-  /** Stops the engine; with `save` it persists its dataset first (idempotent). */
+  /** Stops the engine; with `save` a data node persists its dataset first (idempotent). */
   stop(node: NodeSpec, opts: { save: boolean }): Promise<void>;
   /** Ends the engine at once, without saving (idempotent). */
   kill(node: NodeSpec): Promise<void>;

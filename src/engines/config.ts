@@ -10,6 +10,23 @@ export interface DataNodeConfig {
   logFile: string;
   maxMemoryBytes: number;
   ioThreads: number;
+  /** The primary this node replicates from; absent for a primary. */
+  replicaOf?: { ip: string; port: number } | null;
+}
+
+export interface SentinelConfig {
+  nodeId: string;
+  ip: string;
+  port: number;
+  password: string;
+  dir: string;
+  pidFile: string;
+  logFile: string;
+  masterName: string;
+  master: { ip: string; port: number };
+  quorum: number;
+  downAfterMs: number;
+  failoverTimeoutMs: number;
 }
 
 /** Quotes a value for the engine's config parser (double quotes, backslash escapes). */
@@ -18,8 +35,8 @@ export function quote(value: string): string {
 }
 
 /** The marker in the process title by which the service recognises its own processes. */
-export function processMarker(instanceId: string): string {
-  return `cachestore:${instanceId}`;
+export function processMarker(nodeId: string): string {
+  return `cachestore:${nodeId}`;
 }
 
 export function renderDataNodeConfig(c: DataNodeConfig): string {
@@ -47,6 +64,38 @@ export function renderDataNodeConfig(c: DataNodeConfig): string {
     `io-threads ${c.ioThreads}`,
     'tcp-keepalive 60',
     'loglevel notice',
+    // A new replica syncs at once instead of waiting 5 s for others to join the transfer.
+    'repl-diskless-sync yes',
+    'repl-diskless-sync-delay 0',
+    ...(c.replicaOf ? [`replicaof ${c.replicaOf.ip} ${c.replicaOf.port}`] : []),
+    '',
+  ].join('\n');
+}
+
+/**
+ * A Sentinel's configuration. Sentinel rewrites this file itself (known replicas, epochs); the
+ * service writes it again only from the topology it knows, with the current primary.
+ */
+export function renderSentinelConfig(c: SentinelConfig): string {
+  const n = c.masterName;
+  return [
+    '# Written by Cache Store; Sentinel adds its own state below.',
+    `bind ${c.ip}`,
+    `port ${c.port}`,
+    'daemonize yes',
+    `pidfile ${quote(c.pidFile)}`,
+    `logfile ${quote(c.logFile)}`,
+    `dir ${quote(c.dir)}`,
+    `proc-title-template ${quote(`{title} {listen-addr} {server-mode} ${processMarker(c.nodeId)}`)}`,
+    // Clients and the other Sentinels authenticate with the cluster password.
+    `requirepass ${quote(c.password)}`,
+    `sentinel sentinel-pass ${quote(c.password)}`,
+    `sentinel announce-ip ${c.ip}`,
+    `sentinel monitor ${n} ${c.master.ip} ${c.master.port} ${c.quorum}`,
+    `sentinel auth-pass ${n} ${quote(c.password)}`,
+    `sentinel down-after-milliseconds ${n} ${c.downAfterMs}`,
+    `sentinel failover-timeout ${n} ${c.failoverTimeoutMs}`,
+    `sentinel parallel-syncs ${n} 1`,
     '',
   ].join('\n');
 }

@@ -31,8 +31,6 @@ export interface AppOptions {
 
 /** What later issues build; until then these operations answer 501. */
 const PLANNED: Record<string, string> = {
-  cachestoreSwitchoverCluster: 'HA clusters',
-  cachestoreSyncClusterState: 'HA clusters',
   cachestoreListBackupHistories: 'backups',
   cachestoreRemoveBackupHistories: 'backups',
   cachestoreSetBackup: 'backups',
@@ -70,7 +68,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     try {
       done(null, JSON.parse(s));
     } catch (err) {
-      done(new ValidationError(`The request body is not valid JSON: ${(err as Error).message}`) as unknown as Error, undefined);
+      done(new ValidationError(`The request body is not valid JSON: ${jsonProblem(err as Error)}`) as unknown as Error, undefined);
     }
   });
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, buf, done) => done(null, (buf as Buffer).length ? UNSUPPORTED : undefined));
@@ -121,6 +119,18 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   app.get('/openapi.json', async () => served);
   app.get('/healthz', async () => ({ status: 'ok' }));
   return app;
+}
+
+/**
+ * JSON.parse's message without the text it could not parse: V8 quotes a piece of the body
+ * ("Unexpected token 'S', ...\"password\":Secr3t!pa\"... is not valid JSON"), and the body may
+ * hold the database password.
+ */
+function jsonProblem(err: Error): string {
+  const m = String(err.message);
+  if (!m.includes('"') && !/is not valid JSON|Unexpected token/.test(m)) return m;
+  const at = /at position (\d+)/.exec(m)?.[1];
+  return `unexpected character${at ? ` at position ${at}` : ''} (check quotes around strings and commas between fields)`;
 }
 
 function validate(v: OperationValidators | undefined, req: FastifyRequest) {

@@ -1,24 +1,63 @@
-// Builds the driver's view of a cluster's data nodes from what the store holds.
+// Builds the driver's view of a cluster's processes from what the store holds: its data nodes
+// (the primary and its replicas, replicating from the primary the store names) and, for an HA
+// cluster, a Sentinel beside each data node plus the SENTINEL group's own instance.
 import { findServerType, ioThreads, maxMemoryBytes } from '../domain/catalog.js';
-import type { ClusterDetail } from '../domain/model.js';
+import type { ClusterDetail, Instance } from '../domain/model.js';
 import type { NodeSpec } from '../drivers/driver.js';
 
-export function dataNodes(detail: ClusterDetail, password: string): NodeSpec[] {
-  return detail.instances
-    .filter((i) => i.roleType === 'MASTER' || i.roleType === 'REPLICA')
-    .map((i) => {
-      const group = detail.groups.find((g) => g.id === i.groupId);
-      const type = group && findServerType(group.serverTypeName);
-      if (!type) throw new Error(`instance ${i.name} has no known server type`);
-      return {
-        instanceId: i.id,
-        clusterId: detail.cluster.id,
-        engine: detail.cluster.engine,
-        ip: i.serviceIpAddress,
-        port: i.port,
-        password,
-        maxMemoryBytes: maxMemoryBytes(type),
-        ioThreads: ioThreads(type),
-      };
-    });
+export interface SentinelTimings {
+  downAfterMs: number;
+  failoverTimeoutMs: number;
+}
+
+export const DEFAULT_SENTINEL_TIMINGS: SentinelTimings = { downAfterMs: 1000, failoverTimeoutMs: 10_000 };
+
+export interface ClusterNodes {
+  data: NodeSpec[];
+  sentinels: NodeSpec[];
+  /** The data node the store names primary (MASTER). */
+  primary: NodeSpec | undefined;
+  all: NodeSpec[];
+}
+
+/** The name Sentinel monitors the cluster's primary by, and clients ask Sentinel for. */
+export function masterName(detail: ClusterDetail): string {
+  return detail.cluster.name;
+}
+
+function limits(detail: ClusterDetail, i: Instance) {
+  const group = detail.groups.find((g) => g.id === i.groupId);
+  const type = group && findServerType(group.serverTypeName);
+  if (!type) throw new Error(`instance ${i.name} has no known server type`);
+  return { maxMemoryBytes: maxMemoryBytes(type), ioThreads: ioThreads(type) };
+}
+
+export function clusterNodes(detail: ClusterDetail, password: string, timings: SentinelTimings = DEFAULT_SENTINEL_TIMINGS): ClusterNodes {
+  const c = detail.cluster;
+  const dataInstances = detail.instances.filter((i) => i.roleType === 'MASTER' || i.roleType === 'REPLICA');
+  const primaryInstance = dataInstances.find((i) => i.roleType === 'MASTER');
+  const master = primaryInstance ? { ip: primaryInstance.serviceIpAddress, port: primaryInstance.port } : null;
+  const base = (i: Instance) => ({ instanceId: i.id, clusterId: c.id, engine: c.engine, password, ...limits(detail, i) });
+  const data: NodeSpec[] = dataInstances.map((i) => ({
+    ...base(i),
+    nodeId: i.id,
+    kind: 'data',
+    ip: i.serviceIpAddress,
+    port: i.port,
+    replicaOf: i.roleType === 'MASTER' ? null : master,
+  }));
+  const sentinels: NodeSpec[] = [];
+  if (c.haEnabled && master) {
+    const sentinelInstances = detail.instances.filter((i) => i.roleType === 'SENTINEL');
+    const count = dataInstances.length + sentinelInstances.length;
+    const settings = { masterName: masterName(detail), master, quorum: Math.floor(count / 2) + 1, ...timings };
+    for (const i of dataInstances) {
+      sentinels.push({ ...base(i), nodeId: `${i.id}-sentinel`, kind: 'sentinel', ip: i.serviceIpAddress, port: c.sentinelPort, sentinel: settings });
+    }
+    for (const i of sentinelInstances) {
+      sentinels.push({ ...base(i), nodeId: i.id, kind: 'sentinel', ip: i.serviceIpAddress, port: i.port, sentinel: settings });
+    }
+  }
+  const primary = data.find((n) => n.replicaOf === null);
+  return { data, sentinels, primary, all: [...data, ...sentinels] };
 }

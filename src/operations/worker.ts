@@ -6,9 +6,9 @@ import { TRANSITIONS } from '../domain/lifecycle.js';
 import type { OperationRequest, ServiceState } from '../domain/model.js';
 import type { Clock, Store } from '../domain/ports.js';
 import type { Driver } from '../drivers/driver.js';
-import { dataNodes } from './nodes.js';
+import { clusterNodes, DEFAULT_SENTINEL_TIMINGS, type SentinelTimings } from './nodes.js';
 import type { WorkflowContext } from './workflow.js';
-import { WORKFLOWS } from './workflows/lifecycle.js';
+import { WORKFLOWS } from './workflows/index.js';
 
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -26,6 +26,9 @@ export interface WorkerOptions {
   pollMs?: number;
   /** Test hook: pause after each recorded step, so a test can kill the service mid-operation. */
   stepDelayMs?: number;
+  sentinelTimings?: SentinelTimings;
+  /** Called when a cluster's operation finished (e.g. to watch its Sentinels). */
+  onFinished?: (clusterId: string) => void;
 }
 
 export class Worker {
@@ -101,21 +104,9 @@ export class Worker {
     }, Math.max(200, Math.floor(this.leaseMs / 3)));
     const log = { request_id: request.id, cluster_id: request.clusterId, operation: request.operation };
     let ctx: WorkflowContext | undefined;
+    const workflow = WORKFLOWS[request.operation];
     try {
-      const detail = await store.clusterDetail(null, request.clusterId);
-      if (!detail) throw new Error('the cluster no longer exists');
-      const password = await store.clusterPassword(request.clusterId);
-      ctx = {
-        request,
-        cluster: detail.cluster,
-        detail,
-        nodes: dataNodes(detail, password),
-        store,
-        driver,
-        now,
-        event: (message) => store.addEvent(request.clusterId, request.id, message, now()),
-      };
-      const workflow = WORKFLOWS[request.operation];
+      ctx = await this.context(request, now);
       const resumeAt = request.step ? workflow.steps.findIndex((s) => s.name === request.step) + 1 : 0;
       if (request.step) {
         await ctx.event(`${request.operation} resumed after step '${request.step}'`);
@@ -128,7 +119,9 @@ export class Worker {
         await store.recordStep(request.id, this.id, step.name, now());
         if (this.o.stepDelayMs) await new Promise((r) => setTimeout(r, this.o.stepDelayMs));
       }
-      await this.finish(ctx, 'success');
+      if (workflow.finish) await workflow.finish(ctx);
+      else await this.finish(ctx, 'success');
+      await ctx.event(`${request.operation} completed`);
       await store.finishRequest(request.id, 'COMPLETED', null, now());
       logger.info(log, 'request completed');
     } catch (err) {
@@ -136,8 +129,11 @@ export class Worker {
       logger.warn({ ...log, reason: error.message }, 'request failed');
       try {
         if (ctx) {
-          await WORKFLOWS[request.operation].onFailure(ctx, error);
-          await this.finish(ctx, 'failure', error.message);
+          await workflow.onFailure(ctx, error);
+          await ctx.event(`${request.operation} failed: ${error.message}`);
+          // Workflows that report what they find tell the truth after a failure too.
+          if (workflow.finish) await workflow.finish(ctx);
+          else await this.finish(ctx, 'failure');
         } else {
           await store.setClusterState(request.clusterId, TRANSITIONS[request.operation].failure, now());
         }
@@ -147,26 +143,54 @@ export class Worker {
       await store.finishRequest(request.id, 'FAILED', error.message, now()).catch((e) => logger.error({ err: e }, 'recording a failure failed'));
     } finally {
       clearInterval(heartbeat);
+      this.o.onFinished?.(request.clusterId);
     }
   }
 
-  /** Moves instances and cluster to where the operation ends, and records it. */
-  private async finish(ctx: WorkflowContext, outcome: 'success' | 'failure', reason?: string): Promise<void> {
+  private async context(request: OperationRequest, now: () => string): Promise<WorkflowContext> {
+    const { store, driver } = this.o;
+    const password = await store.clusterPassword(request.clusterId);
+    const timings = this.o.sentinelTimings ?? DEFAULT_SENTINEL_TIMINGS;
+    const load = async () => {
+      const detail = await store.clusterDetail(null, request.clusterId);
+      if (!detail) throw new Error('the cluster no longer exists');
+      return { detail, nodes: clusterNodes(detail, password, timings) };
+    };
+    const first = await load();
+    const ctx: WorkflowContext = {
+      request,
+      cluster: first.detail.cluster,
+      detail: first.detail,
+      nodes: first.nodes,
+      store,
+      driver,
+      now,
+      event: (message) => store.addEvent(request.clusterId, request.id, message, now()),
+      async reload() {
+        const next = await load();
+        ctx.cluster = next.detail.cluster;
+        ctx.detail = next.detail;
+        ctx.nodes = next.nodes;
+      },
+    };
+    return ctx;
+  }
+
+  /** Moves instances and cluster to where the operation ends. */
+  private async finish(ctx: WorkflowContext, outcome: 'success' | 'failure'): Promise<void> {
     const { store, driver } = ctx;
     const t = TRANSITIONS[ctx.request.operation];
-    for (const node of ctx.nodes) {
-      let state: ServiceState;
-      if (outcome === 'success') {
-        state = t.success;
-      } else {
-        state = (await driver.isHealthy(node)) ? 'RUNNING' : ctx.request.operation === 'create' ? 'FAILED' : 'ERROR';
+    for (const inst of ctx.detail.instances) {
+      let state: ServiceState = t.success;
+      if (outcome === 'failure') {
+        const node = ctx.nodes.all.find((n) => n.nodeId === inst.id);
+        const healthy = node ? await driver.isHealthy(node) : false;
+        state = healthy ? 'RUNNING' : ctx.request.operation === 'create' ? 'FAILED' : 'ERROR';
       }
-      await store.setInstanceState(node.instanceId, state);
+      await store.setInstanceState(inst.id, state);
     }
     const state = outcome === 'success' ? t.success : t.failure;
     await store.setClusterState(ctx.cluster.id, state, ctx.now());
-    await ctx.event(
-      outcome === 'success' ? `${ctx.request.operation} completed; cluster is ${state}` : `${ctx.request.operation} failed: ${reason}; cluster is ${state}`,
-    );
+    await ctx.event(`cluster is ${state}`);
   }
 }

@@ -4,17 +4,20 @@
 import type { Cluster, ClusterDetail, OperationRequest } from '../domain/model.js';
 import type { Store } from '../domain/ports.js';
 import type { Driver, NodeSpec } from '../drivers/driver.js';
+import type { ClusterNodes } from './nodes.js';
 
 export interface WorkflowContext {
   request: OperationRequest;
   cluster: Cluster;
   detail: ClusterDetail;
-  /** The data nodes of the cluster, with what the driver needs to run them. */
-  nodes: NodeSpec[];
+  /** The cluster's processes as the store describes them now. */
+  nodes: ClusterNodes;
   store: Store;
   driver: Driver;
   now(): string;
   event(message: string): Promise<void>;
+  /** Reads the cluster again (after a step changed roles in the store). */
+  reload(): Promise<void>;
 }
 
 export interface Step {
@@ -26,25 +29,23 @@ export interface Workflow {
   steps: Step[];
   /** Best-effort clean-up after a failed step, so nothing is left half-started. */
   onFailure(ctx: WorkflowContext, error: Error): Promise<void>;
+  /**
+   * Sets the final states itself (instead of the operation's success state for everything),
+   * for workflows whose outcome is what they found (Synchronize Cluster State).
+   */
+  finish?(ctx: WorkflowContext): Promise<void>;
 }
 
 /** How long an engine may take from launch to answering PING. */
 export const READY_TIMEOUT_MS = 15_000;
+/** How long a replica may take to finish its initial sync. */
+export const SYNC_TIMEOUT_MS = 60_000;
 
-export const steps = {
-  configure: { name: 'configure', run: (ctx) => each(ctx, (n) => ctx.driver.configure(n)) } as Step,
-  launch: { name: 'launch', run: (ctx) => each(ctx, (n) => ctx.driver.launch(n)) } as Step,
-  ready: { name: 'ready', run: (ctx) => each(ctx, (n) => ctx.driver.waitReady(n, READY_TIMEOUT_MS)) } as Step,
-  shutdown: { name: 'shutdown', run: (ctx) => each(ctx, (n) => ctx.driver.stop(n, { save: true })) } as Step,
-  kill: { name: 'kill', run: (ctx) => each(ctx, (n) => ctx.driver.kill(n)) } as Step,
-  removeData: { name: 'remove-data', run: (ctx) => each(ctx, (n) => ctx.driver.removeData(n)) } as Step,
-};
-
-export async function each(ctx: WorkflowContext, fn: (n: NodeSpec) => Promise<void>): Promise<void> {
-  await Promise.all(ctx.nodes.map(fn));
+export async function each(nodes: NodeSpec[], fn: (n: NodeSpec) => Promise<void>): Promise<void> {
+  await Promise.all(nodes.map(fn));
 }
 
 /** Ends every process of the cluster; used by failure handlers so nothing stays half-started. */
 export async function killAll(ctx: WorkflowContext): Promise<void> {
-  await each(ctx, (n) => ctx.driver.kill(n));
+  await each(ctx.nodes.all, (n) => ctx.driver.kill(n));
 }

@@ -22,7 +22,12 @@ export async function openDatabase(config: DatabaseConfig): Promise<Kysely<Datab
     sqlite.pragma('foreign_keys = ON');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   } else {
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: config.url, max: 10 }) }) });
+    const pool = new pg.Pool({ connectionString: config.url, max: 10 });
+    // An idle connection that the server ends (restart, failover, admin) is reported here, after
+    // the pool has dropped it; the next query opens a new one. Unlistened, Node would treat the
+    // event as an uncaught exception and the whole service would exit.
+    pool.on('error', () => undefined);
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   if (error) {

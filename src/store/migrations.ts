@@ -125,6 +125,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('events_cluster_at').on('events').columns(['cluster_id', 'at']).execute();
     },
   },
+  '2026-11-27-002-request-payload': {
+    async up(db: Kysely<any>) {
+      // What an operation needs beyond its cluster (the switchover target, the primary a
+      // rolling restart started from), as JSON.
+      await db.schema.alterTable('requests').addColumn('payload', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -70,6 +70,7 @@ export interface RequestsTable {
   state: string;
   step: string | null;
   error: string | null;
+  payload: string | null;
   /** 1 while REQUESTED or RUNNING: at most one per cluster (unique partial index). */
   active: number;
   lease_owner: string | null;

@@ -1,5 +1,5 @@
 // The Store port on Kysely: one implementation for SQLite and PostgreSQL.
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type Selectable } from 'kysely';
 import { newId } from '../domain/ids.js';
 import type {
   Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceRole, OperationKind, OperationRequest,
@@ -32,9 +32,22 @@ function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-/** Event ids sort in the order events were written: time first, then a random tail. */
+let lastEventMs = 0;
+let eventSeq = 0;
+
+/**
+ * Event ids sort in the order this process wrote the events: the time (never going back, even
+ * when the wall clock does), then a counter within the millisecond, then a random tail.
+ */
 function eventId(): string {
-  return (Date.now().toString(16).padStart(12, '0') + process.hrtime.bigint().toString(16).slice(-8).padStart(8, '0') + newId()).slice(0, 32);
+  const now = Date.now();
+  if (now > lastEventMs) {
+    lastEventMs = now;
+    eventSeq = 0;
+  } else {
+    eventSeq++;
+  }
+  return lastEventMs.toString(16).padStart(12, '0') + eventSeq.toString(16).padStart(8, '0') + newId().slice(0, 12);
 }
 
 function toCluster(r: Selectable<ClustersTable>): Cluster {
@@ -88,6 +101,7 @@ function toRequest(r: Selectable<RequestsTable>): OperationRequest {
     state: r.state as RequestState,
     step: r.step,
     error: r.error,
+    payload: r.payload ? JSON.parse(r.payload) : null,
     createdBy: r.created_by,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -104,7 +118,12 @@ const CLUSTER_COLUMNS = [
 ] as const;
 
 export class SqlStore implements Store {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** PostgreSQL sorts text by the database's collation (often en_US: case- and dash-blind). */
+  private readonly postgres: boolean;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  }
 
   async close(): Promise<void> {
     await this.db.destroy();
@@ -199,6 +218,7 @@ export class SqlStore implements Store {
       state: r.state,
       step: r.step,
       error: r.error,
+      payload: r.payload ? JSON.stringify(r.payload) : null,
       active: 1,
       lease_owner: null,
       lease_until: null,
@@ -249,7 +269,8 @@ export class SqlStore implements Store {
       .select((eb) =>
         eb.selectFrom('instances').whereRef('instances.cluster_id', '=', 'clusters.id').select((e) => e.fn.countAll<number>().as('c')).as('instance_count'),
       )
-      .orderBy(q.sortField, q.sortDir)
+      // Names in code-point order on both, as SQLite's BINARY collation gives them.
+      .orderBy(q.sortField === 'name' && this.postgres ? sql`${sql.ref('name')} collate "C"` : sql.ref(q.sortField), q.sortDir)
       .orderBy('id', 'asc')
       .limit(q.size)
       .offset(q.page * q.size)
@@ -290,11 +311,16 @@ export class SqlStore implements Store {
   }
 
   async setInstanceState(instanceId: string, state: ServiceState): Promise<void> {
+    // An address once released stays released: another cluster may hold it by now.
     await this.db
       .updateTable('instances')
-      .set({ service_state: state, holds_address: ADDRESS_RELEASED.includes(state) ? 0 : 1 })
+      .set(ADDRESS_RELEASED.includes(state) ? { service_state: state, holds_address: 0 } : { service_state: state })
       .where('id', '=', instanceId)
       .execute();
+  }
+
+  async setInstanceRole(instanceId: string, role: InstanceRole): Promise<void> {
+    await this.db.updateTable('instances').set({ role_type: role }).where('id', '=', instanceId).execute();
   }
 
   async takenAddresses(subnetId: string): Promise<Set<string>> {

@@ -131,14 +131,14 @@ describe('SIGKILL of the service in the middle of an operation', () => {
       const r = await s.client.post('/v1/clusters', createBody(engine, { name: 'crashcreate' }));
       expect(r.status).toBe(202);
       return { requestId: r.body.request_id, clusterId: r.body.resource.id };
-    }, 'launch');
+    }, 'start-data-nodes');
     expect(out.state).toBe('COMPLETED');
     clusterId = out.clusterId;
     const show = await svc!.client.get(`/v1/clusters/${clusterId}`);
     expect(show.body.service_state).toBe('RUNNING');
     ip = show.body.instance_groups[0].instances[0].service_ip_address;
     const events = await svc!.client.get(`/v1/clusters/${clusterId}/events`);
-    expect(events.body.contents.map((e: any) => e.message)).toContain("create resumed after step 'launch'");
+    expect(events.body.contents.map((e: any) => e.message)).toContain("create resumed after step 'start-data-nodes'");
     const { readdir } = await import('node:fs/promises');
     [instanceId] = await readdir(join(dataDir, 'engines'));
     expect(await enginePids(instanceId)).toHaveLength(1);
@@ -156,7 +156,7 @@ describe('SIGKILL of the service in the middle of an operation', () => {
       const r = await s.client.post(`/v1/clusters/${clusterId}/restart`);
       expect(r.status).toBe(202);
       return { requestId: r.body.request_id, clusterId };
-    }, 'shutdown');
+    }, 'stop-old-primary');
     expect(out.state).toBe('COMPLETED');
     expect((await svc!.client.get(`/v1/clusters/${clusterId}`)).body.service_state).toBe('RUNNING');
     expect(await enginePids(instanceId)).toHaveLength(1);

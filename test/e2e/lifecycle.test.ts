@@ -67,7 +67,9 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s standalone lifecycl
     expect(r.body.request_id).toMatch(/^req-[0-9a-f-]{36}$/);
     expect(r.body.resource.id).toMatch(/^[0-9a-f]{32}$/);
     clusterId = r.body.resource.id;
-    expect(await h.client.waitRequest(r.body.request_id)).toBe('COMPLETED');
+    const outcome = await h.client.waitRequest(r.body.request_id);
+    const details = (await h.client.get(`/v1/requests/${r.body.request_id}/details`)).body;
+    expect(outcome, JSON.stringify(details)).toBe('COMPLETED');
     const show = await h.client.get(`/v1/clusters/${clusterId}`);
     expect(show.body).toMatchObject({ name, service_state: 'RUNNING', product_image_type: product, software_version: engine.software_version });
     const inst = show.body.instance_groups[0].instances[0];

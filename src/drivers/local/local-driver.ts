@@ -1,11 +1,11 @@
 // The local driver: every instance is an engine process on its own loopback address, detached
 // from the service (daemonized) so that restarting the service never stops a database.
-// Layout: <dataDir>/engines/<instanceId>/{engine.conf, engine.pid, engine.log, data/}
+// Layout: <dataDir>/engines/<nodeId>/{engine.conf, engine.pid, engine.log, data/}
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { processMarker, renderDataNodeConfig } from '../../engines/config.js';
+import { processMarker, renderDataNodeConfig, renderSentinelConfig } from '../../engines/config.js';
 import { ping, shutdown } from '../../engines/client.js';
 import type { EngineBinaries } from '../../engines/detect.js';
 import type { EngineKind } from '../../domain/model.js';
@@ -13,6 +13,7 @@ import type { Driver, NodeSpec } from '../driver.js';
 import { findByMarker, isAlive, signal, waitForExit } from './processes.js';
 
 const STOP_TIMEOUT_MS = 60_000;
+const LAUNCH_TIMEOUT_MS = 10_000;
 
 export class LocalDriver implements Driver {
   constructor(
@@ -21,7 +22,7 @@ export class LocalDriver implements Driver {
   ) {}
 
   private paths(node: NodeSpec) {
-    const dir = join(this.dataDir, 'engines', node.instanceId);
+    const dir = join(this.dataDir, 'engines', node.nodeId);
     return { dir, conf: join(dir, 'engine.conf'), pid: join(dir, 'engine.pid'), log: join(dir, 'engine.log'), data: join(dir, 'data') };
   }
 
@@ -37,17 +38,20 @@ export class LocalDriver implements Driver {
     const p = this.paths(node);
     await mkdir(p.data, { recursive: true, mode: 0o700 });
     await chmod(p.dir, 0o700);
-    const text = renderDataNodeConfig({
-      instanceId: node.instanceId,
-      ip: node.ip,
-      port: node.port,
-      password: node.password,
-      dir: p.data,
-      pidFile: p.pid,
-      logFile: p.log,
-      maxMemoryBytes: node.maxMemoryBytes,
-      ioThreads: node.ioThreads,
-    });
+    const files = { dir: p.data, pidFile: p.pid, logFile: p.log };
+    const text =
+      node.kind === 'sentinel'
+        ? renderSentinelConfig({ nodeId: node.nodeId, ip: node.ip, port: node.port, password: node.password, ...files, ...node.sentinel! })
+        : renderDataNodeConfig({
+            instanceId: node.nodeId,
+            ip: node.ip,
+            port: node.port,
+            password: node.password,
+            ...files,
+            maxMemoryBytes: node.maxMemoryBytes,
+            ioThreads: node.ioThreads,
+            replicaOf: node.replicaOf,
+          });
     // The file holds the password: readable by the owner only.
     await writeFile(p.conf, text, { mode: 0o600 });
     await chmod(p.conf, 0o600);
@@ -55,7 +59,7 @@ export class LocalDriver implements Driver {
 
   /** The pid of the node's engine if it runs: from its pid file, else by scanning for the marker. */
   private async pid(node: NodeSpec): Promise<number | null> {
-    const marker = processMarker(node.instanceId);
+    const marker = processMarker(node.nodeId);
     try {
       const pid = Number((await readFile(this.paths(node).pid, 'utf8')).trim());
       if (pid > 0 && (await isAlive(pid, marker))) return pid;
@@ -81,7 +85,7 @@ export class LocalDriver implements Driver {
     const p = this.paths(node);
     const stderr: Buffer[] = [];
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(bin.server, [p.conf], { detached: true, stdio: ['ignore', 'ignore', 'pipe'], cwd: p.dir });
+      const child = spawn(node.kind === 'sentinel' ? bin.sentinel : bin.server, [p.conf], { detached: true, stdio: ['ignore', 'ignore', 'pipe'], cwd: p.dir });
       child.stderr.on('data', (d: Buffer) => stderr.push(d));
       child.once('error', reject);
       child.once('exit', (c) => resolve(c));
@@ -89,6 +93,13 @@ export class LocalDriver implements Driver {
     });
     if (code !== 0) {
       throw new Error(`${node.engine} engine did not start (exit ${code}): ${await this.why(node, Buffer.concat(stderr).toString())}`);
+    }
+    // The launcher exits as soon as it has forked the daemon; wait until the daemon shows up
+    // (pid file written, title set), so that "not running" means dead from here on.
+    const deadline = Date.now() + LAUNCH_TIMEOUT_MS;
+    while (!(await this.isRunning(node))) {
+      if (Date.now() > deadline) throw new Error(`${node.engine} engine exited right after starting: ${await this.why(node)}`);
+      await new Promise((r) => setTimeout(r, 5));
     }
   }
 
@@ -118,9 +129,10 @@ export class LocalDriver implements Driver {
   async stop(node: NodeSpec, opts: { save: boolean }): Promise<void> {
     const pid = await this.pid(node);
     if (pid === null) return;
-    const marker = processMarker(node.instanceId);
+    const marker = processMarker(node.nodeId);
     try {
-      await shutdown({ host: node.ip, port: node.port, password: node.password }, opts.save);
+      // A Sentinel has no dataset to save.
+      await shutdown({ host: node.ip, port: node.port, password: node.password }, opts.save && node.kind === 'data');
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       // The engine answered but refused (e.g. it could not save): keep it running and say why.
@@ -136,7 +148,7 @@ export class LocalDriver implements Driver {
   }
 
   async kill(node: NodeSpec): Promise<void> {
-    const marker = processMarker(node.instanceId);
+    const marker = processMarker(node.nodeId);
     for (const pid of await findByMarker(marker)) {
       signal(pid, 'SIGKILL');
       await waitForExit(pid, marker, 10_000);

@@ -12,7 +12,8 @@ export async function cmdline(pid: number): Promise<string | null> {
 
 export async function isAlive(pid: number, marker: string): Promise<boolean> {
   const line = await cmdline(pid);
-  if (line === null || !line.includes(marker)) return false;
+  // The marker must be a whole word of the title: `cachestore:<id>` is not `cachestore:<id>-sentinel`.
+  if (line === null || !line.split(/\s+/).includes(marker)) return false;
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // A zombie (state Z) has exited already; it only waits for its parent to reap it.

@@ -1,11 +1,11 @@
-// Create, List, Show, Stop, Start, Restart and Terminate Cluster, and Show Request.
+// Create, List, Show, Stop, Start, Restart, Terminate, Switchover and Synchronize Cluster; Show Request.
 import type { ClusterService } from '../../domain/cluster-service.js';
 import { asyncResponse, clusterDetail, clusterPage, requestDetail, requestState } from '../serializers.js';
 import type { Handler } from './handler.js';
 
 export function clusterHandlers(svc: ClusterService): Record<string, Handler> {
   const mutation =
-    (op: 'stop' | 'start' | 'restart' | 'terminate'): Handler =>
+    (op: 'stop' | 'start' | 'restart' | 'terminate' | 'sync'): Handler =>
     async ({ principal, params }) => {
       const r = await svc.mutate(principal, params.cluster_id, op);
       return { status: 202, body: asyncResponse(r.requestId, r.clusterId) };
@@ -21,6 +21,11 @@ export function clusterHandlers(svc: ClusterService): Record<string, Handler> {
     cachestoreStartCluster: mutation('start'),
     cachestoreRestartCluster: mutation('restart'),
     cachestoreDeleteCluster: mutation('terminate'),
+    cachestoreSyncClusterState: mutation('sync'),
+    cachestoreSwitchoverCluster: async ({ principal, params, body }) => {
+      const r = await svc.switchover(principal, params.cluster_id, body.switch_host_name);
+      return { status: 202, body: asyncResponse(r.requestId, r.clusterId) };
+    },
     cachestoreShowRequest: async ({ principal, params }) => ({ status: 200, body: requestState(await svc.request(principal, params.request_id)) }),
     // Extensions
     cachestoreExtShowRequestDetails: async ({ principal, params }) => ({ status: 200, body: requestDetail(await svc.request(principal, params.request_id)) }),

@@ -1,0 +1,95 @@
+// Observing an HA (or standalone) cluster as it really is, and writing that into the store:
+// which node is the primary (as the Sentinels' majority and the nodes themselves say), which
+// processes answer, and so the cluster's state. Used by Synchronize Cluster State, by the
+// Sentinel event watcher, by the periodic reconcile and after a switchover.
+import { probeReplication, sentinelMaster, type ReplicationInfo } from '../engines/replication.js';
+import type { ClusterDetail, Instance, InstanceRole, ServiceState } from '../domain/model.js';
+import type { Store } from '../domain/ports.js';
+import type { NodeSpec } from '../drivers/driver.js';
+import type { ClusterNodes } from './nodes.js';
+
+export interface Observation {
+  data: Array<{ node: NodeSpec; info: ReplicationInfo | null }>;
+  sentinels: Array<{ node: NodeSpec; alive: boolean; master: { ip: string; port: number } | null }>;
+  /** The data node that is the primary now, if any answers as one. */
+  primary: NodeSpec | null;
+}
+
+const ep = (n: NodeSpec) => ({ host: n.ip, port: n.port, password: n.password });
+
+export async function observe(nodes: ClusterNodes): Promise<Observation> {
+  const data = await Promise.all(nodes.data.map(async (node) => ({ node, info: await probeReplication(ep(node)) })));
+  const sentinels = await Promise.all(
+    nodes.sentinels.map(async (node) => {
+      const master = await sentinelMaster(ep(node), node.sentinel!.masterName);
+      const alive = master !== null || (await probeReplication(ep(node))) !== null;
+      return { node, alive, master };
+    }),
+  );
+  // The Sentinels' majority names the primary; a node that says it is primary confirms it.
+  const votes = new Map<string, number>();
+  for (const s of sentinels) if (s.master) votes.set(`${s.master.ip}:${s.master.port}`, (votes.get(`${s.master.ip}:${s.master.port}`) ?? 0) + 1);
+  const [winner] = [...votes.entries()].sort((a, b) => b[1] - a[1]);
+  let primary =
+    data.find((d) => winner && `${d.node.ip}:${d.node.port}` === winner[0] && d.info?.role === 'master')?.node ?? null;
+  if (!primary) {
+    const masters = data.filter((d) => d.info?.role === 'master');
+    if (masters.length === 1) primary = masters[0].node;
+  }
+  return { data, sentinels, primary };
+}
+
+export interface Applied {
+  clusterState: ServiceState;
+  changes: string[];
+}
+
+/**
+ * Writes roles and states into the store. The cluster is RUNNING while a primary serves writes
+ * (a dead replica or Sentinel shows as an ERROR instance: degraded, not down), ERROR without one,
+ * and stays STOPPED if it was stopped and nothing runs.
+ */
+export async function applyObservation(
+  store: Store,
+  detail: ClusterDetail,
+  obs: Observation,
+  opts: { at: string; previous: ServiceState; setClusterState: boolean },
+): Promise<Applied> {
+  const changes: string[] = [];
+  const byInstance = new Map<string, Instance>(detail.instances.map((i) => [i.id, i]));
+  for (const d of obs.data) {
+    const inst = byInstance.get(d.node.instanceId)!;
+    let role: InstanceRole = inst.roleType;
+    if (d.info) role = d.info.role === 'master' ? 'MASTER' : 'REPLICA';
+    else if (obs.primary && obs.primary !== d.node) role = 'REPLICA';
+    const state: ServiceState = d.info ? 'RUNNING' : opts.previous === 'STOPPED' && !obs.primary ? 'STOPPED' : 'ERROR';
+    if (role !== inst.roleType) {
+      await store.setInstanceRole(inst.id, role);
+      changes.push(`instance ${inst.name} is now ${role === 'MASTER' ? 'the primary (MASTER)' : 'a REPLICA'}`);
+    }
+    if (state !== inst.serviceState) {
+      await store.setInstanceState(inst.id, state);
+      changes.push(`instance ${inst.name} is ${state}${state === 'ERROR' ? ' (its engine does not answer)' : ''}`);
+    }
+  }
+  for (const s of obs.sentinels) {
+    const inst = byInstance.get(s.node.instanceId)!;
+    if (s.node.nodeId === inst.id) {
+      // The SENTINEL group's own instance.
+      const state: ServiceState = s.alive ? 'RUNNING' : opts.previous === 'STOPPED' && !obs.primary ? 'STOPPED' : 'ERROR';
+      if (state !== inst.serviceState) {
+        await store.setInstanceState(inst.id, state);
+        changes.push(`instance ${inst.name} is ${state}`);
+      }
+    } else if (!s.alive && opts.previous !== 'STOPPED') {
+      changes.push(`the Sentinel beside instance ${inst.name} does not answer`);
+    }
+  }
+  const anyAlive = obs.data.some((d) => d.info) || obs.sentinels.some((s) => s.alive);
+  const clusterState: ServiceState = obs.primary ? 'RUNNING' : opts.previous === 'STOPPED' && !anyAlive ? 'STOPPED' : 'ERROR';
+  if (opts.setClusterState && clusterState !== detail.cluster.serviceState) {
+    await store.setClusterState(detail.cluster.id, clusterState, opts.at);
+    changes.push(`cluster is ${clusterState}`);
+  }
+  return { clusterState, changes };
+}

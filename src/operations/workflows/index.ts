@@ -1,0 +1,136 @@
+// Every operation's workflow, standalone and HA alike: a standalone cluster simply has no
+// replicas and no Sentinels, so those steps do nothing for it.
+import type { OperationKind } from '../../domain/model.js';
+import { switchover } from '../switchover.js';
+import { applyObservation, observe } from '../topology.js';
+import { each, killAll, type Workflow, type WorkflowContext } from '../workflow.js';
+import { startDataNodes, steps } from './steps.js';
+
+const createWorkflow: Workflow = {
+  steps: [steps.startData, steps.startSentinels],
+  async onFailure(ctx) {
+    // A cluster that never came up keeps nothing: no process, no files, no address.
+    await killAll(ctx);
+    await each(ctx.nodes.all, (n) => ctx.driver.removeData(n));
+  },
+};
+
+const startWorkflow: Workflow = {
+  steps: [steps.startData, steps.startSentinels],
+  async onFailure(ctx) {
+    await killAll(ctx);
+  },
+};
+
+const stopWorkflow: Workflow = {
+  steps: [steps.stopSentinels, steps.stopReplicas, steps.stopPrimary],
+  async onFailure() {
+    // An engine refused to stop (e.g. it could not save): it keeps serving, and the request says why.
+  },
+};
+
+function primaryAtStart(ctx: WorkflowContext): string | undefined {
+  return (ctx.request.payload?.primary as string | undefined) ?? ctx.nodes.primary?.instanceId;
+}
+
+/**
+ * Rolling restart: each replica in turn (the others keep serving), then a switchover to a
+ * restarted replica, then the old primary, which comes back as a replica. A standalone cluster
+ * has only the last part.
+ */
+const restartWorkflow: Workflow = {
+  steps: [
+    {
+      name: 'restart-replicas',
+      async run(ctx) {
+        const first = primaryAtStart(ctx);
+        for (const n of ctx.nodes.data.filter((d) => d.instanceId !== first)) {
+          await ctx.driver.stop(n, { save: true });
+          await startDataNodes(ctx, [n]);
+        }
+      },
+    },
+    {
+      name: 'switchover',
+      async run(ctx) {
+        const first = primaryAtStart(ctx);
+        const target = ctx.nodes.data.find((d) => d.instanceId !== first);
+        if (!target || ctx.nodes.primary?.instanceId !== first) return;
+        const r = await switchover(ctx, target.instanceId);
+        await ctx.event(`switched over to ${ctx.detail.instances.find((i) => i.id === target.instanceId)?.name} (writes paused ${r.pauseMs} ms)`);
+      },
+    },
+    {
+      name: 'stop-old-primary',
+      run: (ctx) => each(ctx.nodes.data.filter((d) => d.instanceId === primaryAtStart(ctx)), (n) => ctx.driver.stop(n, { save: true })),
+    },
+    {
+      name: 'start-old-primary',
+      run: (ctx) => startDataNodes(ctx, ctx.nodes.data.filter((d) => d.instanceId === primaryAtStart(ctx))),
+    },
+  ],
+  async onFailure() {
+    // Nodes that run keep serving; Synchronize Cluster State shows which ones do.
+  },
+  async finish(ctx) {
+    await syncFinish(ctx, false);
+  },
+};
+
+const terminateWorkflow: Workflow = {
+  // The data is deleted next, so there is nothing to save first.
+  steps: [steps.killAll, steps.removeData],
+  async onFailure() {
+    // What could not be removed stays; the cluster shows ERROR and Terminate may be retried.
+  },
+};
+
+const switchoverWorkflow: Workflow = {
+  steps: [
+    {
+      name: 'switchover',
+      async run(ctx) {
+        const target = ctx.request.payload?.target as string;
+        const r = await switchover(ctx, target);
+        const name = ctx.detail.instances.find((i) => i.id === target)?.name;
+        await ctx.event(r.skipped ? `${name} is already the primary` : `switched over to ${name} (writes paused ${r.pauseMs} ms)`);
+      },
+    },
+  ],
+  async onFailure() {
+    // The switchover changes nothing until the target has caught up; after that it completes
+    // on resume. Nothing to undo.
+  },
+  async finish(ctx) {
+    await syncFinish(ctx, false);
+  },
+};
+
+/** The outcome is what the probe finds: roles, instance states, and the cluster's state. */
+async function syncFinish(ctx: WorkflowContext, fromStopped: boolean): Promise<void> {
+  const obs = await observe(ctx.nodes);
+  const applied = await applyObservation(ctx.store, ctx.detail, obs, {
+    at: ctx.now(),
+    previous: fromStopped ? 'STOPPED' : 'RUNNING',
+    setClusterState: true,
+  });
+  for (const c of applied.changes) await ctx.event(c);
+}
+
+const syncWorkflow: Workflow = {
+  steps: [],
+  async onFailure() {},
+  async finish(ctx) {
+    await syncFinish(ctx, ctx.request.payload?.previous === 'STOPPED');
+  },
+};
+
+export const WORKFLOWS: Record<OperationKind, Workflow> = {
+  create: createWorkflow,
+  stop: stopWorkflow,
+  start: startWorkflow,
+  restart: restartWorkflow,
+  terminate: terminateWorkflow,
+  switchover: switchoverWorkflow,
+  sync: syncWorkflow,
+};

@@ -1,0 +1,35 @@
+// The steps workflows are made of. Each ensures a state of the world and may run again.
+import { waitReplicaSynced } from '../../engines/replication.js';
+import type { NodeSpec } from '../../drivers/driver.js';
+import { each, READY_TIMEOUT_MS, SYNC_TIMEOUT_MS, type Step, type WorkflowContext } from '../workflow.js';
+
+const endpoint = (n: NodeSpec) => ({ host: n.ip, port: n.port, password: n.password });
+
+/** Configures, launches and waits for data nodes; replicas until their initial sync is done. */
+export async function startDataNodes(ctx: WorkflowContext, nodes: NodeSpec[]): Promise<void> {
+  await each(nodes, (n) => ctx.driver.configure(n));
+  await each(nodes, (n) => ctx.driver.launch(n));
+  await each(nodes, (n) => ctx.driver.waitReady(n, READY_TIMEOUT_MS));
+  await each(nodes, async (n) => {
+    if (n.replicaOf) await waitReplicaSynced(endpoint(n), n.replicaOf, SYNC_TIMEOUT_MS);
+  });
+}
+
+export async function startSentinels(ctx: WorkflowContext): Promise<void> {
+  const s = ctx.nodes.sentinels;
+  await each(s, (n) => ctx.driver.configure(n));
+  await each(s, (n) => ctx.driver.launch(n));
+  await each(s, (n) => ctx.driver.waitReady(n, READY_TIMEOUT_MS));
+}
+
+export const steps = {
+  startData: { name: 'start-data-nodes', run: (ctx) => startDataNodes(ctx, ctx.nodes.data) } as Step,
+  startSentinels: { name: 'start-sentinels', run: startSentinels } as Step,
+  // Sentinels go first, so they do not fail over while the data nodes stop on purpose.
+  stopSentinels: { name: 'stop-sentinels', run: (ctx) => each(ctx.nodes.sentinels, (n) => ctx.driver.stop(n, { save: false })) } as Step,
+  stopReplicas: { name: 'stop-replicas', run: (ctx) => each(ctx.nodes.data.filter((n) => n.replicaOf), (n) => ctx.driver.stop(n, { save: true })) } as Step,
+  // The primary stops last and saves the complete dataset.
+  stopPrimary: { name: 'stop-primary', run: (ctx) => each(ctx.nodes.data.filter((n) => !n.replicaOf), (n) => ctx.driver.stop(n, { save: true })) } as Step,
+  killAll: { name: 'kill', run: (ctx) => each(ctx.nodes.all, (n) => ctx.driver.kill(n)) } as Step,
+  removeData: { name: 'remove-data', run: (ctx) => each(ctx.nodes.all, (n) => ctx.driver.removeData(n)) } as Step,
+};

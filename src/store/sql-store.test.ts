@@ -1,0 +1,721 @@
+// The Store as users see it through the service, on both dialects: every test runs on SQLite
+// and on PostgreSQL (describe.each over eachSupportedId()), each file on fresh databases.
+import type { Kysely } from 'kysely';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createTestDatabase, eachSupportedId, type TestDatabase } from '../../test/support/databases.js';
+import { newId, newRequestId } from '../domain/ids.js';
+import type { Cluster, Instance, InstanceGroup, OperationKind, OperationRequest, ServiceState } from '../domain/model.js';
+import { UniqueViolation, type ClusterQuery, type NewCluster } from '../domain/ports.js';
+import { openDatabase } from './db.js';
+import { migrationProvider } from './migrations.js';
+import type { Database } from './schema.js';
+import { SqlStore } from './sql-store.js';
+
+const ACCOUNT = 'a'.repeat(32);
+const OTHER_ACCOUNT = 'b'.repeat(32);
+const SUBNET = 'subnet-1';
+
+/** ISO time `sec` seconds after a fixed origin: sortable, like the service's timestamps. */
+function at(sec: number): string {
+  return new Date(Date.UTC(2026, 0, 1) + sec * 1000).toISOString();
+}
+
+let addressCounter = 0;
+function nextAddress(): string {
+  addressCounter++;
+  return `10.${(addressCounter >> 16) & 255}.${(addressCounter >> 8) & 255}.${addressCounter & 255}`;
+}
+
+interface ClusterOpts {
+  id?: string;
+  accountId?: string;
+  name?: string;
+  createdAt?: string;
+  serviceState?: ServiceState;
+  subnetId?: string;
+  /** One address per instance; defaults to fresh ones. */
+  addresses?: string[];
+  instances?: number;
+  full?: boolean;
+}
+
+function newCluster(o: ClusterOpts = {}): NewCluster {
+  const id = o.id ?? newId();
+  const createdAt = o.createdAt ?? at(0);
+  const full = o.full ?? true;
+  const cluster: Cluster = {
+    id,
+    accountId: o.accountId ?? ACCOUNT,
+    name: o.name ?? `c-${id.slice(0, 8)}`,
+    engineVersionId: 'f'.repeat(32),
+    engine: 'valkey',
+    productImageType: 'Valkey Sentinel',
+    softwareVersion: '8.0.2',
+    haEnabled: full,
+    replicaCount: full ? 1 : 0,
+    serviceState: o.serviceState ?? 'CREATING',
+    subnetId: o.subnetId ?? SUBNET,
+    timezone: 'Asia/Seoul',
+    databasePort: 6379,
+    sentinelPort: 26379,
+    natEnabled: !full,
+    allowableIpAddresses: full ? ['192.168.0.0/24', '10.1.2.3/32'] : [],
+    tags: full ? [{ key: 'team', value: 'cache' }, { key: 'empty', value: null }] : [],
+    backupOption: full ? { retentionPeriodDay: '7', startingTimeHour: '3' } : null,
+    maintenanceOption: full ? { periodHour: '1', startingDayOfWeek: 'MON', startingTime: null } : null,
+    instanceNamePrefix: 'cache',
+    createdAt,
+    createdBy: 'user-1',
+    modifiedAt: createdAt,
+    modifiedBy: 'user-1',
+  };
+  // Ids chosen so that neither id order nor role order is the order given.
+  const groups: InstanceGroup[] = [
+    {
+      id: `f${id.slice(1)}`,
+      clusterId: id,
+      roleType: 'ACTIVE',
+      serverTypeName: 'redis1v2m4',
+      blockStorageGroups: [{ id: newId(), name: 'data', roleType: 'DATA', sizeGb: 16, volumeType: 'SSD' }],
+    },
+    {
+      id: `0${id.slice(1)}`,
+      clusterId: id,
+      roleType: 'SENTINEL',
+      serverTypeName: 'css1v2m4',
+      blockStorageGroups: [],
+    },
+  ];
+  const n = o.addresses?.length ?? o.instances ?? 3;
+  const roles = ['REPLICA', 'MASTER', 'SENTINEL'] as const;
+  const instances: Instance[] = Array.from({ length: n }, (_, i) => ({
+    id: `${(n - i).toString(16).padStart(2, '0')}${id.slice(2)}`,
+    clusterId: id,
+    groupId: roles[i % 3] === 'SENTINEL' ? groups[1].id : groups[0].id,
+    name: `cache-${i}`,
+    roleType: roles[i % 3],
+    serviceIpAddress: o.addresses?.[i] ?? nextAddress(),
+    port: roles[i % 3] === 'SENTINEL' ? 26379 : 6379,
+    serviceState: o.serviceState ?? 'CREATING',
+  }));
+  return { cluster, password: `pw-${id}`, groups, instances };
+}
+
+function request(clusterId: string, operation: OperationKind, createdAt = at(1), accountId = ACCOUNT): OperationRequest {
+  return {
+    id: newRequestId(),
+    accountId,
+    clusterId,
+    operation,
+    state: 'REQUESTED',
+    step: null,
+    error: null,
+    payload: null,
+    createdBy: 'user-2',
+    createdAt,
+    updatedAt: createdAt,
+    finishedAt: null,
+  };
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+async function expectUnique(p: Promise<unknown>, what: UniqueViolation['what']): Promise<void> {
+  const err = await rejection(p);
+  expect(err).toBeInstanceOf(UniqueViolation);
+  expect((err as UniqueViolation).what).toBe(what);
+}
+
+describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
+  let database: TestDatabase;
+  let db: Kysely<Database>;
+  let store: SqlStore;
+  const extraStores: SqlStore[] = [];
+
+  /** Another store on the same database, as another service replica (or a restart) has. */
+  async function openAnother(): Promise<SqlStore> {
+    const s = new SqlStore(await openDatabase(database.config));
+    extraStores.push(s);
+    return s;
+  }
+
+  /** Creates a cluster with its create request finished and the given state. */
+  async function liveCluster(o: ClusterOpts = {}, state: ServiceState = 'RUNNING'): Promise<NewCluster> {
+    const n = newCluster(o);
+    const req = request(n.cluster.id, 'create', n.cluster.createdAt, n.cluster.accountId);
+    await store.createCluster(n, req);
+    await store.finishRequest(req.id, 'COMPLETED', null, n.cluster.createdAt);
+    await store.setClusterState(n.cluster.id, state, n.cluster.createdAt);
+    for (const i of n.instances) await store.setInstanceState(i.id, state);
+    return n;
+  }
+
+  // A database that cannot be had (PostgreSQL not running) fails every test with the reason,
+  // rather than leaving them skipped.
+  let unavailable: unknown;
+
+  beforeAll(async () => {
+    try {
+      database = await createTestDatabase(dialect);
+      db = await openDatabase(database.config);
+      store = new SqlStore(db);
+    } catch (err) {
+      unavailable = err;
+    }
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    await database?.cleanup();
+  });
+
+  beforeEach(async () => {
+    if (unavailable) throw unavailable;
+    for (const table of ['events', 'requests', 'instances', 'instance_groups', 'clusters', 'credentials'] as const) {
+      await db.deleteFrom(table).execute();
+    }
+  });
+
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await Promise.all(extraStores.splice(0).map((s) => s.close()));
+  });
+
+  describe('migrations', () => {
+    it('opening the same database again keeps its data and applies nothing twice', async () => {
+      const n = await liveCluster();
+      const again = await openAnother();
+      expect((await again.clusterDetail(ACCOUNT, n.cluster.id))?.cluster).toEqual({ ...n.cluster, serviceState: 'RUNNING' });
+      const third = await openAnother();
+      expect(await third.findCluster(null, n.cluster.id)).toBeDefined();
+      // Each migration recorded once, however often the database was opened.
+      const applied: { name: string }[] = await (db as Kysely<any>).selectFrom('kysely_migration').select('name').orderBy('name').execute();
+      const known = Object.keys(await migrationProvider.getMigrations()).sort();
+      expect(applied.map((r) => r.name)).toEqual(known);
+    });
+  });
+
+  describe('credentials', () => {
+    it('saves, finds and replaces a credential by access key', async () => {
+      expect(await store.findCredential('ak-1')).toBeUndefined();
+      await store.saveCredential({ accessKey: 'ak-1', secretKey: 's1', accountId: ACCOUNT, userId: 'u1' });
+      expect(await store.findCredential('ak-1')).toEqual({ accessKey: 'ak-1', secretKey: 's1', accountId: ACCOUNT, userId: 'u1' });
+      await store.saveCredential({ accessKey: 'ak-1', secretKey: 's2', accountId: OTHER_ACCOUNT, userId: 'u2' });
+      expect(await store.findCredential('ak-1')).toEqual({ accessKey: 'ak-1', secretKey: 's2', accountId: OTHER_ACCOUNT, userId: 'u2' });
+      expect(await store.findCredential('AK-1')).toBeUndefined();
+    });
+  });
+
+  describe('createCluster and clusterDetail', () => {
+    it('round-trips every field, JSON and boolean alike, with groups and instances in the given order', async () => {
+      for (const full of [true, false]) {
+        const n = newCluster({ full });
+        const req = request(n.cluster.id, 'create');
+        await store.createCluster(n, req);
+        const detail = await store.clusterDetail(ACCOUNT, n.cluster.id);
+        expect(detail).toEqual({ cluster: n.cluster, groups: n.groups, instances: n.instances });
+        expect(typeof detail!.cluster.haEnabled).toBe('boolean');
+        expect(typeof detail!.cluster.databasePort).toBe('number');
+        expect(detail!.groups.map((g) => g.roleType)).toEqual(['ACTIVE', 'SENTINEL']);
+        expect(detail!.instances.map((i) => i.name)).toEqual(['cache-0', 'cache-1', 'cache-2']);
+        expect(await store.findCluster(ACCOUNT, n.cluster.id)).toEqual(n.cluster);
+        expect(await store.findCluster(null, n.cluster.id)).toEqual(n.cluster);
+        expect(await store.clusterPassword(n.cluster.id)).toBe(n.password);
+        expect(JSON.stringify(detail)).not.toContain(n.password);
+        expect(await store.findRequest(ACCOUNT, req.id)).toEqual(req);
+        expect(await store.activeRequest(n.cluster.id)).toEqual(req);
+      }
+    });
+
+    it('records nothing of a cluster whose create fails', async () => {
+      const first = await liveCluster();
+      const clash = newCluster({ name: 'clash', addresses: [nextAddress(), first.instances[1].serviceIpAddress] });
+      const req = request(clash.cluster.id, 'create');
+      await expectUnique(store.createCluster(clash, req), 'address');
+      expect(await store.clusterDetail(null, clash.cluster.id)).toBeUndefined();
+      expect(await store.findRequest(null, req.id)).toBeUndefined();
+      expect((await store.listClusters(ACCOUNT, listQuery({ name: 'clash' }))).total).toBe(0);
+      // Nothing half-written holds the name or the free address.
+      const retry = newCluster({ name: 'clash', addresses: [clash.instances[0].serviceIpAddress] });
+      await store.createCluster(retry, request(retry.cluster.id, 'create'));
+    });
+
+    it('answers undefined for a cluster that does not exist', async () => {
+      expect(await store.findCluster(null, newId())).toBeUndefined();
+      expect(await store.clusterDetail(null, newId())).toBeUndefined();
+      expect(await store.findRequest(null, newRequestId())).toBeUndefined();
+    });
+  });
+
+  describe('unique rules', () => {
+    it('refuses a second live cluster with the same name in the same account', async () => {
+      await liveCluster({ name: 'orders' });
+      const dup = newCluster({ name: 'orders' });
+      await expectUnique(store.createCluster(dup, request(dup.cluster.id, 'create')), 'cluster_name');
+      expect(await store.findCluster(null, dup.cluster.id)).toBeUndefined();
+    });
+
+    it('allows the same name in another account', async () => {
+      await liveCluster({ name: 'orders' });
+      const other = newCluster({ name: 'orders', accountId: OTHER_ACCOUNT });
+      await store.createCluster(other, request(other.cluster.id, 'create', at(1), OTHER_ACCOUNT));
+      expect((await store.findCluster(OTHER_ACCOUNT, other.cluster.id))?.name).toBe('orders');
+    });
+
+    it('allows the name again once the cluster holding it is TERMINATED', async () => {
+      const first = await liveCluster({ name: 'orders' });
+      await store.setClusterState(first.cluster.id, 'TERMINATED', at(5), 'user-3');
+      const terminated = await store.findCluster(null, first.cluster.id);
+      expect(terminated).toMatchObject({ serviceState: 'TERMINATED', modifiedAt: at(5), modifiedBy: 'user-3' });
+      const second = newCluster({ name: 'orders' });
+      await store.createCluster(second, request(second.cluster.id, 'create'));
+      // ...but only once: the new one is live.
+      const third = newCluster({ name: 'orders' });
+      await expectUnique(store.createCluster(third, request(third.cluster.id, 'create')), 'cluster_name');
+    });
+
+    it('refuses two live instances with the same address in a subnet', async () => {
+      const first = await liveCluster();
+      const taken = first.instances[0].serviceIpAddress;
+      const dup = newCluster({ addresses: [taken] });
+      await expectUnique(store.createCluster(dup, request(dup.cluster.id, 'create')), 'address');
+      // The same address in another subnet is another address.
+      const elsewhere = newCluster({ addresses: [taken], subnetId: 'subnet-2' });
+      await store.createCluster(elsewhere, request(elsewhere.cluster.id, 'create'));
+      expect(await store.takenAddresses('subnet-2')).toEqual(new Set([taken]));
+    });
+
+    it.each(['TERMINATED', 'FAILED'] as const)('frees an address once its instance is %s', async (state) => {
+      const first = await liveCluster();
+      const [a, b, c] = first.instances.map((i) => i.serviceIpAddress);
+      expect(await store.takenAddresses(SUBNET)).toEqual(new Set([a, b, c]));
+      await store.setInstanceState(first.instances[0].id, 'STOPPED');
+      expect(await store.takenAddresses(SUBNET)).toEqual(new Set([a, b, c]));
+      await store.setInstanceState(first.instances[0].id, state);
+      expect(await store.takenAddresses(SUBNET)).toEqual(new Set([b, c]));
+      const detail = await store.clusterDetail(null, first.cluster.id);
+      expect(detail!.instances[0].serviceState).toBe(state);
+      const reuse = newCluster({ addresses: [a] });
+      await store.createCluster(reuse, request(reuse.cluster.id, 'create'));
+      expect(await store.takenAddresses(SUBNET)).toEqual(new Set([a, b, c]));
+      // The old instance, still listed, never takes it back: a released address stays released.
+      await store.setInstanceState(first.instances[0].id, 'ERROR');
+      expect(await store.takenAddresses(SUBNET)).toEqual(new Set([a, b, c]));
+      expect((await store.clusterDetail(null, first.cluster.id))!.instances[0].serviceState).toBe('ERROR');
+    });
+  });
+
+  describe('account scoping', () => {
+    it('hides clusters and requests of another account', async () => {
+      const n = newCluster();
+      const req = request(n.cluster.id, 'create');
+      await store.createCluster(n, req);
+      expect(await store.findCluster(OTHER_ACCOUNT, n.cluster.id)).toBeUndefined();
+      expect(await store.clusterDetail(OTHER_ACCOUNT, n.cluster.id)).toBeUndefined();
+      expect(await store.findRequest(OTHER_ACCOUNT, req.id)).toBeUndefined();
+      expect((await store.listClusters(OTHER_ACCOUNT, listQuery())).total).toBe(0);
+      expect(await store.findCluster(ACCOUNT, n.cluster.id)).toBeDefined();
+      expect(await store.findRequest(null, req.id)).toBeDefined();
+    });
+  });
+
+  function listQuery(q: Partial<ClusterQuery> = {}): ClusterQuery {
+    return { page: 0, size: 20, sortField: 'created_at', sortDir: 'desc', ...q };
+  }
+
+  describe('listClusters', () => {
+    // name, created_at offset, state, instances
+    const fleet: [string, number, ServiceState, number][] = [
+      ['delta', 3, 'RUNNING', 3],
+      ['alpha', 5, 'STOPPED', 1],
+      ['echo', 1, 'RUNNING', 2],
+      ['charlie', 4, 'ERROR', 3],
+      ['bravo', 2, 'STOPPED', 1],
+    ];
+
+    async function createFleet(): Promise<Map<string, NewCluster>> {
+      const byName = new Map<string, NewCluster>();
+      for (const [name, sec, state, instances] of fleet) {
+        byName.set(name, await liveCluster({ name, createdAt: at(sec), instances }, state));
+      }
+      return byName;
+    }
+
+    const names = (r: { clusters: { name: string }[] }) => r.clusters.map((c) => c.name);
+
+    it('pages and counts', async () => {
+      await createFleet();
+      const pages = [];
+      for (let page = 0; page < 4; page++) {
+        const r = await store.listClusters(ACCOUNT, listQuery({ page, size: 2, sortField: 'name', sortDir: 'asc' }));
+        expect(r.total).toBe(5);
+        pages.push(names(r));
+      }
+      expect(pages).toEqual([['alpha', 'bravo'], ['charlie', 'delta'], ['echo'], []]);
+    });
+
+    it.each([
+      ['name', 'asc', ['alpha', 'bravo', 'charlie', 'delta', 'echo']],
+      ['name', 'desc', ['echo', 'delta', 'charlie', 'bravo', 'alpha']],
+      ['created_at', 'asc', ['echo', 'bravo', 'delta', 'charlie', 'alpha']],
+      ['created_at', 'desc', ['alpha', 'charlie', 'delta', 'bravo', 'echo']],
+    ] as const)('sorts by %s %s', async (sortField, sortDir, expected) => {
+      await createFleet();
+      const r = await store.listClusters(ACCOUNT, listQuery({ sortField, sortDir }));
+      expect(names(r)).toEqual(expected);
+    });
+
+    it.each(['asc', 'desc'] as const)('sorts names in the same order on every database (%s)', async (sortDir) => {
+      const mixed = ['cacheB', 'cachea', 'cache-c', 'cache_d', 'cacheZ1'];
+      for (const [i, name] of mixed.entries()) await liveCluster({ name, createdAt: at(i) });
+      const expected = ['cache-c', 'cacheB', 'cacheZ1', 'cache_d', 'cachea']; // code-point order
+      const r = await store.listClusters(ACCOUNT, listQuery({ sortField: 'name', sortDir }));
+      expect(names(r)).toEqual(sortDir === 'asc' ? expected : [...expected].reverse());
+    });
+
+    it.each(['asc', 'desc'] as const)('sorts by service_state %s, ties in a stable order across pages', async (sortDir) => {
+      const byName = await createFleet();
+      const all = await store.listClusters(ACCOUNT, listQuery({ sortField: 'service_state', sortDir }));
+      const states = all.clusters.map((c) => c.serviceState);
+      const sorted = [...states].sort();
+      expect(states).toEqual(sortDir === 'asc' ? sorted : sorted.reverse());
+      // Ties come in one fixed order, so that pages neither repeat nor skip a cluster.
+      const paged = [];
+      for (let page = 0; page < 5; page++) {
+        paged.push(...names(await store.listClusters(ACCOUNT, listQuery({ page, size: 1, sortField: 'service_state', sortDir }))));
+      }
+      expect(paged).toEqual(names(all));
+      expect(new Set(paged)).toEqual(new Set(byName.keys()));
+    });
+
+    it('counts instances and returns summaries without the password', async () => {
+      const byName = await createFleet();
+      const r = await store.listClusters(ACCOUNT, listQuery({ sortField: 'name', sortDir: 'asc' }));
+      expect(r.clusters.map((c) => c.instanceCount)).toEqual([1, 1, 3, 3, 2]);
+      expect(typeof r.total).toBe('number');
+      expect(typeof r.clusters[0].instanceCount).toBe('number');
+      const alpha = byName.get('alpha')!;
+      expect(r.clusters[0]).toEqual({ ...alpha.cluster, serviceState: 'STOPPED', instanceCount: 1 });
+      expect(JSON.stringify(r)).not.toContain('pw-');
+    });
+
+    it('filters by name: case-insensitive substring', async () => {
+      await liveCluster({ name: 'orders-Cache', createdAt: at(1) });
+      await liveCluster({ name: 'sessions', createdAt: at(2) });
+      await liveCluster({ name: 'cacheOrders', createdAt: at(3) });
+      const q = (name: string) => store.listClusters(ACCOUNT, listQuery({ name, sortField: 'created_at', sortDir: 'asc' }));
+      expect(names(await q('CACHE'))).toEqual(['orders-Cache', 'cacheOrders']);
+      expect(names(await q('orders'))).toEqual(['orders-Cache', 'cacheOrders']);
+      expect(names(await q('s-c'))).toEqual(['orders-Cache']);
+      expect((await q('ORDERS')).total).toBe(2);
+      expect(names(await q('nothing'))).toEqual([]);
+    });
+
+    it('takes % and _ (and \\) in a name filter literally', async () => {
+      for (const [i, name] of ['sale_1', 'salex1', 'off%50', 'off50', 'back\\slash', 'backslash'].entries()) {
+        await liveCluster({ name, createdAt: at(i) });
+      }
+      const q = async (name: string) =>
+        names(await store.listClusters(ACCOUNT, listQuery({ name, sortField: 'created_at', sortDir: 'asc' })));
+      expect(await q('_')).toEqual(['sale_1']);
+      expect(await q('e_1')).toEqual(['sale_1']);
+      expect(await q('%')).toEqual(['off%50']);
+      expect(await q('F%5')).toEqual(['off%50']);
+      expect(await q('\\')).toEqual(['back\\slash']);
+      expect(await q('k\\s')).toEqual(['back\\slash']);
+      expect(await q('off')).toEqual(['off%50', 'off50']);
+    });
+
+    it('leaves TERMINATED clusters out unless asked for by service_state', async () => {
+      const byName = await createFleet();
+      await store.setClusterState(byName.get('charlie')!.cluster.id, 'TERMINATED', at(9));
+      const live = await store.listClusters(ACCOUNT, listQuery({ sortField: 'name', sortDir: 'asc' }));
+      expect(names(live)).toEqual(['alpha', 'bravo', 'delta', 'echo']);
+      expect(live.total).toBe(4);
+      const gone = await store.listClusters(ACCOUNT, listQuery({ serviceState: 'TERMINATED' }));
+      expect(names(gone)).toEqual(['charlie']);
+      expect(gone.total).toBe(1);
+      const stopped = await store.listClusters(ACCOUNT, listQuery({ serviceState: 'STOPPED', sortField: 'name', sortDir: 'asc' }));
+      expect(names(stopped)).toEqual(['alpha', 'bravo']);
+      expect(names(await store.listClusters(ACCOUNT, listQuery({ serviceState: 'STOPPED', name: 'BRA' })))).toEqual(['bravo']);
+    });
+
+    it('lists only the account’s clusters', async () => {
+      await createFleet();
+      await liveCluster({ name: 'foreign', accountId: OTHER_ACCOUNT });
+      expect((await store.listClusters(ACCOUNT, listQuery())).total).toBe(5);
+      expect(names(await store.listClusters(OTHER_ACCOUNT, listQuery()))).toEqual(['foreign']);
+    });
+  });
+
+  describe('cluster state', () => {
+    it('compareAndSetClusterState moves the state only from the expected one', async () => {
+      const n = await liveCluster({}, 'STOPPING');
+      expect(await store.compareAndSetClusterState(n.cluster.id, 'RUNNING', 'STOPPED', at(7))).toBe(false);
+      expect((await store.findCluster(null, n.cluster.id))!.serviceState).toBe('STOPPING');
+      expect(await store.compareAndSetClusterState(n.cluster.id, 'STOPPING', 'STOPPED', at(8))).toBe(true);
+      expect(await store.findCluster(null, n.cluster.id)).toMatchObject({ serviceState: 'STOPPED', modifiedAt: at(8) });
+      expect(await store.compareAndSetClusterState(n.cluster.id, 'STOPPING', 'STOPPED', at(9))).toBe(false);
+      expect(await store.compareAndSetClusterState(newId(), 'STOPPING', 'STOPPED', at(9))).toBe(false);
+    });
+
+    it('clustersInStates finds clusters of every account', async () => {
+      const a = await liveCluster({}, 'RUNNING');
+      const b = await liveCluster({ accountId: OTHER_ACCOUNT }, 'STOPPING');
+      await liveCluster({}, 'STOPPED');
+      const found = await store.clustersInStates(['RUNNING', 'STOPPING']);
+      expect(found.map((c) => c.id).sort()).toEqual([a.cluster.id, b.cluster.id].sort());
+      expect(found.find((c) => c.id === a.cluster.id)).toEqual({ ...a.cluster, serviceState: 'RUNNING' });
+      expect(await store.clustersInStates([])).toEqual([]);
+    });
+  });
+
+  describe('beginOperation', () => {
+    it('keeps the payload an operation needs, and sets instance roles', async () => {
+      const n = await liveCluster({}, 'RUNNING');
+      const sw = { ...request(n.cluster.id, 'switchover', at(10)), payload: { target: n.instances[1].id } };
+      expect(await store.beginOperation(sw, ['RUNNING'], 'EDITING')).toBe(true);
+      expect((await store.findRequest(null, sw.id))!.payload).toEqual({ target: n.instances[1].id });
+      await store.setInstanceRole(n.instances[1].id, 'MASTER');
+      await store.setInstanceRole(n.instances[0].id, 'REPLICA');
+      const roles = (await store.clusterDetail(null, n.cluster.id))!.instances.map((i) => i.roleType);
+      expect(roles.slice(0, 2)).toEqual(['REPLICA', 'MASTER']);
+    });
+
+    it('moves the state and records the request when the state is one of `from`', async () => {
+      const n = await liveCluster({}, 'RUNNING');
+      const stop = request(n.cluster.id, 'stop', at(10));
+      expect(await store.beginOperation(stop, ['RUNNING', 'ERROR'], 'STOPPING')).toBe(true);
+      expect(await store.findCluster(ACCOUNT, n.cluster.id)).toMatchObject({
+        serviceState: 'STOPPING',
+        modifiedAt: at(10),
+        modifiedBy: 'user-2',
+      });
+      expect(await store.findRequest(ACCOUNT, stop.id)).toEqual(stop);
+      expect(await store.activeRequest(n.cluster.id)).toEqual(stop);
+    });
+
+    it('does nothing and says false when the state is not one of `from`', async () => {
+      const n = await liveCluster({}, 'STOPPED');
+      const stop = request(n.cluster.id, 'stop', at(10));
+      expect(await store.beginOperation(stop, ['RUNNING'], 'STOPPING')).toBe(false);
+      expect(await store.findCluster(null, n.cluster.id)).toMatchObject({ serviceState: 'STOPPED', modifiedAt: at(0) });
+      expect(await store.findRequest(null, stop.id)).toBeUndefined();
+      expect(await store.activeRequest(n.cluster.id)).toBeUndefined();
+      expect(await store.beginOperation(request(newId(), 'stop'), ['RUNNING'], 'STOPPING')).toBe(false);
+    });
+
+    it('refuses a second active request of the cluster, leaving the cluster as it was', async () => {
+      const n = newCluster();
+      const create = request(n.cluster.id, 'create', at(0));
+      await store.createCluster(n, create);
+      await store.setClusterState(n.cluster.id, 'RUNNING', at(1));
+      const stop = request(n.cluster.id, 'stop', at(2));
+      await expectUnique(store.beginOperation(stop, ['RUNNING'], 'STOPPING'), 'active_request');
+      expect((await store.findCluster(null, n.cluster.id))!.serviceState).toBe('RUNNING');
+      expect(await store.findRequest(null, stop.id)).toBeUndefined();
+      expect(await store.activeRequest(n.cluster.id)).toEqual(create);
+
+      // Once the create request is finished the cluster is free for the next one.
+      await store.finishRequest(create.id, 'COMPLETED', null, at(3));
+      expect(await store.activeRequest(n.cluster.id)).toBeUndefined();
+      expect(await store.findRequest(ACCOUNT, create.id)).toMatchObject({ state: 'COMPLETED', error: null, finishedAt: at(3), updatedAt: at(3) });
+      expect(await store.beginOperation(stop, ['RUNNING'], 'STOPPING')).toBe(true);
+      await store.finishRequest(stop.id, 'FAILED', 'engine did not stop', at(4));
+      expect(await store.findRequest(ACCOUNT, stop.id)).toMatchObject({ state: 'FAILED', error: 'engine did not stop', finishedAt: at(4) });
+      await store.setClusterState(n.cluster.id, 'RUNNING', at(5));
+      expect(await store.beginOperation(request(n.cluster.id, 'restart', at(6)), ['RUNNING'], 'RESTARTING')).toBe(true);
+    });
+
+    it('lets exactly one of several simultaneous operations on a cluster begin', async () => {
+      const n = await liveCluster({}, 'RUNNING');
+      // PostgreSQL: several service replicas. SQLite: one process owns the file (the data dir
+      // lock), so its callers share one connection.
+      const stores = dialect === 'postgres' ? [store, await openAnother(), await openAnother()] : [store];
+      const reqs = Array.from({ length: 6 }, (_, i) => request(n.cluster.id, i % 2 ? 'stop' : 'restart', at(10 + i)));
+      const results = await Promise.allSettled(
+        reqs.map((r, i) => stores[i % stores.length].beginOperation(r, ['RUNNING'], r.operation === 'stop' ? 'STOPPING' : 'RESTARTING')),
+      );
+      const won = results.flatMap((r, i) => (r.status === 'fulfilled' && r.value ? [reqs[i]] : []));
+      expect(won).toHaveLength(1);
+      for (const r of results) {
+        if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(UniqueViolation);
+      }
+      expect(await store.activeRequest(n.cluster.id)).toEqual(won[0]);
+      expect((await store.findCluster(null, n.cluster.id))!.serviceState).toBe(won[0].operation === 'stop' ? 'STOPPING' : 'RESTARTING');
+    });
+  });
+
+  describe('claimRequest and leases', () => {
+    const NOW = 1_800_000_000_000; // beyond 2^32, as real epoch milliseconds are
+    const LEASE = 30_000;
+
+    async function requested(createdAt: string): Promise<OperationRequest> {
+      const n = newCluster({ createdAt });
+      const req = request(n.cluster.id, 'create', createdAt);
+      await store.createCluster(n, req);
+      return req;
+    }
+
+    it('claims REQUESTED requests oldest first, each once', async () => {
+      const second = await requested(at(20));
+      const third = await requested(at(30));
+      const first = await requested(at(10));
+      const claimed = [];
+      for (let i = 0; i < 4; i++) claimed.push(await store.claimRequest(`w${i}`, NOW, LEASE, at(40 + i)));
+      expect(claimed.map((r) => r?.id)).toEqual([first.id, second.id, third.id, undefined]);
+      expect(claimed[0]).toEqual({ ...first, state: 'RUNNING', updatedAt: at(40) });
+      expect(await store.findRequest(ACCOUNT, first.id)).toEqual(claimed[0]);
+    });
+
+    it('never gives one request to two workers at once', async () => {
+      const stores = [store, await openAnother(), await openAnother()];
+      for (let round = 0; round < 5; round++) {
+        const req = await requested(at(round));
+        const results = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => stores[i % stores.length].claimRequest(`w${round}-${i}`, NOW, LEASE, at(50))),
+        );
+        const winners = results.map((r, i) => (r ? i : -1)).filter((i) => i >= 0);
+        expect(winners).toHaveLength(1);
+        expect(results[winners[0]]!.id).toBe(req.id);
+        // The winner holds the lease; the others do not.
+        for (let i = 0; i < 8; i++) {
+          expect(await store.renewLease(req.id, `w${round}-${i}`, NOW + LEASE)).toBe(i === winners[0]);
+        }
+        await store.finishRequest(req.id, 'COMPLETED', null, at(60));
+      }
+    });
+
+    it('shares several requests among concurrent workers without duplicates', async () => {
+      const stores = [store, await openAnother(), await openAnother()];
+      const reqs = [];
+      for (let i = 0; i < 4; i++) reqs.push(await requested(at(i)));
+      const claimed: string[] = [];
+      // Workers poll until nothing is left, as the service's workers do.
+      await Promise.all(
+        Array.from({ length: 9 }, async (_, w) => {
+          for (let polls = 0; polls < 20; polls++) {
+            const r = await stores[w % stores.length].claimRequest(`w${w}`, NOW, LEASE, at(50));
+            if (r) claimed.push(r.id);
+            else if (claimed.length >= reqs.length) return;
+          }
+        }),
+      );
+      expect([...claimed].sort()).toEqual(reqs.map((r) => r.id).sort());
+    });
+
+    it('reclaims a RUNNING request whose lease expired, not one whose lease is live', async () => {
+      const req = await requested(at(0));
+      expect((await store.claimRequest('w1', NOW, LEASE, at(1)))?.id).toBe(req.id);
+      await store.recordStep(req.id, 'w1', 'allocate', at(2));
+      expect(await store.claimRequest('w2', NOW + LEASE - 1, LEASE, at(3))).toBeUndefined();
+      expect(await store.claimRequest('w2', NOW + LEASE, LEASE, at(3))).toBeUndefined();
+      const taken = await store.claimRequest('w2', NOW + LEASE + 1, LEASE, at(4));
+      expect(taken).toMatchObject({ id: req.id, state: 'RUNNING', step: 'allocate', updatedAt: at(4) });
+      // w1 lost it: no renewals, no steps.
+      expect(await store.renewLease(req.id, 'w1', NOW + 10 * LEASE)).toBe(false);
+      await expect(store.recordStep(req.id, 'w1', 'start', at(5))).rejects.toThrow(/no longer held/);
+      await store.recordStep(req.id, 'w2', 'start', at(6));
+      expect(await store.findRequest(null, req.id)).toMatchObject({ step: 'start', updatedAt: at(6) });
+    });
+
+    it('renewLease keeps the request with its owner', async () => {
+      const req = await requested(at(0));
+      await store.claimRequest('w1', NOW, LEASE, at(1));
+      expect(await store.renewLease(req.id, 'w1', NOW + 5 * LEASE)).toBe(true);
+      expect(await store.claimRequest('w2', NOW + 2 * LEASE, LEASE, at(2))).toBeUndefined();
+      expect(await store.renewLease(req.id, 'w2', NOW + 9 * LEASE)).toBe(false);
+      expect(await store.claimRequest('w2', NOW + 5 * LEASE + 1, LEASE, at(3))).toMatchObject({ id: req.id });
+    });
+
+    it('recordStep by another worker throws and changes nothing', async () => {
+      const req = await requested(at(0));
+      await store.claimRequest('w1', NOW, LEASE, at(1));
+      await store.recordStep(req.id, 'w1', 'allocate', at(2));
+      await expect(store.recordStep(req.id, 'w2', 'hijack', at(3))).rejects.toThrow();
+      expect(await store.findRequest(null, req.id)).toMatchObject({ step: 'allocate', updatedAt: at(2) });
+    });
+
+    it('does not claim, renew or step finished requests', async () => {
+      const req = await requested(at(0));
+      await store.claimRequest('w1', NOW, LEASE, at(1));
+      await store.finishRequest(req.id, 'COMPLETED', null, at(2));
+      expect(await store.claimRequest('w2', NOW + 100 * LEASE, LEASE, at(3))).toBeUndefined();
+      expect(await store.renewLease(req.id, 'w1', NOW + LEASE)).toBe(false);
+      await expect(store.recordStep(req.id, 'w1', 'late', at(4))).rejects.toThrow();
+      expect(await store.findRequest(null, req.id)).toMatchObject({ state: 'COMPLETED', step: null });
+    });
+
+    it('releaseAllLeases makes RUNNING requests claimable at once', async () => {
+      const running = await requested(at(0));
+      const waiting = await requested(at(1));
+      expect((await store.claimRequest('old', NOW, 10 * LEASE, at(2)))?.id).toBe(running.id);
+      expect(await store.releaseAllLeases()).toBe(1);
+      const restarted = await openAnother();
+      expect((await restarted.claimRequest('new', NOW + 1, LEASE, at(3)))?.id).toBe(running.id);
+      expect((await restarted.claimRequest('new', NOW + 1, LEASE, at(3)))?.id).toBe(waiting.id);
+      await restarted.recordStep(running.id, 'new', 'resume', at(4));
+      await expect(store.recordStep(running.id, 'old', 'stale', at(4))).rejects.toThrow();
+      expect(await store.releaseAllLeases()).toBe(2);
+    });
+  });
+
+  describe('events', () => {
+    it('come back in insertion order, also when written in the same millisecond', async () => {
+      const n = await liveCluster();
+      const other = await liveCluster();
+      const req = request(n.cluster.id, 'stop');
+      const frozen = Date.now();
+      vi.spyOn(Date, 'now').mockReturnValue(frozen);
+      const messages = Array.from({ length: 40 }, (_, i) => `event ${i}`);
+      for (const [i, m] of messages.entries()) {
+        await store.addEvent(n.cluster.id, i % 3 ? req.id : null, m, at(100));
+        if (i % 10 === 0) await store.addEvent(other.cluster.id, null, `other ${i}`, at(100));
+      }
+      vi.restoreAllMocks();
+      const events = await store.listEvents(n.cluster.id);
+      expect(events.map((e) => e.message)).toEqual(messages);
+      expect(events[0]).toEqual({ at: at(100), requestId: null, message: 'event 0' });
+      expect(events[1]).toEqual({ at: at(100), requestId: req.id, message: 'event 1' });
+      expect((await store.listEvents(other.cluster.id)).map((e) => e.message)).toEqual(['other 0', 'other 10', 'other 20', 'other 30']);
+      expect(await store.listEvents(newId())).toEqual([]);
+    });
+
+    it('come back in insertion order when the wall clock steps back', async () => {
+      const n = await liveCluster();
+      const now = Date.now();
+      const clock = vi.spyOn(Date, 'now');
+      const messages = [];
+      for (let i = 0; i < 6; i++) {
+        // NTP corrections move the wall clock back and forth.
+        clock.mockReturnValue(now - (i % 2) * 1500);
+        messages.push(`step ${i}`);
+        await store.addEvent(n.cluster.id, null, `step ${i}`, at(i));
+      }
+      vi.restoreAllMocks();
+      expect((await store.listEvents(n.cluster.id)).map((e) => e.message)).toEqual(messages);
+    });
+  });
+
+  describe('connections', () => {
+    it('keeps working after the server ends its connections (restart, failover)', async () => {
+      const n = await liveCluster();
+      expect(await store.findCluster(null, n.cluster.id)).toBeDefined();
+      await database.terminateConnections();
+      // Give the client time to notice its idle connections were closed.
+      await new Promise((r) => setTimeout(r, 200));
+      let found;
+      for (let attempt = 0; attempt < 3 && !found; attempt++) {
+        found = await store.findCluster(null, n.cluster.id).catch(() => undefined);
+      }
+      expect(found).toEqual({ ...n.cluster, serviceState: 'RUNNING' });
+    });
+  });
+});
