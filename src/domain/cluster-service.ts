@@ -2,7 +2,7 @@
 // recording every mutation in the operations ledger before any work happens.
 import type { CreateClusterBody, ListClustersQuery } from '../contract/types.js';
 import type { EngineVersion } from './catalog.js';
-import { planCluster } from './create-cluster.js';
+import { planCluster, type PlannedInstance } from './create-cluster.js';
 import { InvalidStateError, NotFoundError, ValidationError } from './errors.js';
 import { newId, newRequestId } from './ids.js';
 import { assertCanStart, busyError, TRANSITIONS } from './lifecycle.js';
@@ -77,7 +77,7 @@ export class ClusterService {
     const subnet = this.deps.subnets.find((s) => s.id === plan.cluster.subnetId)!;
     const request = this.newRequest(p, plan.cluster.id, 'create');
     const run = this.allocation.then(async () => {
-      const instances = await this.allocate(plan.cluster.databasePort, subnet, plan.instances.map((i) => i.requestedIp));
+      const instances = await this.allocate(subnet, plan.instances);
       await this.deps.store.createCluster(
         {
           cluster: plan.cluster,
@@ -90,7 +90,7 @@ export class ClusterService {
             name: pi.name,
             roleType: pi.roleType,
             serviceIpAddress: instances[i],
-            port: plan.cluster.databasePort,
+            port: pi.port,
             serviceState: 'CREATING',
           })),
         },
@@ -114,33 +114,36 @@ export class ClusterService {
   }
 
   /** One free address per instance: the one asked for, or the lowest free one in the subnet. */
-  private async allocate(port: number, subnet: Subnet, requested: Array<string | null>): Promise<string[]> {
+  private async allocate(subnet: Subnet, planned: PlannedInstance[]): Promise<string[]> {
     const taken = await this.deps.store.takenAddresses(subnet.id);
-    const out: string[] = [];
-    for (const [i, ip] of requested.entries()) {
-      if (!ip) continue;
-      if (taken.has(ip) || !(await this.deps.probe.isAddressFree(ip, port))) {
-        throw ValidationError.field(['body', 'instance_groups', '0', 'instances', String(i), 'service_ip_address'], `${ip} is already in use; choose another address or leave it out`);
+    const free = async (ip: string, ports: number[]) => {
+      for (const port of ports) if (!(await this.deps.probe.isAddressFree(ip, port))) return false;
+      return true;
+    };
+    for (const [i, p] of planned.entries()) {
+      if (!p.requestedIp) continue;
+      if (taken.has(p.requestedIp) || !(await free(p.requestedIp, p.ports))) {
+        throw ValidationError.field(['body', 'instance_groups', 'instances', String(i), 'service_ip_address'], `${p.requestedIp} is already in use; choose another address or leave it out`);
       }
-      taken.add(ip);
+      taken.add(p.requestedIp);
     }
     let probes = 0;
     const candidates = freeAddresses(subnet.cidr, taken);
-    for (const ip of requested) {
-      if (ip) {
-        out.push(ip);
+    const out: string[] = [];
+    for (const p of planned) {
+      if (p.requestedIp) {
+        out.push(p.requestedIp);
         continue;
       }
       let chosen: string | undefined;
-      for (const candidate of candidates) {
-        if (++probes > MAX_ADDRESS_PROBES) break;
-        if (await this.deps.probe.isAddressFree(candidate, port)) {
-          chosen = candidate;
-          break;
-        }
+      // next() by hand: leaving a for-of early would close the generator for the next instance.
+      while (!chosen && ++probes <= MAX_ADDRESS_PROBES) {
+        const next = candidates.next();
+        if (next.done) break;
+        if (await free(next.value, p.ports)) chosen = next.value;
       }
       if (!chosen) {
-        throw ValidationError.field(['body', 'subnet_id'], `subnet ${subnet.id} (${subnet.cidr}) has no free address for port ${port}; terminate clusters you no longer need or use another subnet`);
+        throw ValidationError.field(['body', 'subnet_id'], `subnet ${subnet.id} (${subnet.cidr}) has no free address for port(s) ${p.ports.join(', ')}; terminate clusters you no longer need or use another subnet`);
       }
       out.push(chosen);
     }

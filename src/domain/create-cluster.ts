@@ -4,7 +4,7 @@
 // catalogue, subnet).
 import type { CreateClusterBody, InstanceGroupRequestBody } from '../contract/types.js';
 import { findServerType, type EngineVersion } from './catalog.js';
-import { NotImplementedError, ValidationError } from './errors.js';
+import { ValidationError } from './errors.js';
 import { newId } from './ids.js';
 import type { BackupOption, BlockStorageGroup, Cluster, InstanceGroup, InstanceRole, MaintenanceOption, Tag } from './model.js';
 import { inSubnet, isIpOrCidr, type Subnet } from './network.js';
@@ -20,6 +20,10 @@ export interface PlannedInstance {
   groupIndex: number;
   /** Address the user asked for, if any; otherwise the driver picks one. */
   requestedIp: string | null;
+  /** The port the instance serves on. */
+  port: number;
+  /** Every port that must be free on the instance's address. */
+  ports: number[];
 }
 
 export interface ClusterPlan {
@@ -153,35 +157,7 @@ export function planCluster(body: CreateClusterBody, ctx: PlanContext): ClusterP
     if (!isIpOrCidr(ip)) throw ValidationError.field(['body', 'allowable_ip_addresses', String(i)], 'must be an IP address or a CIDR block such as 10.0.0.0/24');
   });
 
-  if (body.ha_enabled) {
-    throw new NotImplementedError('HA clusters (ha_enabled: true) are not available yet; create a standalone cluster (ha_enabled: false).');
-  }
-  const replicaCount = body.replica_count ?? 0;
-  const shape =
-    'a standalone cluster (ha_enabled: false) has replica_count 0 and one instance group with role_type MASTER holding one instance with role_type MASTER';
-  if (replicaCount !== 0) throw ValidationError.field(['body', 'replica_count'], `must be 0 when ha_enabled is false: ${shape}`);
-  if (body.instance_groups.length !== 1 || body.instance_groups[0].role_type !== 'MASTER') {
-    throw ValidationError.field(['body', 'instance_groups'], `do not match the topology: ${shape}`);
-  }
-  const group = body.instance_groups[0];
-  const instances = group.instances ?? [];
-  if (instances.length !== 1 || instances[0].role_type !== 'MASTER') {
-    throw ValidationError.field(['body', 'instance_groups', '0', 'instances'], `do not match the topology: ${shape}`);
-  }
-  const type = findServerType(group.server_type_name);
-  if (!type || type.engine !== engine.engine) {
-    throw ValidationError.field(
-      ['body', 'instance_groups', '0', 'server_type_name'],
-      `'${group.server_type_name}' is not a server type for ${engine.productImageType}; List Server Types with product_image_type=${engine.productImageType} shows them (e.g. ${engine.engine === 'redis' ? 'redis1v2m4' : 'css1v2m4'})`,
-    );
-  }
-  instances.forEach((inst, ii) => {
-    const loc = ['body', 'instance_groups', '0', 'instances', String(ii)];
-    if (inst.public_ip_id) throw ValidationError.field([...loc, 'public_ip_id'], 'is not supported: public IPs need nat_enabled, which is not available');
-    if (inst.service_ip_address && !inSubnet(subnet.cidr, inst.service_ip_address)) {
-      throw ValidationError.field([...loc, 'service_ip_address'], `must be an address inside subnet ${subnet.id} (${subnet.cidr}), or left out`);
-    }
-  });
+  const topology = planTopology(body, engine, subnet);
 
   const id = newId();
   const cluster: Cluster = {
@@ -192,8 +168,8 @@ export function planCluster(body: CreateClusterBody, ctx: PlanContext): ClusterP
     engine: engine.engine,
     productImageType: engine.productImageType,
     softwareVersion: engine.softwareVersion,
-    haEnabled: false,
-    replicaCount,
+    haEnabled: body.ha_enabled === true,
+    replicaCount: topology.replicaCount,
     serviceState: 'CREATING',
     subnetId: subnet.id,
     timezone: body.timezone,
@@ -210,13 +186,93 @@ export function planCluster(body: CreateClusterBody, ctx: PlanContext): ClusterP
     modifiedAt: ctx.now,
     modifiedBy: ctx.userId,
   };
-  const groupId = newId();
-  const storage = blockStorage(group, 0).map((b) => ({ ...b, name: `${body.instance_name_prefix}-${b.roleType.toLowerCase()}` }));
-  return {
-    cluster,
-    password,
-    groups: [{ id: groupId, clusterId: id, roleType: 'MASTER', serverTypeName: type.name, blockStorageGroups: storage }],
-    instances: [{ name: `${body.instance_name_prefix}-01`, roleType: 'MASTER', groupIndex: 0, requestedIp: instances[0].service_ip_address || null }],
-  };
+  const groups: InstanceGroup[] = topology.groups.map((g) => ({
+    id: newId(),
+    clusterId: id,
+    roleType: g.roleType,
+    serverTypeName: g.serverTypeName,
+    blockStorageGroups: g.storage.map((b) => ({ ...b, name: `${body.instance_name_prefix}-${g.roleType.toLowerCase().replace('_', '-')}-${b.roleType.toLowerCase()}` })),
+  }));
+  let dataIndex = 0;
+  const instances: PlannedInstance[] = topology.instances.map((i) => ({
+    ...i,
+    name: i.roleType === 'SENTINEL' ? `${body.instance_name_prefix}-sentinel` : `${body.instance_name_prefix}-${String(++dataIndex).padStart(2, '0')}`,
+    port: i.roleType === 'SENTINEL' ? sentinelPort : databasePort,
+    // A data node of an HA cluster has its Sentinel beside it, on the same address.
+    ports: i.roleType === 'SENTINEL' ? [sentinelPort] : body.ha_enabled ? [databasePort, sentinelPort] : [databasePort],
+  }));
+  return { cluster, password, groups, instances };
+}
+
+interface TopologyPlan {
+  replicaCount: number;
+  groups: Array<{ roleType: string; serverTypeName: string; storage: BlockStorageGroup[] }>;
+  instances: Array<{ roleType: InstanceRole; groupIndex: number; requestedIp: string | null }>;
+}
+
+/**
+ * Checks instance groups, instances and replica_count against the one topology each mode has
+ * (DESIGN.md), and says what the expected shape is when they disagree.
+ */
+function planTopology(body: CreateClusterBody, engine: EngineVersion, subnet: Subnet): TopologyPlan {
+  const groupsLoc = ['body', 'instance_groups'];
+  let expected: Array<{ role: string; instances: Record<string, number> }>;
+  let shape: string;
+  let replicaCount: number;
+  if (body.ha_enabled) {
+    replicaCount = body.replica_count ?? 0;
+    shape = `an HA cluster (ha_enabled: true) with replica_count ${replicaCount >= 1 && replicaCount <= 2 ? replicaCount : 'N'} has two instance groups: MASTER_REPLICA with one MASTER instance and ${replicaCount >= 1 && replicaCount <= 2 ? replicaCount : 'N'} REPLICA instance(s), and SENTINEL with one SENTINEL instance`;
+    if (replicaCount < 1 || replicaCount > 2) {
+      throw ValidationError.field(['body', 'replica_count'], `must be 1 or 2 when ha_enabled is true: ${shape}`);
+    }
+    expected = [
+      { role: 'MASTER_REPLICA', instances: { MASTER: 1, REPLICA: replicaCount } },
+      { role: 'SENTINEL', instances: { SENTINEL: 1 } },
+    ];
+  } else {
+    replicaCount = body.replica_count ?? 0;
+    shape = 'a standalone cluster (ha_enabled: false) has replica_count 0 and one instance group with role_type MASTER holding one instance with role_type MASTER';
+    if (replicaCount !== 0) throw ValidationError.field(['body', 'replica_count'], `must be 0 when ha_enabled is false: ${shape}`);
+    expected = [{ role: 'MASTER', instances: { MASTER: 1 } }];
+  }
+  const roles = body.instance_groups.map((g) => g.role_type).sort();
+  if (roles.join() !== expected.map((e) => e.role).sort().join()) {
+    throw ValidationError.field(groupsLoc, `do not match the topology (got ${roles.join(', ') || 'none'}): ${shape}`);
+  }
+  const plan: TopologyPlan = { replicaCount, groups: [], instances: [] };
+  for (const want of expected) {
+    const gi = body.instance_groups.findIndex((g) => g.role_type === want.role);
+    const group = body.instance_groups[gi];
+    const instances = group.instances ?? [];
+    const counts: Record<string, number> = {};
+    for (const inst of instances) counts[inst.role_type] = (counts[inst.role_type] ?? 0) + 1;
+    const same = Object.keys({ ...counts, ...want.instances }).every((r) => (counts[r] ?? 0) === (want.instances[r] ?? 0));
+    if (!same) {
+      throw ValidationError.field([...groupsLoc, String(gi), 'instances'], `do not match the topology: ${shape}`);
+    }
+    const type = findServerType(group.server_type_name);
+    if (!type || type.engine !== engine.engine) {
+      throw ValidationError.field(
+        [...groupsLoc, String(gi), 'server_type_name'],
+        `'${group.server_type_name}' is not a server type for ${engine.productImageType}; List Server Types with product_image_type=${engine.productImageType} shows them (e.g. ${engine.engine === 'redis' ? 'redis1v2m4' : 'css1v2m4'})`,
+      );
+    }
+    instances.forEach((inst, ii) => {
+      const loc = [...groupsLoc, String(gi), 'instances', String(ii)];
+      if (inst.public_ip_id) throw ValidationError.field([...loc, 'public_ip_id'], 'is not supported: public IPs need nat_enabled, which is not available');
+      if (inst.service_ip_address && !inSubnet(subnet.cidr, inst.service_ip_address)) {
+        throw ValidationError.field([...loc, 'service_ip_address'], `must be an address inside subnet ${subnet.id} (${subnet.cidr}), or left out`);
+      }
+    });
+    const groupIndex = plan.groups.length;
+    plan.groups.push({ roleType: want.role, serverTypeName: type.name, storage: blockStorage(group, gi) });
+    // The primary first, then replicas, then the Sentinel: the order Show Cluster lists them in.
+    const order: Record<string, number> = { MASTER: 0, REPLICA: 1, SENTINEL: 2 };
+    const sorted = [...instances].sort((a, b) => order[a.role_type] - order[b.role_type]);
+    for (const inst of sorted) {
+      plan.instances.push({ roleType: inst.role_type as InstanceRole, groupIndex, requestedIp: inst.service_ip_address || null });
+    }
+  }
+  return plan;
 }
 

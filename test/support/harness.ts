@@ -113,3 +113,28 @@ export async function engineVersions(client: SignedClient): Promise<Array<{ id: 
   if (r.status !== 200) throw new Error(`engine versions: ${r.status}`);
   return r.body.contents;
 }
+
+/** A valid HA Create Cluster body (primary, `replicas` replicas, Sentinels). */
+export function haBody(engine: { id: string; product_image_type: string }, replicas: 1 | 2, overrides: Record<string, unknown> = {}) {
+  const redis = engine.product_image_type.startsWith('Redis');
+  const type = redis ? 'redis1v1m2' : 'css1v1m2';
+  const storage = [
+    { role_type: 'OS', size_gb: 104 },
+    { role_type: 'DATA', size_gb: 56 },
+  ];
+  return createBody(engine, {
+    ha_enabled: true,
+    replica_count: replicas,
+    init_config_option: { database_user_password: 'Secr3t!pass', database_port: 6378, sentinel_port: 26378 },
+    instance_groups: [
+      {
+        role_type: 'MASTER_REPLICA',
+        server_type_name: type,
+        block_storage_groups: storage,
+        instances: [{ role_type: 'MASTER' }, ...Array.from({ length: replicas }, () => ({ role_type: 'REPLICA' }))],
+      },
+      { role_type: 'SENTINEL', server_type_name: type, block_storage_groups: storage, instances: [{ role_type: 'SENTINEL' }] },
+    ],
+    ...overrides,
+  });
+}
