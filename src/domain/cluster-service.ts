@@ -120,10 +120,10 @@ export class ClusterService {
       for (const port of ports) if (!(await this.deps.probe.isAddressFree(ip, port))) return false;
       return true;
     };
-    for (const [i, p] of planned.entries()) {
+    for (const p of planned) {
       if (!p.requestedIp) continue;
       if (taken.has(p.requestedIp) || !(await free(p.requestedIp, p.ports))) {
-        throw ValidationError.field(['body', 'instance_groups', 'instances', String(i), 'service_ip_address'], `${p.requestedIp} is already in use; choose another address or leave it out`);
+        throw ValidationError.field([...p.requestLoc, 'service_ip_address'], `${p.requestedIp} is already in use; choose another address or leave it out`);
       }
       taken.add(p.requestedIp);
     }

@@ -24,6 +24,8 @@ export interface PlannedInstance {
   port: number;
   /** Every port that must be free on the instance's address. */
   ports: number[];
+  /** Where the instance stands in the request, for error messages. */
+  requestLoc: string[];
 }
 
 export interface ClusterPlan {
@@ -207,7 +209,7 @@ export function planCluster(body: CreateClusterBody, ctx: PlanContext): ClusterP
 interface TopologyPlan {
   replicaCount: number;
   groups: Array<{ roleType: string; serverTypeName: string; storage: BlockStorageGroup[] }>;
-  instances: Array<{ roleType: InstanceRole; groupIndex: number; requestedIp: string | null }>;
+  instances: Array<{ roleType: InstanceRole; groupIndex: number; requestedIp: string | null; requestLoc: string[] }>;
 }
 
 /**
@@ -268,9 +270,14 @@ function planTopology(body: CreateClusterBody, engine: EngineVersion, subnet: Su
     plan.groups.push({ roleType: want.role, serverTypeName: type.name, storage: blockStorage(group, gi) });
     // The primary first, then replicas, then the Sentinel: the order Show Cluster lists them in.
     const order: Record<string, number> = { MASTER: 0, REPLICA: 1, SENTINEL: 2 };
-    const sorted = [...instances].sort((a, b) => order[a.role_type] - order[b.role_type]);
-    for (const inst of sorted) {
-      plan.instances.push({ roleType: inst.role_type as InstanceRole, groupIndex, requestedIp: inst.service_ip_address || null });
+    const sorted = instances.map((inst, ii) => ({ inst, ii })).sort((a, b) => order[a.inst.role_type] - order[b.inst.role_type]);
+    for (const { inst, ii } of sorted) {
+      plan.instances.push({
+        roleType: inst.role_type as InstanceRole,
+        groupIndex,
+        requestedIp: inst.service_ip_address || null,
+        requestLoc: [...groupsLoc, String(gi), 'instances', String(ii)],
+      });
     }
   }
   return plan;

@@ -2,6 +2,8 @@
 // the target replica has everything the primary acknowledged, promote it, point the Sentinels
 // at it, turn the old primary and the other replicas into its replicas, and let writes go.
 // Writes are paused only between the pause and the Sentinels' update (milliseconds).
+import type { Redis } from 'ioredis';
+import { connect } from '../engines/client.js';
 import { replicationInfo, withClient } from '../engines/replication.js';
 import type { NodeSpec } from '../drivers/driver.js';
 import type { WorkflowContext } from './workflow.js';
@@ -17,20 +19,22 @@ export interface SwitchoverResult {
   skipped: boolean;
 }
 
-async function repointSentinels(ctx: WorkflowContext, target: NodeSpec): Promise<void> {
-  await Promise.all(
-    ctx.nodes.sentinels.map((s) =>
-      withClient(ep(s), async (c) => {
-        const st = s.sentinel!;
-        const name = st.masterName;
-        const current = (await c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as [string, string] | null;
-        if (current && current[0] === target.ip && Number(current[1]) === target.port) return;
-        if (current) await c.call('SENTINEL', 'REMOVE', name);
-        await c.call('SENTINEL', 'MONITOR', name, target.ip, String(target.port), String(st.quorum));
-        await c.call('SENTINEL', 'SET', name, 'auth-pass', s.password, 'down-after-milliseconds', String(st.downAfterMs), 'failover-timeout', String(st.failoverTimeoutMs), 'parallel-syncs', '1');
-      }),
-    ),
-  );
+/** Points a Sentinel at the new primary (a fresh monitor: see README on epochs). */
+async function repoint(c: Redis, s: NodeSpec, target: NodeSpec): Promise<void> {
+  const st = s.sentinel!;
+  const name = st.masterName;
+  const current = (await c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as [string, string] | null;
+  if (current && current[0] === target.ip && Number(current[1]) === target.port) return;
+  if (current) await c.call('SENTINEL', 'REMOVE', name);
+  await c.call('SENTINEL', 'MONITOR', name, target.ip, String(target.port), String(st.quorum));
+  await c.call('SENTINEL', 'SET', name, 'auth-pass', s.password, 'down-after-milliseconds', String(st.downAfterMs), 'failover-timeout', String(st.failoverTimeoutMs), 'parallel-syncs', '1');
+}
+
+async function open(n: NodeSpec): Promise<Redis> {
+  const c = connect(ep(n), 1000);
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
 }
 
 /** Makes `targetInstanceId` the primary. Safe to run again: it finishes what a crash interrupted. */
@@ -47,32 +51,39 @@ export async function switchover(ctx: WorkflowContext, targetInstanceId: string)
     skipped = old === target;
   } else {
     if (!old) throw new Error('the cluster has no primary to switch over from');
+    // Every connection is open before writes pause, so the pause holds only the switch itself.
     // Every Sentinel must take the new primary, or a stale one could switch the cluster back.
-    await Promise.all(ctx.nodes.sentinels.map((s) => withClient(ep(s), (c) => c.ping())));
-    await withClient(ep(old), async (primary) => {
+    const clients: Redis[] = [];
+    try {
+      const primary = await open(old);
+      clients.push(primary);
+      const replica = await open(target);
+      clients.push(replica);
+      const sentinels = await Promise.all(ctx.nodes.sentinels.map(async (n) => ({ n, c: await open(n) })));
+      clients.push(...sentinels.map((x) => x.c));
       const started = Date.now();
       await primary.call('CLIENT', 'PAUSE', String(PAUSE_LIMIT_MS), 'WRITE');
       try {
         const want = (await replicationInfo(primary)).offset;
-        await withClient(ep(target), async (replica) => {
-          const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
-          for (;;) {
-            const info = await replicationInfo(replica);
-            if (info.offset >= want && info.linkUp) break;
-            if (Date.now() > deadline) throw new Error(`replica ${target.ip} did not catch up with the primary within ${CATCH_UP_TIMEOUT_MS} ms; nothing was changed`);
-            await new Promise((r) => setTimeout(r, 1));
-          }
-          await replica.call('REPLICAOF', 'NO', 'ONE');
-        });
-        await repointSentinels(ctx, target);
+        const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
+        for (;;) {
+          const info = await replicationInfo(replica);
+          if (info.offset >= want && info.linkUp) break;
+          if (Date.now() > deadline) throw new Error(`replica ${target.ip} did not catch up with the primary within ${CATCH_UP_TIMEOUT_MS} ms; nothing was changed`);
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        await replica.call('REPLICAOF', 'NO', 'ONE');
+        await Promise.all(sentinels.map((x) => repoint(x.c, x.n, target)));
         await primary.call('REPLICAOF', target.ip, String(target.port));
       } finally {
         await primary.call('CLIENT', 'UNPAUSE').catch(() => undefined);
         pauseMs = Date.now() - started;
       }
-    });
+    } finally {
+      for (const c of clients) c.disconnect();
+    }
   }
-  await repointSentinels(ctx, target);
+  await Promise.all(ctx.nodes.sentinels.map((n) => withClient(ep(n), (c) => repoint(c, n, target))));
   for (const n of others) {
     await withClient(ep(n), async (c) => {
       const info = await replicationInfo(c);

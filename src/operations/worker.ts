@@ -115,8 +115,10 @@ export class Worker {
         await ctx.event(`${request.operation} started`);
       }
       for (const step of workflow.steps.slice(resumeAt)) {
+        const t0 = Date.now();
         await step.run(ctx);
         await store.recordStep(request.id, this.id, step.name, now());
+        logger.info({ ...log, step: step.name, ms: Date.now() - t0 }, 'step done');
         if (this.o.stepDelayMs) await new Promise((r) => setTimeout(r, this.o.stepDelayMs));
       }
       if (workflow.finish) await workflow.finish(ctx);

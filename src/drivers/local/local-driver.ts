@@ -59,15 +59,22 @@ export class LocalDriver implements Driver {
 
   /** The pid of the node's engine if it runs: from its pid file, else by scanning for the marker. */
   private async pid(node: NodeSpec): Promise<number | null> {
-    const marker = processMarker(node.nodeId);
+    const fromFile = await this.pidFromFile(node);
+    if (fromFile !== null) return fromFile;
+    // No live pid file: the engine never started, exited cleanly, or died before writing it;
+    // or its pid file was lost. Only a scan of /proc tells for sure.
+    const found = await findByMarker(processMarker(node.nodeId));
+    return found[0] ?? null;
+  }
+
+  private async pidFromFile(node: NodeSpec): Promise<number | null> {
     try {
       const pid = Number((await readFile(this.paths(node).pid, 'utf8')).trim());
-      if (pid > 0 && (await isAlive(pid, marker))) return pid;
+      if (pid > 0 && (await isAlive(pid, processMarker(node.nodeId)))) return pid;
     } catch {
-      // no pid file: the engine never started, exited cleanly, or died before writing it
+      // no pid file yet
     }
-    const found = await findByMarker(marker);
-    return found[0] ?? null;
+    return null;
   }
 
   async isRunning(node: NodeSpec): Promise<boolean> {
@@ -79,7 +86,13 @@ export class LocalDriver implements Driver {
   }
 
   async launch(node: NodeSpec): Promise<void> {
-    if (await this.isRunning(node)) return;
+    if ((await this.pidFromFile(node)) !== null) return;
+    // Without a live pid file, a free address means nothing runs there; only when the port is
+    // taken is the (slower) scan of /proc needed, to tell our engine from a stranger.
+    if (!(await this.isAddressFree(node.ip, node.port))) {
+      if ((await findByMarker(processMarker(node.nodeId))).length > 0) return;
+      throw new Error(`${node.ip}:${node.port} is taken by a process that is not this node's engine`);
+    }
     const bin = this.binaries(node.engine);
     if (!bin) throw new Error(`the ${node.engine} engine is not installed on this machine`);
     const p = this.paths(node);
@@ -97,7 +110,7 @@ export class LocalDriver implements Driver {
     // The launcher exits as soon as it has forked the daemon; wait until the daemon shows up
     // (pid file written, title set), so that "not running" means dead from here on.
     const deadline = Date.now() + LAUNCH_TIMEOUT_MS;
-    while (!(await this.isRunning(node))) {
+    while ((await this.pidFromFile(node)) === null) {
       if (Date.now() > deadline) throw new Error(`${node.engine} engine exited right after starting: ${await this.why(node)}`);
       await new Promise((r) => setTimeout(r, 5));
     }

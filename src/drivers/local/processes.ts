@@ -23,16 +23,11 @@ export async function isAlive(pid: number, marker: string): Promise<boolean> {
   }
 }
 
-/** Every live pid whose title carries `marker`. */
+/** Every live pid whose title carries `marker` (all of /proc read at once: a scan is ~10 ms). */
 export async function findByMarker(marker: string): Promise<number[]> {
-  const out: number[] = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    if (pid === process.pid) continue;
-    if (await isAlive(pid, marker)) out.push(pid);
-  }
-  return out;
+  const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => p !== process.pid);
+  const alive = await Promise.all(pids.map((pid) => isAlive(pid, marker)));
+  return pids.filter((_, i) => alive[i]);
 }
 
 export async function waitForExit(pid: number, marker: string, timeoutMs: number): Promise<boolean> {

@@ -8,11 +8,15 @@ const endpoint = (n: NodeSpec) => ({ host: n.ip, port: n.port, password: n.passw
 /** Configures, launches and waits for data nodes; replicas until their initial sync is done. */
 export async function startDataNodes(ctx: WorkflowContext, nodes: NodeSpec[]): Promise<void> {
   await each(nodes, (n) => ctx.driver.configure(n));
-  await each(nodes, (n) => ctx.driver.launch(n));
-  await each(nodes, (n) => ctx.driver.waitReady(n, READY_TIMEOUT_MS));
-  await each(nodes, async (n) => {
-    if (n.replicaOf) await waitReplicaSynced(endpoint(n), n.replicaOf, SYNC_TIMEOUT_MS);
-  });
+  // The primary answers before its replicas start: a replica that finds no primary retries only
+  // once a second.
+  const primaries = nodes.filter((n) => !n.replicaOf);
+  const replicas = nodes.filter((n) => n.replicaOf);
+  for (const group of [primaries, replicas]) {
+    await each(group, (n) => ctx.driver.launch(n));
+    await each(group, (n) => ctx.driver.waitReady(n, READY_TIMEOUT_MS));
+  }
+  await each(replicas, (n) => waitReplicaSynced(endpoint(n), n.replicaOf!, SYNC_TIMEOUT_MS));
 }
 
 export async function startSentinels(ctx: WorkflowContext): Promise<void> {

@@ -1,0 +1,118 @@
+// npm run bench:failover -- [runs=3] [--engine redis|valkey]
+// For each engine: HA cluster (primary, 2 replicas, Sentinels) create time; then over several
+// runs, the unplanned failover time (primary SIGKILL to the first write acknowledged by the new
+// primary), the switchover write pause (longest gap between acknowledged writes, as the client
+// saw it, and as the service measured it), and acknowledged writes lost in each case.
+// Prints figures beside the targets; asserts nothing.
+import { enginePids } from '../test/support/engines.js';
+import { engineVersions, haBody, startHarness, type Harness } from '../test/support/harness.js';
+import { missingKeys, startWriter, waitFor, type SentinelTarget } from '../test/support/writer.js';
+
+const args = process.argv.slice(2);
+const runs = Number(args.find((a) => /^\d+$/.test(a)) ?? 3);
+const only = args.includes('--engine') ? args[args.indexOf('--engine') + 1] : undefined;
+const PASSWORD = 'Secr3t!pass';
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
+};
+
+async function show(h: Harness, id: string) {
+  return (await h.client.get(`/v1/clusters/${id}`)).body;
+}
+const insts = (b: any): any[] => b.instance_groups.flatMap((g: any) => g.instances);
+const target = (b: any): SentinelTarget => ({ sentinels: insts(b).map((i) => ({ host: i.service_ip_address, port: 26378 })), name: b.name, password: PASSWORD });
+
+async function healthy(h: Harness, id: string) {
+  return waitFor('all instances RUNNING', async () => {
+    const b = await show(h, id);
+    return b.service_state === 'RUNNING' && insts(b).every((i) => i.service_state === 'RUNNING') && insts(b).filter((i) => i.role_type === 'MASTER').length === 1 ? b : undefined;
+  }, 60_000, 100);
+}
+
+async function main() {
+  const h = await startHarness({ CACHESTORE_RECONCILE_INTERVAL_MS: '500', CACHESTORE_HEAL_AFTER_MS: '1000' });
+  const stop = async () => h.stop().catch(() => undefined);
+  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  const rows: string[] = [];
+  try {
+    for (const engine of await engineVersions(h.client)) {
+      if (only && !engine.product_image_type.toLowerCase().startsWith(only)) continue;
+      const creates: number[] = [];
+      const failovers: number[] = [];
+      const failoverLost: number[] = [];
+      const pausesClient: number[] = [];
+      const pausesServer: number[] = [];
+      const switchLost: number[] = [];
+      for (let run = 0; run < runs; run++) {
+        const name = `bench${engine.product_image_type[0] === 'R' ? 'r' : 'v'}${'abcdefghij'[run % 10]}`;
+        const t0 = Date.now();
+        const c = await h.client.post('/v1/clusters', haBody(engine, 2, { name }));
+        if (c.status !== 202) throw new Error(JSON.stringify(c.body));
+        const id = c.body.resource.id;
+        await h.client.waitState(id, 'RUNNING', 60_000);
+        creates.push(Date.now() - t0);
+        let b = await show(h, id);
+
+        // Planned switchover under write load.
+        let w = startWriter(target(b), `sw${run}`);
+        await waitFor('writes', async () => w.ackedCount() > 500);
+        const replica = insts(b).find((i) => i.role_type === 'REPLICA');
+        const sw = await h.client.post(`/v1/clusters/${id}/switchover`, { switch_host_name: replica.name });
+        const swStart = Date.now();
+        await h.client.waitRequest(sw.body.request_id, 60_000);
+        const swEnd = Date.now();
+        const n = w.ackedCount();
+        await waitFor('writes after switchover', async () => w.ackedCount() > n + 500);
+        let r = await w.stop();
+        let gap = 0;
+        for (let i = 1; i < r.ackedAt.length; i++) {
+          if (r.ackedAt[i] >= swStart && r.ackedAt[i - 1] <= swEnd) gap = Math.max(gap, r.ackedAt[i] - r.ackedAt[i - 1]);
+        }
+        pausesClient.push(gap);
+        const ev = (await h.client.get(`/v1/clusters/${id}/events`)).body.contents.map((e: any) => e.message).join('\n');
+        pausesServer.push(Number(/writes paused (\d+) ms/.exec(ev)?.[1] ?? NaN));
+        b = await show(h, id);
+        switchLost.push((await missingKeys(target(b), r.acked)).length);
+
+        // Unplanned failover: SIGKILL the primary while writing.
+        w = startWriter(target(b), `fo${run}`);
+        await waitFor('writes', async () => w.ackedCount() > 500);
+        const primary = insts(b).find((i) => i.role_type === 'MASTER');
+        const detail = (await h.service.store.clusterDetail(null, id))!;
+        const pids = await enginePids(detail.instances.find((i) => i.name === primary.name)!.id);
+        const killedAt = Date.now();
+        for (const pid of pids) process.kill(pid, 'SIGKILL');
+        await waitFor('writes on the new primary', async () => w.lastAckAt() > killedAt, 60_000, 5);
+        const m = w.ackedCount();
+        await waitFor('more writes', async () => w.ackedCount() > m + 500);
+        r = await w.stop();
+        failovers.push(r.ackedAt.find((t) => t > killedAt)! - killedAt);
+        b = await healthy(h, id);
+        failoverLost.push((await missingKeys(target(b), r.acked)).length);
+
+        const d = await h.client.delete(`/v1/clusters/${id}`);
+        await h.client.waitRequest(d.body.request_id, 60_000);
+      }
+      rows.push(
+        [
+          engine.name.padEnd(18),
+          `create ${median(creates)} ms`,
+          `failover ${median(failovers)} ms (lost ${failoverLost.join('/')})`,
+          `switchover pause ${median(pausesClient)} ms client / ${median(pausesServer)} ms server (lost ${switchLost.join('/')})`,
+        ].join(' | '),
+      );
+      console.log(rows[rows.length - 1]);
+    }
+    console.log(`\nmedians over ${runs} run(s) per engine`);
+    console.log('targets: failover < 3000 ms; switchover pause < 1000 ms with 0 lost; HA create median < 2000 ms');
+  } finally {
+    await stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,110 @@
+// A client that writes through Sentinel discovery (ioredis with `sentinels`), as an application
+// would, and remembers every write the cluster acknowledged, so a test can check that none was
+// lost across a failover, a switchover or a rolling restart.
+import { Redis } from 'ioredis';
+
+export interface SentinelTarget {
+  sentinels: Array<{ host: string; port: number }>;
+  name: string;
+  password: string;
+}
+
+export function sentinelClient(t: SentinelTarget): Redis {
+  const c = new Redis({
+    sentinels: t.sentinels,
+    name: t.name,
+    password: t.password,
+    sentinelPassword: t.password,
+    enableAutoPipelining: false,
+    maxRetriesPerRequest: null,
+    connectTimeout: 500,
+    sentinelRetryStrategy: () => 50,
+    retryStrategy: () => 50,
+    // A demoted primary answers READONLY: reconnect (asking Sentinel again) and resend.
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+    failoverDetector: true,
+  });
+  c.on('error', () => undefined);
+  return c;
+}
+
+export interface WriterResult {
+  acked: string[];
+  /** When each acknowledged write was acknowledged (ms since epoch), in order. */
+  ackedAt: number[];
+  errors: number;
+  /** Longest time between two acknowledged writes while the writer ran (ms). */
+  longestGapMs: number;
+}
+
+export interface Writer {
+  ackedCount(): number;
+  /** When the latest write was acknowledged. */
+  lastAckAt(): number;
+  stop(): Promise<WriterResult>;
+}
+
+export function startWriter(t: SentinelTarget, prefix: string): Writer {
+  const client = sentinelClient(t);
+  const acked: string[] = [];
+  const ackedAt: number[] = [];
+  let errors = 0;
+  let running = true;
+  let last = Date.now();
+  let longestGapMs = 0;
+  const loop = (async () => {
+    let i = 0;
+    while (running) {
+      const key = `${prefix}:${i++}`;
+      try {
+        await client.set(key, String(i));
+        const now = Date.now();
+        longestGapMs = Math.max(longestGapMs, now - last);
+        last = now;
+        acked.push(key);
+        ackedAt.push(now);
+      } catch {
+        errors++;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  })();
+  return {
+    ackedCount: () => acked.length,
+    lastAckAt: () => ackedAt[ackedAt.length - 1] ?? 0,
+    async stop() {
+      running = false;
+      await loop;
+      client.disconnect();
+      return { acked, ackedAt, errors, longestGapMs };
+    },
+  };
+}
+
+/** The acknowledged keys the cluster's current primary does not have. */
+export async function missingKeys(t: SentinelTarget, keys: string[]): Promise<string[]> {
+  const c = sentinelClient(t);
+  try {
+    const missing: string[] = [];
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      const values = await c.mget(...chunk);
+      values.forEach((v, j) => {
+        if (v === null) missing.push(chunk[j]);
+      });
+    }
+    return missing;
+  } finally {
+    c.disconnect();
+  }
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, intervalMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
