@@ -8,6 +8,10 @@ export interface SentinelSettings {
   quorum: number;
   downAfterMs: number;
   failoverTimeoutMs: number;
+  myid: string;
+  knownReplicas: Array<{ ip: string; port: number }>;
+  knownSentinels: Array<{ ip: string; port: number; myid: string }>;
+  epoch?: number;
 }
 
 /**

@@ -27,6 +27,13 @@ export interface SentinelConfig {
   quorum: number;
   downAfterMs: number;
   failoverTimeoutMs: number;
+  /** This Sentinel's id; fixed, so that every Sentinel can be told about the others. */
+  myid: string;
+  /** The other data nodes, and the other Sentinels of the cluster. */
+  knownReplicas: Array<{ ip: string; port: number }>;
+  knownSentinels: Array<{ ip: string; port: number; myid: string }>;
+  /** Set after a switchover, higher than any epoch before it, so this configuration wins. */
+  epoch?: number;
 }
 
 /** Quotes a value for the engine's config parser (double quotes, backslash escapes). */
@@ -96,6 +103,12 @@ export function renderSentinelConfig(c: SentinelConfig): string {
     `sentinel down-after-milliseconds ${n} ${c.downAfterMs}`,
     `sentinel failover-timeout ${n} ${c.failoverTimeoutMs}`,
     `sentinel parallel-syncs ${n} 1`,
+    // Sentinels know each other and the replicas from the first moment, instead of after the
+    // seconds hello messages and INFO take: a failure right after a start is handled too.
+    `sentinel myid ${c.myid}`,
+    ...c.knownReplicas.map((r) => `sentinel known-replica ${n} ${r.ip} ${r.port}`),
+    ...c.knownSentinels.map((s) => `sentinel known-sentinel ${n} ${s.ip} ${s.port} ${s.myid}`),
+    ...(c.epoch ? [`sentinel current-epoch ${c.epoch}`, `sentinel config-epoch ${n} ${c.epoch}`] : []),
     '',
   ].join('\n');
 }

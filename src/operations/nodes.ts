@@ -1,6 +1,7 @@
 // Builds the driver's view of a cluster's processes from what the store holds: its data nodes
 // (the primary and its replicas, replicating from the primary the store names) and, for an HA
 // cluster, a Sentinel beside each data node plus the SENTINEL group's own instance.
+import { createHash } from 'node:crypto';
 import { findServerType, ioThreads, maxMemoryBytes } from '../domain/catalog.js';
 import type { ClusterDetail, Instance } from '../domain/model.js';
 import type { NodeSpec } from '../drivers/driver.js';
@@ -18,6 +19,11 @@ export interface ClusterNodes {
   /** The data node the store names primary (MASTER). */
   primary: NodeSpec | undefined;
   all: NodeSpec[];
+}
+
+/** A Sentinel's fixed id (40 hex, as Sentinel's own), derived from its node id. */
+export function sentinelId(nodeId: string): string {
+  return createHash('sha1').update(`cachestore-sentinel:${nodeId}`).digest('hex');
 }
 
 /** The name Sentinel monitors the cluster's primary by, and clients ask Sentinel for. */
@@ -48,14 +54,28 @@ export function clusterNodes(detail: ClusterDetail, password: string, timings: S
   }));
   const sentinels: NodeSpec[] = [];
   if (c.haEnabled && master) {
-    const sentinelInstances = detail.instances.filter((i) => i.roleType === 'SENTINEL');
-    const count = dataInstances.length + sentinelInstances.length;
-    const settings = { masterName: masterName(detail), master, quorum: Math.floor(count / 2) + 1, ...timings };
-    for (const i of dataInstances) {
-      sentinels.push({ ...base(i), nodeId: `${i.id}-sentinel`, kind: 'sentinel', ip: i.serviceIpAddress, port: c.sentinelPort, sentinel: settings });
-    }
-    for (const i of sentinelInstances) {
-      sentinels.push({ ...base(i), nodeId: i.id, kind: 'sentinel', ip: i.serviceIpAddress, port: i.port, sentinel: settings });
+    const places = [
+      ...dataInstances.map((i) => ({ i, nodeId: `${i.id}-sentinel`, port: c.sentinelPort })),
+      ...detail.instances.filter((i) => i.roleType === 'SENTINEL').map((i) => ({ i, nodeId: i.id, port: i.port })),
+    ].map((p) => ({ ...p, ip: p.i.serviceIpAddress, myid: sentinelId(p.nodeId) }));
+    const knownReplicas = dataInstances.filter((i) => i !== primaryInstance).map((i) => ({ ip: i.serviceIpAddress, port: i.port }));
+    for (const p of places) {
+      sentinels.push({
+        ...base(p.i),
+        nodeId: p.nodeId,
+        kind: 'sentinel',
+        ip: p.ip,
+        port: p.port,
+        sentinel: {
+          masterName: masterName(detail),
+          master,
+          quorum: Math.floor(places.length / 2) + 1,
+          ...timings,
+          myid: p.myid,
+          knownReplicas,
+          knownSentinels: places.filter((o) => o !== p).map((o) => ({ ip: o.ip, port: o.port, myid: o.myid })),
+        },
+      });
     }
   }
   const primary = data.find((n) => n.replicaOf === null);

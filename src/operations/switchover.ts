@@ -1,12 +1,15 @@
-// A planned switchover with no lost acknowledged write: pause writes on the primary, wait until
-// the target replica has everything the primary acknowledged, promote it, point the Sentinels
-// at it, turn the old primary and the other replicas into its replicas, and let writes go.
-// Writes are paused only between the pause and the Sentinels' update (milliseconds).
+// A planned switchover with no lost acknowledged write. The Sentinels stop first (so none acts
+// on the moment in between); writes pause on the primary; the target replica catches up to the
+// primary's replication offset and is promoted; the old primary follows it; writes resume. Then
+// the other replicas follow, the store records the roles, and the Sentinels start again
+// monitoring the new primary with a configuration epoch higher than any before, so no stale
+// Sentinel can switch the cluster back. Writes pause only for the switch itself (milliseconds);
+// clients that discover the primary through Sentinel wait the ~100 ms the Sentinels are down.
 import type { Redis } from 'ioredis';
 import { connect } from '../engines/client.js';
 import { replicationInfo, withClient } from '../engines/replication.js';
 import type { NodeSpec } from '../drivers/driver.js';
-import type { WorkflowContext } from './workflow.js';
+import { READY_TIMEOUT_MS, type WorkflowContext } from './workflow.js';
 
 /** Longest the primary's writes may stay paused: the pause ends by itself after this. */
 const PAUSE_LIMIT_MS = 5000;
@@ -19,17 +22,6 @@ export interface SwitchoverResult {
   skipped: boolean;
 }
 
-/** Points a Sentinel at the new primary (a fresh monitor: see README on epochs). */
-async function repoint(c: Redis, s: NodeSpec, target: NodeSpec): Promise<void> {
-  const st = s.sentinel!;
-  const name = st.masterName;
-  const current = (await c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as [string, string] | null;
-  if (current && current[0] === target.ip && Number(current[1]) === target.port) return;
-  if (current) await c.call('SENTINEL', 'REMOVE', name);
-  await c.call('SENTINEL', 'MONITOR', name, target.ip, String(target.port), String(st.quorum));
-  await c.call('SENTINEL', 'SET', name, 'auth-pass', s.password, 'down-after-milliseconds', String(st.downAfterMs), 'failover-timeout', String(st.failoverTimeoutMs), 'parallel-syncs', '1');
-}
-
 async function open(n: NodeSpec): Promise<Redis> {
   const c = connect(ep(n), 1000);
   c.on('error', () => undefined);
@@ -37,30 +29,37 @@ async function open(n: NodeSpec): Promise<Redis> {
   return c;
 }
 
+/** Starts every Sentinel again from the store's topology; `epoch` makes that topology win. */
+async function restartSentinels(ctx: WorkflowContext, epoch?: number): Promise<void> {
+  await Promise.all(
+    ctx.nodes.sentinels.map(async (n) => {
+      const node = epoch ? { ...n, sentinel: { ...n.sentinel!, epoch } } : n;
+      await ctx.driver.stop(node, { save: false });
+      await ctx.driver.configure(node);
+      await ctx.driver.launch(node);
+      await ctx.driver.waitReady(node, READY_TIMEOUT_MS);
+    }),
+  );
+}
+
 /** Makes `targetInstanceId` the primary. Safe to run again: it finishes what a crash interrupted. */
 export async function switchover(ctx: WorkflowContext, targetInstanceId: string): Promise<SwitchoverResult> {
   const target = ctx.nodes.data.find((n) => n.instanceId === targetInstanceId);
   if (!target) throw new Error(`instance ${targetInstanceId} is not a data node of this cluster`);
   const old = ctx.nodes.primary;
-  const others = ctx.nodes.data.filter((n) => n !== target);
   const targetInfo = await withClient(ep(target), replicationInfo);
   let pauseMs = 0;
-  let skipped = false;
-  if (targetInfo.role === 'master') {
-    // Promoted already (a resumed request); only the rest remains to be ensured.
-    skipped = old === target;
-  } else {
+  const skipped = targetInfo.role === 'master' && old === target;
+  if (targetInfo.role !== 'master') {
     if (!old) throw new Error('the cluster has no primary to switch over from');
     // Every connection is open before writes pause, so the pause holds only the switch itself.
-    // Every Sentinel must take the new primary, or a stale one could switch the cluster back.
     const clients: Redis[] = [];
     try {
       const primary = await open(old);
       clients.push(primary);
       const replica = await open(target);
       clients.push(replica);
-      const sentinels = await Promise.all(ctx.nodes.sentinels.map(async (n) => ({ n, c: await open(n) })));
-      clients.push(...sentinels.map((x) => x.c));
+      await Promise.all(ctx.nodes.sentinels.map((n) => ctx.driver.stop(n, { save: false })));
       const started = Date.now();
       await primary.call('CLIENT', 'PAUSE', String(PAUSE_LIMIT_MS), 'WRITE');
       try {
@@ -73,30 +72,30 @@ export async function switchover(ctx: WorkflowContext, targetInstanceId: string)
           await new Promise((r) => setTimeout(r, 1));
         }
         await replica.call('REPLICAOF', 'NO', 'ONE');
-        await Promise.all(sentinels.map((x) => repoint(x.c, x.n, target)));
         await primary.call('REPLICAOF', target.ip, String(target.port));
       } finally {
         await primary.call('CLIENT', 'UNPAUSE').catch(() => undefined);
         pauseMs = Date.now() - started;
       }
+    } catch (err) {
+      // Nothing changed: the Sentinels go back to watching the primary they knew.
+      await restartSentinels(ctx).catch(() => undefined);
+      throw err;
     } finally {
       for (const c of clients) c.disconnect();
     }
   }
-  await Promise.all(ctx.nodes.sentinels.map((n) => withClient(ep(n), (c) => repoint(c, n, target))));
-  for (const n of others) {
+  for (const n of ctx.nodes.data.filter((d) => d !== target)) {
     await withClient(ep(n), async (c) => {
       const info = await replicationInfo(c);
       if (info.role !== 'slave' || info.masterHost !== target.ip || info.masterPort !== target.port) {
         await c.call('REPLICAOF', target.ip, String(target.port));
       }
-    }).catch(() => undefined); // a dead replica is pointed at the new primary when it comes back
+    }).catch(() => undefined); // a dead replica follows the new primary when it is started again
   }
-  for (const n of ctx.nodes.data) {
-    const role = n === target ? 'MASTER' : 'REPLICA';
-    await ctx.store.setInstanceRole(n.instanceId, role);
-  }
+  for (const n of ctx.nodes.data) await ctx.store.setInstanceRole(n.instanceId, n === target ? 'MASTER' : 'REPLICA');
   await ctx.reload();
+  await restartSentinels(ctx, Math.floor(Date.now() / 1000));
   // Config files follow the new roles, so any later start keeps the topology.
   for (const n of ctx.nodes.data) await ctx.driver.configure(n);
   return { pauseMs, skipped };

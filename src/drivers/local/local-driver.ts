@@ -14,6 +14,7 @@ import { findByMarker, isAlive, signal, waitForExit } from './processes.js';
 
 const STOP_TIMEOUT_MS = 60_000;
 const LAUNCH_TIMEOUT_MS = 10_000;
+const STOP_ATTEMPTS = 20;
 
 export class LocalDriver implements Driver {
   constructor(
@@ -143,17 +144,27 @@ export class LocalDriver implements Driver {
     const pid = await this.pid(node);
     if (pid === null) return;
     const marker = processMarker(node.nodeId);
-    try {
-      // A Sentinel has no dataset to save.
-      await shutdown({ host: node.ip, port: node.port, password: node.password }, opts.save && node.kind === 'data');
-    } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
-      // The engine answered but refused (e.g. it could not save): keep it running and say why.
-      if (!/ECONNREFUSED|ETIMEDOUT|Connection is closed|connect/i.test(msg)) {
-        throw new Error(`${node.engine} engine refused to shut down: ${msg.split(node.password).join('***')}`);
+    const ep = { host: node.ip, port: node.port, password: node.password };
+    // A Sentinel has no dataset to save.
+    const save = opts.save && node.kind === 'data';
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await shutdown(ep, save);
+        break;
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        if (/ECONNREFUSED|ETIMEDOUT|Connection is closed|connect/i.test(msg)) {
+          // It does not answer: SIGTERM asks it to persist and exit.
+          signal(pid, 'SIGTERM');
+          break;
+        }
+        // The engine refused, e.g. its save failed, or a replica was still loading what its
+        // primary sent: try again for a while, then give up and say why (it keeps running).
+        if (attempt >= STOP_ATTEMPTS) {
+          throw new Error(`${node.engine} engine refused to shut down: ${msg.split(node.password).join('***')}; ${await this.why(node)}`);
+        }
+        await new Promise((r) => setTimeout(r, 250));
       }
-      // It does not answer: SIGTERM asks it to persist and exit.
-      signal(pid, 'SIGTERM');
     }
     if (!(await waitForExit(pid, marker, STOP_TIMEOUT_MS))) {
       throw new Error(`${node.engine} engine (pid ${pid}) did not exit within ${STOP_TIMEOUT_MS / 1000} s`);

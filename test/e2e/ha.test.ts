@@ -1,0 +1,256 @@
+// HA clusters on real engines and Sentinels: topology, a Sentinel-aware client, automatic
+// failover with no acknowledged write lost, the dead primary rejoining as a replica, planned
+// switchover and rolling restart under write load, sync-state, and bad switchover requests.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enginePids } from '../support/engines.js';
+import { createBody, engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
+import { missingKeys, sentinelClient, startWriter, waitFor, type SentinelTarget } from '../support/writer.js';
+
+const run = promisify(execFile);
+const PASSWORD = 'Secr3t!pass';
+
+let h: Harness;
+let engines: Awaited<ReturnType<typeof engineVersions>>;
+
+beforeAll(async () => {
+  // Reconcile often and heal a dead node after 1.5 s, so the tests see both within seconds.
+  h = await startHarness({ CACHESTORE_RECONCILE_INTERVAL_MS: '500', CACHESTORE_HEAL_AFTER_MS: '1500' });
+  engines = await engineVersions(h.client);
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+type Inst = { name: string; role_type: string; service_ip_address: string; service_state: string };
+
+async function show(id: string) {
+  return (await h.client.get(`/v1/clusters/${id}`)).body;
+}
+function instances(body: any): Inst[] {
+  return body.instance_groups.flatMap((g: any) => g.instances);
+}
+function primaryOf(body: any): Inst | undefined {
+  return instances(body).find((i) => i.role_type === 'MASTER');
+}
+function target(body: any): SentinelTarget {
+  return { sentinels: instances(body).map((i) => ({ host: i.service_ip_address, port: 26378 })), name: body.name, password: PASSWORD };
+}
+async function role(ip: string): Promise<string> {
+  const { stdout } = await run('redis-cli', ['-h', ip, '-p', '6378', '-a', PASSWORD, '--no-auth-warning', 'ROLE']);
+  return stdout.split('\n')[0].trim();
+}
+async function instanceIdByName(clusterId: string, name: string): Promise<string> {
+  return (await h.service.store.clusterDetail(null, clusterId))!.instances.find((i) => i.name === name)!.id;
+}
+/** waitFor, and on timeout the cluster as the API shows it and its events, to tell why. */
+async function waitCluster<T>(id: string, what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
+  try {
+    return await waitFor(what, fn, timeoutMs);
+  } catch (err) {
+    const b = await show(id);
+    const events = (await h.client.get(`/v1/clusters/${id}/events`)).body.contents.map((e: any) => `${e.at} ${e.message}`);
+    throw new Error(`${(err as Error).message}; cluster ${b.service_state} ${JSON.stringify(instances(b).map((i) => [i.name, i.role_type, i.service_state]))}; events:\n${events.slice(-15).join('\n')}`);
+  }
+}
+
+async function run202(method: string, path: string, body?: unknown): Promise<void> {
+  const r = await h.client.request(method, path, body);
+  expect(r.status, JSON.stringify(r.body)).toBe(202);
+  const state = await h.client.waitRequest(r.body.request_id, 60_000);
+  const details = (await h.client.get(`/v1/requests/${r.body.request_id}/details`)).body;
+  expect(state, JSON.stringify(details)).toBe('COMPLETED');
+}
+
+describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s HA cluster', (product) => {
+  let id: string;
+  let body: any;
+  const name = product.startsWith('Redis') ? 'haredis' : 'havalkey';
+
+  it('creates a primary, two replicas and Sentinels, all RUNNING', async () => {
+    const engine = engines.find((e) => e.product_image_type === product)!;
+    const r = await h.client.post('/v1/clusters', haBody(engine, 2, { name }));
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    id = r.body.resource.id;
+    expect(await h.client.waitRequest(r.body.request_id, 60_000)).toBe('COMPLETED');
+    body = await show(id);
+    expect(body).toMatchObject({ ha_enabled: true, service_state: 'RUNNING', instance_count: 4, init_config_option: { sentinel_port: 26378, database_port: 6378 } });
+    const groups = Object.fromEntries(body.instance_groups.map((g: any) => [g.role_type, g.instances.map((i: Inst) => i.role_type).sort()]));
+    expect(groups).toEqual({ MASTER_REPLICA: ['MASTER', 'REPLICA', 'REPLICA'], SENTINEL: ['SENTINEL'] });
+    expect(instances(body).every((i) => i.service_state === 'RUNNING')).toBe(true);
+    for (const i of instances(body).filter((x) => x.role_type === 'REPLICA')) expect(await role(i.service_ip_address)).toBe('slave');
+    expect(await role(primaryOf(body)!.service_ip_address)).toBe('master');
+  });
+
+  it('serves a Sentinel-aware client that names the cluster as its master', async () => {
+    const c = sentinelClient(target(body));
+    try {
+      expect(await c.set('hello', 'world')).toBe('OK');
+      expect(await c.get('hello')).toBe('world');
+      // Every Sentinel answers with the cluster password and names the same primary.
+      for (const s of target(body).sentinels) {
+        const { stdout } = await run('redis-cli', ['-h', s.host, '-p', '26378', '-a', PASSWORD, '--no-auth-warning', 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name]);
+        expect(stdout.split('\n')[0].trim()).toBe(primaryOf(body)!.service_ip_address);
+      }
+    } finally {
+      c.disconnect();
+    }
+  });
+
+  it('refuses bad switchover requests with a clear 400', async () => {
+    const primary = primaryOf(body)!;
+    const bad = [
+      [{ switch_host_name: 'nosuchhost' }, /not a replica/],
+      [{ switch_host_name: primary.name }, /primary already/],
+      [{ switch_host_name: body.instance_groups.find((g: any) => g.role_type === 'SENTINEL').instances[0].name }, /not a replica/],
+      [{}, /switch_host_name/],
+    ] as const;
+    for (const [req, msg] of bad) {
+      const r = await h.client.post(`/v1/clusters/${id}/switchover`, req);
+      expect(r.status).toBe(400);
+      expect(JSON.stringify(r.body.errors[0].detail)).toMatch(msg);
+    }
+  });
+
+  it('switches over under write load: zero acknowledged writes lost, brief pause', async () => {
+    const before = primaryOf(await show(id))!;
+    const replica = instances(await show(id)).find((i) => i.role_type === 'REPLICA')!;
+    const writer = startWriter(target(body), `sw-${name}`);
+    await waitFor('writes', async () => writer.ackedCount() > 200);
+    await run202('POST', `/v1/clusters/${id}/switchover`, { switch_host_name: replica.name });
+    const ackedAtSwitch = writer.ackedCount();
+    await waitFor('writes after the switchover', async () => writer.ackedCount() > ackedAtSwitch + 200);
+    const result = await writer.stop();
+    body = await show(id);
+    expect(primaryOf(body)!.name).toBe(replica.name);
+    expect(instances(body).find((i) => i.name === before.name)!.role_type).toBe('REPLICA');
+    expect(await role(replica.service_ip_address)).toBe('master');
+    expect(await role(before.service_ip_address)).toBe('slave');
+    expect(await missingKeys(target(body), result.acked)).toEqual([]);
+    const events = (await h.client.get(`/v1/clusters/${id}/events`)).body.contents.map((e: any) => e.message);
+    expect(events.join('\n')).toMatch(/writes paused \d+ ms/);
+  });
+
+  it('fails over automatically when the primary is SIGKILLed, losing no acknowledged write', async () => {
+    const old = primaryOf(await show(id))!;
+    const writer = startWriter(target(body), `fo-${name}`);
+    await waitFor('writes', async () => writer.ackedCount() > 200);
+    for (const pid of await enginePids(await instanceIdByName(id, old.name))) process.kill(pid, 'SIGKILL');
+    // The API learns the new primary from Sentinel within seconds.
+    const after = await waitCluster(id, 'a new primary in Show Cluster', async () => {
+      const b = await show(id);
+      const p = primaryOf(b);
+      return p && p.name !== old.name && p.service_state === 'RUNNING' ? b : undefined;
+    });
+    expect(after.service_state).toBe('RUNNING');
+    const ackedAtFailover = writer.ackedCount();
+    await waitCluster(id, 'writes on the new primary', async () => writer.ackedCount() > ackedAtFailover + 200);
+    const result = await writer.stop();
+    expect(await missingKeys(target(after), result.acked)).toEqual([]);
+
+    // The dead node comes back (healed) and rejoins as a replica of the new primary.
+    const rejoined = await waitCluster(id, 'the old primary to rejoin as a replica', async () => {
+      const b = await show(id);
+      const i = instances(b).find((x) => x.name === old.name)!;
+      return i.role_type === 'REPLICA' && i.service_state === 'RUNNING' ? b : undefined;
+    });
+    expect(await role(old.service_ip_address)).toBe('slave');
+    body = rejoined;
+  });
+
+  it('reports a killed replica on sync-state: the instance ERROR, the cluster still RUNNING', async () => {
+    const replica = instances(await show(id)).find((i) => i.role_type === 'REPLICA')!;
+    for (const pid of await enginePids(await instanceIdByName(id, replica.name))) process.kill(pid, 'SIGKILL');
+    await run202('POST', `/v1/clusters/${id}/sync-state`);
+    const b = await show(id);
+    expect(b.service_state).toBe('RUNNING');
+    expect(instances(b).find((i) => i.name === replica.name)!.service_state).toBe('ERROR');
+    // Healing brings it back as a replica.
+    await waitCluster(id, 'the replica to come back', async () => {
+      const i = instances(await show(id)).find((x) => x.name === replica.name)!;
+      return i.service_state === 'RUNNING' && i.role_type === 'REPLICA';
+    });
+  });
+
+  it('restarts rolling under write load: every data node restarted, zero acknowledged writes lost', async () => {
+    const detail = (await h.service.store.clusterDetail(null, id))!;
+    const dataIds = detail.instances.filter((i) => i.roleType !== 'SENTINEL').map((i) => i.id);
+    const pidsBefore = await Promise.all(dataIds.map((i) => enginePids(i)));
+    const writer = startWriter(target(body), `rr-${name}`);
+    await waitFor('writes', async () => writer.ackedCount() > 200);
+    const ackedBefore = writer.ackedCount();
+    await run202('POST', `/v1/clusters/${id}/restart`);
+    const ackedAfter = writer.ackedCount();
+    await waitFor('writes after the restart', async () => writer.ackedCount() > ackedAfter + 100);
+    const result = await writer.stop();
+    // The cluster kept taking writes while it restarted.
+    expect(ackedAfter).toBeGreaterThan(ackedBefore);
+    const pidsAfter = await Promise.all(dataIds.map((i) => enginePids(i)));
+    pidsAfter.forEach((p, i) => {
+      expect(p).toHaveLength(1);
+      expect(p[0]).not.toBe(pidsBefore[i][0]);
+    });
+    body = await show(id);
+    expect(body.service_state).toBe('RUNNING');
+    expect(instances(body).filter((i) => i.role_type === 'MASTER')).toHaveLength(1);
+    expect(await missingKeys(target(body), result.acked)).toEqual([]);
+  });
+
+  it('stops every process, starts them again with the data, and terminates them all', async () => {
+    const detail = (await h.service.store.clusterDetail(null, id))!;
+    const nodeIds = [...detail.instances.map((i) => i.id), ...detail.instances.filter((i) => i.roleType !== 'SENTINEL').map((i) => `${i.id}-sentinel`)];
+    const c = sentinelClient(target(body));
+    await c.set('across-stop', 'yes');
+    c.disconnect();
+    await run202('POST', `/v1/clusters/${id}/stop`);
+    expect((await show(id)).service_state).toBe('STOPPED');
+    for (const n of nodeIds) expect(await enginePids(n)).toEqual([]);
+    await run202('POST', `/v1/clusters/${id}/start`);
+    body = await show(id);
+    expect(body.service_state).toBe('RUNNING');
+    for (const n of nodeIds) expect(await enginePids(n)).toHaveLength(1);
+    const c2 = sentinelClient(target(body));
+    expect(await c2.get('across-stop')).toBe('yes');
+    c2.disconnect();
+    await run202('DELETE', `/v1/clusters/${id}`);
+    for (const n of nodeIds) expect(await enginePids(n)).toEqual([]);
+  });
+});
+
+describe('HA requests that do not fit', () => {
+  it('answers 400 naming the expected shape when groups, instances and replica_count disagree', async () => {
+    const engine = engines[0];
+    const two = haBody(engine, 2, { name: 'shapeone' }) as any;
+    const cases: Array<[string, any, RegExp]> = [
+      ['replica_count 0', { ...two, replica_count: 0 }, /must be 1 or 2/],
+      ['replica_count 1 with two replicas', { ...two, replica_count: 1 }, /one MASTER instance and 1 REPLICA/],
+      ['no SENTINEL group', { ...two, instance_groups: [two.instance_groups[0]] }, /SENTINEL with one SENTINEL instance/],
+      ['a MASTER group instead', { ...two, instance_groups: [{ ...two.instance_groups[0], role_type: 'MASTER' }, two.instance_groups[1]] }, /MASTER_REPLICA/],
+      ['two SENTINEL instances', { ...two, instance_groups: [two.instance_groups[0], { ...two.instance_groups[1], instances: [{ role_type: 'SENTINEL' }, { role_type: 'SENTINEL' }] }] }, /one SENTINEL instance/],
+      ['equal ports', { ...two, init_config_option: { database_user_password: PASSWORD, database_port: 7000, sentinel_port: 7000 } }, /differ/],
+    ];
+    for (const [what, req, msg] of cases) {
+      const r = await h.client.post('/v1/clusters', req);
+      expect(r.status, what).toBe(400);
+      expect(JSON.stringify(r.body.errors[0].detail), what).toMatch(msg);
+    }
+    expect((await h.client.get('/v1/clusters?name=shapeone')).body.count).toBe(0);
+  });
+
+  it('refuses a switchover on a standalone cluster and on a stopped HA cluster', async () => {
+    const engine = engines[0];
+    const s = await h.client.post('/v1/clusters', createBody(engine, { name: 'soloswitch' }));
+    expect(await h.client.waitRequest(s.body.request_id)).toBe('COMPLETED');
+    const r1 = await h.client.post(`/v1/clusters/${s.body.resource.id}/switchover`, { switch_host_name: 'tst-01' });
+    expect(r1.status).toBe(400);
+    expect(r1.body.errors[0].detail).toMatch(/standalone/);
+
+    const ha = await h.client.post('/v1/clusters', haBody(engine, 1, { name: 'stoppedswitch' }));
+    expect(await h.client.waitRequest(ha.body.request_id, 60_000)).toBe('COMPLETED');
+    await run202('POST', `/v1/clusters/${ha.body.resource.id}/stop`);
+    const r2 = await h.client.post(`/v1/clusters/${ha.body.resource.id}/switchover`, { switch_host_name: 'tst-02' });
+    expect(r2.status).toBe(400);
+    expect(r2.body.errors[0].detail).toContain('STOPPED');
+  });
+});
