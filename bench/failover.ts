@@ -6,6 +6,8 @@
 // Prints figures beside the targets; asserts nothing.
 import { enginePids } from '../test/support/engines.js';
 import { engineVersions, haBody, startHarness, type Harness } from '../test/support/harness.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { sentinelMaster } from '../src/engines/replication.js';
 import { missingKeys, startWriter, waitFor, type SentinelTarget } from '../test/support/writer.js';
 
 const args = process.argv.slice(2);
@@ -32,7 +34,12 @@ async function healthy(h: Harness, id: string) {
 }
 
 async function main() {
-  const h = await startHarness({ CACHESTORE_RECONCILE_INTERVAL_MS: '500', CACHESTORE_HEAL_AFTER_MS: '1000' });
+  const h = await startHarness({
+    CACHESTORE_RECONCILE_INTERVAL_MS: '500',
+    CACHESTORE_HEAL_AFTER_MS: '1000',
+    // The service's defaults unless the caller sets them, e.g. to compare timings.
+    ...(process.env.CACHESTORE_SENTINEL_DOWN_AFTER_MS ? { CACHESTORE_SENTINEL_DOWN_AFTER_MS: process.env.CACHESTORE_SENTINEL_DOWN_AFTER_MS } : {}),
+  });
   const stop = async () => h.stop().catch(() => undefined);
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   const rows: string[] = [];
@@ -41,6 +48,7 @@ async function main() {
       if (only && !engine.product_image_type.toLowerCase().startsWith(only)) continue;
       const creates: number[] = [];
       const failovers: number[] = [];
+      const sentinelSwitch: number[] = [];
       const failoverLost: number[] = [];
       const pausesClient: number[] = [];
       const pausesServer: number[] = [];
@@ -84,11 +92,31 @@ async function main() {
         const pids = await enginePids(detail.instances.find((i) => i.name === primary.name)!.id);
         const killedAt = Date.now();
         for (const pid of pids) process.kill(pid, 'SIGKILL');
-        await waitFor('writes on the new primary', async () => w.lastAckAt() > killedAt, 60_000, 5);
+        // An ack that arrives after the primary is certainly dead came from the new primary.
+        while (pids.some((pid) => existsSync(`/proc/${pid}/cmdline`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'))) await new Promise((res) => setTimeout(res, 1));
+        const deadAt = Date.now();
+        // When the Sentinels name another primary, seen from outside the client.
+        let sentinelsAt = 0;
+        const watch = (async () => {
+          while (!sentinelsAt && Date.now() - killedAt < 30_000) {
+            const m = await sentinelMaster({ host: insts(b)[0].service_ip_address, port: 26378, password: PASSWORD }, b.name);
+            if (m && m.ip !== primary.service_ip_address) sentinelsAt = Date.now();
+            else await new Promise((res) => setTimeout(res, 5));
+          }
+        })();
+        try {
+          await waitFor('writes on the new primary', async () => w.lastAckAt() > deadAt, 30_000, 5);
+        } catch (err) {
+          const events = (await h.client.get(`/v1/clusters/${id}/events`)).body.contents.map((e: any) => `${e.at} ${e.message}`);
+          console.error(`run ${run}: ${(err as Error).message}; cluster`, JSON.stringify(insts(await show(h, id)).map((i) => [i.name, i.role_type, i.service_state])), '\n' + events.slice(-12).join('\n'));
+          throw err;
+        }
+        await watch;
+        sentinelSwitch.push(sentinelsAt - killedAt);
         const m = w.ackedCount();
         await waitFor('more writes', async () => w.ackedCount() > m + 500);
         r = await w.stop();
-        failovers.push(r.ackedAt.find((t) => t > killedAt)! - killedAt);
+        failovers.push(r.ackedAt.find((t) => t > deadAt)! - killedAt);
         b = await healthy(h, id);
         failoverLost.push((await missingKeys(target(b), r.acked)).length);
 
@@ -99,7 +127,7 @@ async function main() {
         [
           engine.name.padEnd(18),
           `create ${median(creates)} ms`,
-          `failover ${median(failovers)} ms (lost ${failoverLost.join('/')})`,
+          `failover ${median(failovers)} ms (Sentinels switched at ${median(sentinelSwitch)} ms; lost ${failoverLost.join('/')})`,
           `switchover pause ${median(pausesClient)} ms client / ${median(pausesServer)} ms server (lost ${switchLost.join('/')})`,
         ].join(' | '),
       );

@@ -74,7 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerConcurrency: int(env, 'CACHESTORE_WORKER_CONCURRENCY', 16, 1),
     logLevel: env.CACHESTORE_LOG_LEVEL || 'info',
     debugStepDelayMs: int(env, 'CACHESTORE_DEBUG_STEP_DELAY_MS', 0),
-    sentinelDownAfterMs: int(env, 'CACHESTORE_SENTINEL_DOWN_AFTER_MS', 1000, 100),
+    sentinelDownAfterMs: int(env, 'CACHESTORE_SENTINEL_DOWN_AFTER_MS', 1100, 100),
     sentinelFailoverTimeoutMs: int(env, 'CACHESTORE_SENTINEL_FAILOVER_TIMEOUT_MS', 10_000, 1000),
     healAfterMs: int(env, 'CACHESTORE_HEAL_AFTER_MS', 10_000),
   };

@@ -11,7 +11,7 @@ export interface SentinelTimings {
   failoverTimeoutMs: number;
 }
 
-export const DEFAULT_SENTINEL_TIMINGS: SentinelTimings = { downAfterMs: 1000, failoverTimeoutMs: 10_000 };
+export const DEFAULT_SENTINEL_TIMINGS: SentinelTimings = { downAfterMs: 1100, failoverTimeoutMs: 10_000 };
 
 export interface ClusterNodes {
   data: NodeSpec[];

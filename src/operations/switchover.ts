@@ -48,6 +48,9 @@ export async function switchover(ctx: WorkflowContext, targetInstanceId: string)
   if (!target) throw new Error(`instance ${targetInstanceId} is not a data node of this cluster`);
   const old = ctx.nodes.primary;
   const targetInfo = await withClient(ep(target), replicationInfo);
+  if (targetInfo.role !== 'master' && !targetInfo.linkUp) {
+    throw new Error(`replica ${target.ip} is still copying the primary; try again when it shows RUNNING`);
+  }
   let pauseMs = 0;
   const skipped = targetInfo.role === 'master' && old === target;
   if (targetInfo.role !== 'master') {

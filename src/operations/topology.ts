@@ -62,14 +62,17 @@ export async function applyObservation(
     let role: InstanceRole = inst.roleType;
     if (d.info) role = d.info.role === 'master' ? 'MASTER' : 'REPLICA';
     else if (obs.primary && obs.primary !== d.node) role = 'REPLICA';
-    const state: ServiceState = d.info ? 'RUNNING' : opts.previous === 'STOPPED' && !obs.primary ? 'STOPPED' : 'ERROR';
+    // A replica that answers but has not finished copying its primary is SYNCHRONIZING: it
+    // does not hold the whole dataset yet.
+    const syncing = d.info?.role === 'slave' && !d.info.linkUp && obs.primary !== null;
+    const state: ServiceState = d.info ? (syncing ? 'SYNCHRONIZING' : 'RUNNING') : opts.previous === 'STOPPED' && !obs.primary ? 'STOPPED' : 'ERROR';
     if (role !== inst.roleType) {
       await store.setInstanceRole(inst.id, role);
       changes.push(`instance ${inst.name} is now ${role === 'MASTER' ? 'the primary (MASTER)' : 'a REPLICA'}`);
     }
     if (state !== inst.serviceState) {
       await store.setInstanceState(inst.id, state);
-      changes.push(`instance ${inst.name} is ${state}${state === 'ERROR' ? ' (its engine does not answer)' : ''}`);
+      changes.push(`instance ${inst.name} is ${state}${state === 'ERROR' ? ' (its engine does not answer)' : state === 'SYNCHRONIZING' ? ' (copying the primary)' : ''}`);
     }
   }
   for (const s of obs.sentinels) {

@@ -73,7 +73,8 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
       await h.closeService!();
     } finally {
       await killEnginesUnder(dataDir);
-      await rm(dataDir, { recursive: true, force: true });
+      // For a post-mortem: CACHESTORE_TEST_KEEP=1 keeps every test's data dir (engine logs).
+      if (!process.env.CACHESTORE_TEST_KEEP) await rm(dataDir, { recursive: true, force: true });
     }
   };
   return h as Harness;

@@ -22,7 +22,9 @@ export function sentinelClient(t: SentinelTarget): Redis {
     retryStrategy: () => 50,
     // A demoted primary answers READONLY: reconnect (asking Sentinel again) and resend.
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
-    failoverDetector: true,
+    // ioredis 5's failoverDetector left clients ended ("Connection is closed.") after some
+    // failovers here; plain reconnection through Sentinel is reliable.
+    failoverDetector: false,
   });
   c.on('error', () => undefined);
   return c;
@@ -33,6 +35,8 @@ export interface WriterResult {
   /** When each acknowledged write was acknowledged (ms since epoch), in order. */
   ackedAt: number[];
   errors: number;
+  /** The last error a write got (they are retried), for diagnostics. */
+  lastError: string;
   /** Longest time between two acknowledged writes while the writer ran (ms). */
   longestGapMs: number;
 }
@@ -49,6 +53,7 @@ export function startWriter(t: SentinelTarget, prefix: string): Writer {
   const acked: string[] = [];
   const ackedAt: number[] = [];
   let errors = 0;
+  let lastError = '';
   let running = true;
   let last = Date.now();
   let longestGapMs = 0;
@@ -63,8 +68,9 @@ export function startWriter(t: SentinelTarget, prefix: string): Writer {
         last = now;
         acked.push(key);
         ackedAt.push(now);
-      } catch {
+      } catch (err) {
         errors++;
+        lastError = err instanceof Error ? err.message : String(err);
         await new Promise((r) => setTimeout(r, 10));
       }
     }
@@ -76,7 +82,7 @@ export function startWriter(t: SentinelTarget, prefix: string): Writer {
       running = false;
       await loop;
       client.disconnect();
-      return { acked, ackedAt, errors, longestGapMs };
+      return { acked, ackedAt, errors, lastError, longestGapMs };
     },
   };
 }

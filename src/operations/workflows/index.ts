@@ -3,7 +3,8 @@
 import type { OperationKind } from '../../domain/model.js';
 import { switchover } from '../switchover.js';
 import { applyObservation, observe } from '../topology.js';
-import { each, killAll, type Workflow, type WorkflowContext } from '../workflow.js';
+import { waitReplicaSynced } from '../../engines/replication.js';
+import { each, killAll, SYNC_TIMEOUT_MS, type Workflow, type WorkflowContext } from '../workflow.js';
 import { startDataNodes, steps } from './steps.js';
 
 const createWorkflow: Workflow = {
@@ -43,8 +44,15 @@ const restartWorkflow: Workflow = {
     {
       name: 'restart-replicas',
       async run(ctx) {
+        // Sentinel may have moved the primary since the store last looked.
+        await refreshTopology(ctx);
         const first = primaryAtStart(ctx);
         for (const n of ctx.nodes.data.filter((d) => d.instanceId !== first)) {
+          // Never stop a replica halfway through copying its primary: what it would save is not
+          // the dataset its replication offset claims, and a restart would build on it.
+          if (n.replicaOf && (await ctx.driver.isRunning(n))) {
+            await waitReplicaSynced({ host: n.ip, port: n.port, password: n.password }, n.replicaOf, SYNC_TIMEOUT_MS);
+          }
           await ctx.driver.stop(n, { save: true });
           await startDataNodes(ctx, [n]);
         }
@@ -90,6 +98,7 @@ const switchoverWorkflow: Workflow = {
     {
       name: 'switchover',
       async run(ctx) {
+        await refreshTopology(ctx);
         const target = ctx.request.payload?.target as string;
         const r = await switchover(ctx, target);
         const name = ctx.detail.instances.find((i) => i.id === target)?.name;
@@ -105,6 +114,14 @@ const switchoverWorkflow: Workflow = {
     await syncFinish(ctx, false);
   },
 };
+
+/** Records the roles as the nodes and Sentinels report them now, and reads the cluster again. */
+async function refreshTopology(ctx: WorkflowContext): Promise<void> {
+  if (!ctx.cluster.haEnabled) return;
+  const obs = await observe(ctx.nodes);
+  await applyObservation(ctx.store, ctx.detail, obs, { at: ctx.now(), previous: 'RUNNING', setClusterState: false });
+  await ctx.reload();
+}
 
 /** The outcome is what the probe finds: roles, instance states, and the cluster's state. */
 async function syncFinish(ctx: WorkflowContext, fromStopped: boolean): Promise<void> {
