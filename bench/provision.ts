@@ -1,43 +1,63 @@
-// Provisioning benchmark: runs the whole service in-process (own temp data dir, own loopback
-// subnet, log level silent, reconcile off), creates N standalone clusters through the signed API
-// with bounded concurrency, and measures
+// Provisioning benchmark, with the service as users run it: a separate process (node + tsx on
+// src/main.ts, started by test/support/child-service.ts) with its own temp data dir, its own
+// loopback subnet (127.<230-249>.0.0/16), log level silent, reconcile off. Only the signed client
+// runs in this process. It creates N standalone clusters through the API with bounded
+// concurrency, and measures
 //   - create -> RUNNING: from sending Create Cluster until Show Cluster (polled every 5 ms)
 //     reports service_state RUNNING, per cluster;
 //   - Show Cluster latency (sequential, random clusters) and List Clusters latency (sequential,
 //     default page size 20) with all clusters in the store.
-// Figures are printed beside their targets, never asserted. Every engine it started is killed
-// and the temp dir removed, also on error or Ctrl-C.
+// Figures are printed beside their targets, never asserted. The service process and every engine
+// it started are stopped, and the temp dir removed, also on error or Ctrl-C.
 //
 //   npm run bench:provision -- N [--engine redis|valkey] [--concurrency C] [--store-only K]
-//                               [--show-requests S] [--list-requests L] [--check-responses] [--trace]
-//                               [--poll-ms P]   (Show Cluster poll interval while creating; default 5)
+//                               [--show-requests S] [--list-requests L] [--poll-ms P]
+//                               [--log-level silent|warn|...] [--no-probe]
 //
-// --store-only K adds K clusters straight through service.store.createCluster (planned as the
-// API plans them, recorded RUNNING, with no engine process) after the N real ones, so Show and
-// List can be measured with N+K clusters in the store while only N engines run.
-// --trace wraps the local driver's methods (in this process only; src/ is unchanged) and prints
-// how long each took during the creates, to show where create->RUNNING goes.
+// --store-only K puts K clusters in the store with no engine process, so Show and List can be
+// measured with N+K clusters while only N engines run. As the store belongs to the service
+// process, they are written BEFORE it starts: this process opens the SQLite file of the data dir
+// (src/store/db.ts openDatabase, which also creates the schema), adds K clusters planned as the
+// API plans them (planCluster), closes it, and then starts the service on that data dir. They are
+// recorded STOPPED, not RUNNING: at start the service checks every RUNNING cluster's engines and
+// would turn engine-less RUNNING clusters into ERROR (Show and List read the same rows either way).
+// The N real clusters are created after them.
 //
-// The signed client runs in the same process (and event loop) as the service, as in the tests:
-// with C clusters polled every 5 ms the polling itself keeps that loop busy, which the details
-// section shows (event loop delay, CPU). N=1000 with real engines works on a 2-core, 24 GB
-// machine: about 7 GB resident for the engines, and about one core of CPU while they idle.
+// The service process preloads bench/child-probe.mjs (NODE_OPTIONS=--import=...), which reports
+// the service's event loop delay, GC pauses and CPU on request (SIGUSR2); --no-probe runs the
+// service without it (those details are then left out). Other CACHESTORE_* variables of the
+// environment (CACHESTORE_WORKER_CONCURRENCY, ...) are passed on to the service, except the ones
+// the bench sets itself; CACHESTORE_DATABASE_URL is refused (the bench uses its own SQLite file).
+//
+// Dropped with the move out of process (they needed the service in this process):
+//   --trace            (wrapped the LocalDriver methods of this process),
+//   --check-responses  (a startService option; main.ts has no such setting),
+//   and the app.inject diagnostic.
+// The store diagnostics (store.clusterDetail / listClusters without HTTP) now read the same
+// SQLite file from this process, read-only, while the service runs.
+import SQLite from 'better-sqlite3';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
-import { execFileSync } from 'node:child_process';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { Kysely, SqliteDialect } from 'kysely';
+import { userIdFor } from '../src/bootstrap.js';
 import { loadConfig, type Config } from '../src/config.js';
 import type { CreateClusterBody } from '../src/contract/types.js';
+import type { EngineVersion } from '../src/domain/catalog.js';
 import { planCluster } from '../src/domain/create-cluster.js';
 import { newId, newRequestId } from '../src/domain/ids.js';
 import type { Instance, OperationRequest } from '../src/domain/model.js';
 import { freeAddresses } from '../src/domain/network.js';
-import { LocalDriver } from '../src/drivers/local/local-driver.js';
 import { findByMarker, signal } from '../src/drivers/local/processes.js';
-import { startService, type Service } from '../src/service.js';
-import { SignedClient } from '../test/support/client.js';
+import { detectEngines } from '../src/engines/detect.js';
+import { openDatabase } from '../src/store/db.js';
+import type { Database } from '../src/store/schema.js';
+import { SqlStore } from '../src/store/sql-store.js';
+import { startChildService, type ChildService } from '../test/support/child-service.js';
+import type { SignedClient } from '../test/support/client.js';
 import { killEnginesUnder } from '../test/support/engines.js';
 import { createBody, engineVersions } from '../test/support/harness.js';
 
@@ -51,16 +71,25 @@ interface Options {
   storeOnly: number;
   showRequests: number;
   listRequests: number;
-  checkResponses: boolean;
-  trace: boolean;
   pollMs: number;
+  logLevel: string;
+  probe: boolean;
 }
 
-const USAGE =
-  'usage: npm run bench:provision -- N [--engine redis|valkey] [--concurrency C] [--store-only K] [--show-requests S] [--list-requests L] [--check-responses] [--trace] [--poll-ms P]';
+const USAGE = [
+  'usage: npm run bench:provision -- N [--engine redis|valkey] [--concurrency C] [--store-only K] [--show-requests S]',
+  '                                    [--list-requests L] [--poll-ms P] [--log-level silent|warn|...] [--no-probe]',
+  '  the service runs as a separate process; --trace and --check-responses worked only with the service',
+  '  in this process and were dropped',
+].join('\n');
+
+const DROPPED: Record<string, string> = {
+  '--trace': 'it wrapped the local driver inside this process; the service now runs as a separate process',
+  '--check-responses': 'it was a startService option; the separate service process (src/main.ts) has no such setting',
+};
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { n: NaN, engine: 'redis', concurrency: 8, storeOnly: 0, showRequests: 2000, listRequests: 500, checkResponses: false, trace: false, pollMs: 5 };
+  const o: Options = { n: NaN, engine: 'redis', concurrency: 8, storeOnly: 0, showRequests: 2000, listRequests: 500, pollMs: 5, logLevel: 'silent', probe: true };
   const whole = (name: string, v: string | undefined, min: number): number => {
     const x = Number(v);
     if (v === undefined || !Number.isInteger(x) || x < min) throw new Error(`${name} must be a whole number >= ${min}, got '${v ?? ''}'\n${USAGE}`);
@@ -89,14 +118,17 @@ function parseArgs(argv: string[]): Options {
       case '--list-requests':
         o.listRequests = whole('--list-requests', value(), 1);
         break;
-      case '--check-responses':
-        o.checkResponses = true;
-        break;
-      case '--trace':
-        o.trace = true;
-        break;
       case '--poll-ms':
         o.pollMs = whole('--poll-ms', value(), 0);
+        break;
+      case '--log-level': {
+        const v = value();
+        if (!v || !['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(v)) throw new Error(`--log-level must be a pino level, got '${v ?? ''}'\n${USAGE}`);
+        o.logLevel = v;
+        break;
+      }
+      case '--no-probe':
+        o.probe = false;
         break;
       case '-h':
       case '--help':
@@ -104,12 +136,14 @@ function parseArgs(argv: string[]): Options {
         process.exit(0);
         break;
       default:
+        if (DROPPED[flag]) throw new Error(`${flag} is no longer supported: ${DROPPED[flag]}\n${USAGE}`);
         if (a.startsWith('-') || !Number.isNaN(o.n)) throw new Error(`unexpected argument '${a}'\n${USAGE}`);
         o.n = whole('N', a, 1);
     }
   }
   if (Number.isNaN(o.n)) throw new Error(`N is required\n${USAGE}`);
   if (o.n + o.storeOnly > 60_000) throw new Error('N + K must stay below 60000 (one /16 loopback subnet)');
+  if (process.env.CACHESTORE_DATABASE_URL) throw new Error('CACHESTORE_DATABASE_URL is set: the bench uses its own SQLite store in a temp data dir; unset it');
   return o;
 }
 
@@ -143,6 +177,10 @@ function stats(values: number[]) {
 
 const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(x < 10 ? 2 : 1)} ms` : 'n/a');
 
+async function loadavg(): Promise<string> {
+  return (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
+}
+
 /** Runs `fn` over 0..count-1 with at most `limit` in flight; the first error stops new work. */
 async function pool(count: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -167,30 +205,109 @@ function benchSubnet(): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Clean-up: close the service, kill every engine under the data dir, remove the dir. Runs once,
-// whichever of normal end, error, or signal comes first.
+// The service process
+
+const KEYS = { accessKey: 'bench-access-key', secretKey: 'bench-secret-key' };
+const ACCOUNT_ID = 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
+const PROBE_URL = new URL('./child-probe.mjs', import.meta.url).href;
+
+/** The environment the service process gets (startChildService adds PATH, HOME, LISTEN and the keys). */
+function serviceEnv(o: Options, dataDir: string, subnetCidr: string): Record<string, string> {
+  const own: Record<string, string> = {
+    CACHESTORE_DATA_DIR: dataDir,
+    CACHESTORE_SUBNETS: `local-subnet=${subnetCidr}`,
+    CACHESTORE_LOG_LEVEL: o.logLevel,
+    CACHESTORE_RECONCILE_INTERVAL_MS: '0',
+    CACHESTORE_ACCOUNT_ID: ACCOUNT_ID,
+  };
+  const fixed = new Set([...Object.keys(own), 'CACHESTORE_LISTEN', 'CACHESTORE_ACCESS_KEY', 'CACHESTORE_SECRET_KEY', 'CACHESTORE_DATABASE_URL']);
+  const passed: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('CACHESTORE_') && !fixed.has(k) && v !== undefined) passed[k] = v;
+  return { ...passed, ...own, ...(o.probe ? { NODE_OPTIONS: `--import=${PROBE_URL}` } : {}) };
+}
+
+/** The configuration the service process will load from that environment (for the store-only writes and the header). */
+function serviceConfig(env: Record<string, string>): Config {
+  return loadConfig({ PATH: process.env.PATH, ...env, CACHESTORE_LISTEN: '127.0.0.1:0', CACHESTORE_ACCESS_KEY: KEYS.accessKey, CACHESTORE_SECRET_KEY: KEYS.secretKey });
+}
+
+interface ProbeReport {
+  pid: number;
+  wallMs: number;
+  cpuMs: number;
+  loop: { p50: number; p99: number; max: number };
+  /** [start, ms since the epoch; duration ms; kind] */
+  gc: Array<[number, number, number]>;
+  heapUsedMb: number;
+  rssMb: number;
+}
+
+/** Asks the probe in the service process for what it saw since the last call (and to start again). */
+async function probe(svc: ChildService): Promise<ProbeReport | undefined> {
+  const from = svc.output().length;
+  svc.child.kill('SIGUSR2');
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    const m = /@@probe (\{.*\})\n/.exec(svc.output().slice(from));
+    if (m) return JSON.parse(m[1]) as ProbeReport;
+    await sleep(5);
+  }
+  console.error('  (the service probe did not answer within 5 s)');
+  return undefined;
+}
+
+/** Direct children of this process that are still running (not zombies). */
+async function ourChildren(): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[1]) === process.pid && f[0] !== 'Z') pids.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/** The service closes gracefully on SIGTERM (requests in flight finish, so no engine starts after we kill them); SIGKILL after 30 s. */
+async function stopService(): Promise<number> {
+  const { svc } = run;
+  if (svc && svc.child.exitCode === null && svc.child.signalCode === null) {
+    const t = setTimeout(() => {
+      console.error('  (the service took over 30 s to stop; SIGKILL)');
+      void svc.kill('SIGKILL');
+    }, 30_000);
+    await svc.kill('SIGTERM');
+    clearTimeout(t);
+  }
+  // A service whose start failed (startChildService threw, so there is no handle), by pid.
+  let stopped = svc ? 1 : 0;
+  const left = await ourChildren();
+  for (const pid of left) signal(pid, 'SIGTERM');
+  for (let waited = 0; left.length > 0 && waited < 30_000; waited += 50) {
+    const still = new Set(await ourChildren());
+    if (left.every((p) => !still.has(p))) break;
+    await sleep(50);
+  }
+  for (const pid of await ourChildren()) if (left.includes(pid)) signal(pid, 'SIGKILL');
+  stopped += left.length;
+  return stopped;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clean-up: stop the service process, kill every engine under the data dir, remove the dir.
+// Runs once, whichever of normal end, error, or signal comes first.
 
 interface Run {
   dataDir?: string;
-  service?: Service;
+  svc?: ChildService;
+  readStore?: SqlStore;
 }
 const run: Run = {};
 let cleaning: Promise<void> | null = null;
-
-async function withTimeout<T>(p: Promise<T>, timeoutMs: number, what: string): Promise<T | undefined> {
-  let t: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    t = setTimeout(() => {
-      console.error(`  (${what} took over ${timeoutMs / 1000} s; going on)`);
-      resolve(undefined);
-    }, timeoutMs);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(t);
-  }
-}
 
 /**
  * Pids of the engines of this data dir, in one /proc scan (killEnginesUnder scans once per
@@ -208,9 +325,10 @@ async function ourEnginePids(dataDir: string): Promise<number[]> {
   }
   const wanted = new Set(ids);
   const under = `${dataDir}/`;
+  const serviceId = run.svc?.child.pid;
   const pids: number[] = [];
   for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    if (!/^\d+$/.test(name) || Number(name) === process.pid || Number(name) === serviceId) continue;
     let line: string;
     let cwd = '';
     try {
@@ -238,12 +356,12 @@ async function killAllEnginesOnce(dataDir: string): Promise<number> {
 
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
-    const { service, dataDir } = run;
-    if (service) {
-      // Lets requests in flight finish (the worker waits for them), so no engine is launched
-      // after the kill below.
-      await withTimeout(service.close().catch((err) => console.error('closing the service failed:', err)), 30_000, 'closing the service');
-    }
+    const { dataDir, readStore } = run;
+    if (readStore) await readStore.close().catch(() => undefined);
+    const services = await stopService().catch((err) => {
+      console.error('stopping the service failed:', err);
+      return 0;
+    });
     if (dataDir) {
       const fast = await killAllEnginesOnce(dataDir).catch(() => 0);
       // The reference clean-up of the tests: kills (and waits for) whatever is left.
@@ -252,7 +370,7 @@ function cleanup(): Promise<void> {
         return 0;
       });
       await rm(dataDir, { recursive: true, force: true }).catch((err) => console.error(`removing ${dataDir} failed:`, err));
-      console.log(`cleanup: killed ${fast + rest} engine process(es), removed ${dataDir}`);
+      console.log(`cleanup: stopped ${services} service process(es), killed ${fast + rest} engine process(es), removed ${dataDir}`);
     }
   })();
   return cleaning;
@@ -263,7 +381,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
     signals++;
     if (signals > 1) {
-      console.error(`\n${sig} again: still cleaning up (engines are being killed); please wait`);
+      console.error(`\n${sig} again: still cleaning up (the service is stopping, engines are being killed); please wait`);
       return;
     }
     console.error(`\n${sig}: stopping, cleaning up...`);
@@ -280,50 +398,73 @@ process.on('unhandledRejection', (err) => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// --trace: time every LocalDriver method call (nested calls are timed too: launch includes pid).
+// Store-only clusters: written before the service starts, straight into its SQLite file.
 
-const traced = new Map<string, number[]>();
-const traceNotes: string[] = [];
-
-/** What /proc shows right now for a node's engine: processes started with its config file, with their titles. */
-function processesOf(node: unknown): string {
-  const n = node as { instanceId?: string; nodeId?: string };
-  const dirName = n.nodeId ?? n.instanceId ?? '?';
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const line = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-      if (line.includes(`engines/${dirName}/`) || line.includes(`cachestore:${dirName}`)) {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        found.push(`pid ${pid} state ${stat.slice(stat.lastIndexOf(')') + 2)[0]} title '${line}'`);
-      }
-    } catch {
-      // gone
+/** Adds `count` clusters to the data dir's store, as the API would plan them, STOPPED, without engines. */
+async function insertStoreOnly(config: Config, engine: EngineVersion, versions: EngineVersion[], count: number): Promise<void> {
+  // Creates the file and its schema (the service finds it up to date when it starts).
+  const store = new SqlStore(await openDatabase(config.database));
+  try {
+    const accountId = ACCOUNT_ID;
+    const userId = userIdFor(KEYS.accessKey);
+    const subnet = config.subnets.find((s) => s.id === 'local-subnet')!;
+    const free = freeAddresses(subnet.cidr, await store.takenAddresses(subnet.id));
+    const apiEngine = { id: engine.id, product_image_type: engine.productImageType };
+    for (let i = 0; i < count; i++) {
+      const now = new Date().toISOString();
+      const body = createBody(apiEngine, { name: `store${letters(i)}`, instance_name_prefix: 'sto' }) as unknown as CreateClusterBody;
+      const plan = planCluster(body, { accountId, userId, now, engineVersions: versions, subnets: config.subnets });
+      const ip = free.next();
+      if (ip.done) throw new Error(`subnet ${subnet.cidr} is full`);
+      // STOPPED: the service's start-up check looks at RUNNING and ERROR clusters only.
+      plan.cluster.serviceState = 'STOPPED';
+      // Recorded as already COMPLETED (and never leased), so the worker never claims it; then
+      // finished, so it holds no active-request slot.
+      const request: OperationRequest = {
+        id: newRequestId(),
+        accountId,
+        clusterId: plan.cluster.id,
+        operation: 'create',
+        state: 'COMPLETED',
+        step: null,
+        error: null,
+        createdBy: userId,
+        createdAt: now,
+        updatedAt: now,
+        finishedAt: null,
+      };
+      await store.createCluster(
+        {
+          cluster: plan.cluster,
+          password: plan.password,
+          groups: plan.groups,
+          instances: plan.instances.map(
+            (pi): Instance => ({
+              id: newId(),
+              clusterId: plan.cluster.id,
+              groupId: plan.groups[pi.groupIndex].id,
+              name: pi.name,
+              roleType: pi.roleType,
+              serviceIpAddress: ip.value,
+              port: plan.cluster.databasePort,
+              serviceState: 'STOPPED',
+            }),
+          ),
+        },
+        request,
+      );
+      await store.finishRequest(request.id, 'COMPLETED', null, now);
     }
+  } finally {
+    await store.close();
   }
-  return found.length ? `right after, /proc shows ${found.join('; ')}` : 'right after, /proc shows no process for it';
 }
 
-function traceDriver(): void {
-  const proto = LocalDriver.prototype as unknown as Record<string, unknown>;
-  for (const name of ['isAddressFree', 'configure', 'pidFromFile', 'pid', 'isRunning', 'launch', 'waitReady']) {
-    const original = proto[name] as ((...args: unknown[]) => Promise<unknown>) | undefined;
-    if (typeof original !== 'function') continue;
-    proto[name] = async function (this: unknown, ...args: unknown[]) {
-      const t0 = performance.now();
-      try {
-        return await original.apply(this, args);
-      } catch (err) {
-        if (name === 'waitReady') traceNotes.push(`waitReady threw: ${err instanceof Error ? err.message : String(err)}; ${processesOf(args[0])}`);
-        throw err;
-      } finally {
-        const list = traced.get(name) ?? [];
-        list.push(performance.now() - t0);
-        traced.set(name, list);
-      }
-    };
-  }
+/** The running service's SQLite file, opened read-only from this process (WAL: readers never block the writer). */
+function openReadOnlyStore(file: string): SqlStore {
+  const sqlite = new SQLite(file, { readonly: true, fileMustExist: true });
+  sqlite.pragma('busy_timeout = 5000');
+  return new SqlStore(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,6 +474,8 @@ interface Created {
   id: string;
   totalMs: number;
   submitMs: number;
+  /** created_at of the cluster (the request was accepted), as Show Cluster reports it. */
+  acceptedAt?: string;
   /** Create Cluster accepted -> worker started it (first event), ms; from the event timestamps. */
   queueMs?: number;
   /** Worker started -> "create completed" event, ms. */
@@ -362,7 +505,7 @@ async function createOne(client: SignedClient, engine: { id: string; product_ima
     const s = await client.get(`/v1/clusters/${id}`);
     polls++;
     const state = s.body?.service_state;
-    if (s.status === 200 && state === 'RUNNING') return { id, totalMs: performance.now() - t0, submitMs, polls };
+    if (s.status === 200 && state === 'RUNNING') return { id, totalMs: performance.now() - t0, submitMs, acceptedAt: s.body.created_at, polls };
     if (s.status !== 200 || state === 'FAILED' || state === 'ERROR' || performance.now() - t0 > 60_000) {
       const ev = await client.get(`/v1/clusters/${id}/events`);
       const last = (ev.body?.contents ?? []).map((e: { message: string }) => e.message).pop() ?? '';
@@ -373,65 +516,13 @@ async function createOne(client: SignedClient, engine: { id: string; product_ima
 }
 
 /** Splits a create into queue wait and execution, from the events the worker recorded. */
-async function breakdown(client: SignedClient, c: Created, acceptedAt: string | undefined): Promise<void> {
+async function breakdown(client: SignedClient, c: Created): Promise<void> {
   const ev = await client.get(`/v1/clusters/${c.id}/events`);
   const events: Array<{ at: string; message: string }> = ev.body?.contents ?? [];
   const started = events.find((e) => e.message === 'create started');
   const done = events.find((e) => e.message.startsWith('create completed'));
-  if (started && acceptedAt) c.queueMs = Date.parse(started.at) - Date.parse(acceptedAt);
+  if (started && c.acceptedAt) c.queueMs = Date.parse(started.at) - Date.parse(c.acceptedAt);
   if (started && done) c.runMs = Date.parse(done.at) - Date.parse(started.at);
-}
-
-/** Adds `count` clusters straight through the store, as the API would plan them, RUNNING, without engines. */
-async function insertStoreOnly(service: Service, config: Config, engine: { id: string; product_image_type: string }, count: number): Promise<void> {
-  const { store, credential } = service;
-  const subnet = config.subnets.find((s) => s.id === 'local-subnet')!;
-  const free = freeAddresses(subnet.cidr, await store.takenAddresses(subnet.id));
-  const versions = service.engines.map((e) => e.version);
-  for (let i = 0; i < count; i++) {
-    const now = new Date().toISOString();
-    const body = createBody(engine, { name: `store${letters(i)}`, instance_name_prefix: 'sto' }) as unknown as CreateClusterBody;
-    const plan = planCluster(body, { accountId: credential.accountId, userId: credential.userId, now, engineVersions: versions, subnets: config.subnets });
-    const ip = free.next();
-    if (ip.done) throw new Error(`subnet ${subnet.cidr} is full`);
-    plan.cluster.serviceState = 'RUNNING';
-    // Recorded as already COMPLETED (and never leased), so the worker never claims it; then
-    // finished, so it holds no active-request slot.
-    const request: OperationRequest = {
-      id: newRequestId(),
-      accountId: credential.accountId,
-      clusterId: plan.cluster.id,
-      operation: 'create',
-      state: 'COMPLETED',
-      step: null,
-      error: null,
-      createdBy: credential.userId,
-      createdAt: now,
-      updatedAt: now,
-      finishedAt: null,
-    };
-    await store.createCluster(
-      {
-        cluster: plan.cluster,
-        password: plan.password,
-        groups: plan.groups,
-        instances: plan.instances.map(
-          (pi): Instance => ({
-            id: newId(),
-            clusterId: plan.cluster.id,
-            groupId: plan.groups[pi.groupIndex].id,
-            name: pi.name,
-            roleType: pi.roleType,
-            serviceIpAddress: ip.value,
-            port: plan.cluster.databasePort,
-            serviceState: 'RUNNING',
-          }),
-        ),
-      },
-      request,
-    );
-    await store.finishRequest(request.id, 'COMPLETED', null, now);
-  }
 }
 
 async function timeSequential(count: number, fn: (i: number) => Promise<void>, spans?: Array<[number, number]>): Promise<number[]> {
@@ -461,9 +552,8 @@ async function cpuTicks(pids: number[]): Promise<number> {
   return ticks;
 }
 
-/** This run's engine processes and their resident memory. */
-async function engineRss(dataDir: string): Promise<{ count: number; rssMb: number }> {
-  const pids = await ourEnginePids(dataDir);
+/** Resident memory of the given processes, MB. */
+async function rssMb(pids: number[]): Promise<number> {
   let pages = 0;
   for (const pid of pids) {
     try {
@@ -472,33 +562,56 @@ async function engineRss(dataDir: string): Promise<{ count: number; rssMb: numbe
       // gone
     }
   }
-  return { count: pids.length, rssMb: (pages * 4096) / 1024 / 1024 };
+  return (pages * 4096) / 1024 / 1024;
 }
+
+/** CPU of this process and of other processes over a stretch of wall time, as % of one core. */
+function cpuMeter(pids: number[]) {
+  const own0 = process.cpuUsage();
+  const wall0 = performance.now();
+  const ticks0 = cpuTicks(pids);
+  return async () => {
+    const wall = performance.now() - wall0;
+    const own = process.cpuUsage(own0);
+    const ticks = (await cpuTicks(pids)) - (await ticks0);
+    return { wallMs: wall, ownPct: ((own.user + own.system) / 1000 / wall) * 100, othersPct: ((ticks * 10) / wall) * 100 };
+  };
+}
+
+const pctOf = (x: number) => `${x.toFixed(0)}%`;
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const subnetCidr = benchSubnet();
-  if (o.trace) traceDriver();
   run.dataDir = await mkdtemp(join(tmpdir(), 'cachestore-bench-'));
-  const config = loadConfig({
-    PATH: process.env.PATH,
-    CACHESTORE_DATA_DIR: run.dataDir,
-    CACHESTORE_LISTEN: '127.0.0.1:0',
-    CACHESTORE_ACCESS_KEY: 'bench-access-key',
-    CACHESTORE_SECRET_KEY: 'bench-secret-key',
-    CACHESTORE_ACCOUNT_ID: 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
-    CACHESTORE_SUBNETS: `local-subnet=${subnetCidr}`,
-    CACHESTORE_LOG_LEVEL: 'silent',
-    CACHESTORE_RECONCILE_INTERVAL_MS: '0',
-  });
-  const service = await startService(config, { checkResponses: o.checkResponses, announce: () => undefined });
-  run.service = service;
-  await service.app.listen({ host: '127.0.0.1', port: 0 });
-  const addr = service.app.server.address();
-  if (!addr || typeof addr === 'string') throw new Error('the service has no address');
-  const client = new SignedClient(`http://127.0.0.1:${addr.port}`, { accessKey: service.credential.accessKey, secretKey: service.credential.secretKey });
-
+  const env = serviceEnv(o, run.dataDir, subnetCidr);
+  const config = serviceConfig(env);
   const product = o.engine === 'redis' ? 'Redis OSS Sentinel' : 'Valkey Sentinel';
+  const load0 = await loadavg();
+
+  // 1. Store-only clusters, into the data dir's SQLite file before the service starts.
+  let storeOnlyMs = 0;
+  if (o.storeOnly > 0) {
+    const versions = (await detectEngines(config.enginePath)).map((e) => e.version);
+    const version = versions.find((v) => v.productImageType === product);
+    if (!version) throw new Error(`the ${o.engine} engine is not installed (no ${product} found on ${config.enginePath})`);
+    const ts = performance.now();
+    await insertStoreOnly(config, version, versions, o.storeOnly);
+    storeOnlyMs = performance.now() - ts;
+  }
+
+  // 2. The service, as a separate process on that data dir.
+  const tStart = performance.now();
+  const svc = await startChildService(env, KEYS);
+  run.svc = svc;
+  const startMs = performance.now() - tStart;
+  svc.child.on('exit', (code, sig) => {
+    if (cleaning === null && signals === 0) console.error(`\nthe service process exited by itself (code ${code}, signal ${sig}); its output:\n${svc.output().slice(-4000)}`);
+  });
+  const servicePid = svc.child.pid!;
+  const client = svc.client;
+  run.readStore = openReadOnlyStore(config.database.kind === 'sqlite' ? config.database.file : '');
+
   const engine = (await engineVersions(client)).find((e) => e.product_image_type === product);
   if (!engine) throw new Error(`the ${o.engine} engine is not installed (no ${product} in List Engine Versions)`);
 
@@ -510,20 +623,21 @@ async function main(): Promise<void> {
   }
   console.log(
     `Cache Store provisioning bench: ${o.n} x ${engine.name} standalone, concurrency ${o.concurrency}, subnet ${subnetCidr}, ` +
-      `poll every ${o.pollMs} ms, worker concurrency ${config.workerConcurrency}, ulimit -n ${nofile}, ` +
-      `load average ${(await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')}, data dir ${run.dataDir}`,
+      `poll every ${o.pollMs} ms, worker concurrency ${config.workerConcurrency}, ulimit -n ${nofile}, load average ${load0}, data dir ${run.dataDir}`,
+  );
+  console.log(
+    `  service: separate process pid ${servicePid} (node + tsx, src/main.ts), log level ${o.logLevel}, reconcile off, ` +
+      `${o.probe ? 'probe preloaded' : 'no probe'}; up (healthz) ${(startMs / 1000).toFixed(1)} s after spawn` +
+      (o.storeOnly > 0 ? `, with ${o.storeOnly} store-only clusters written beforehand in ${(storeOnlyMs / 1000).toFixed(1)} s` : ''),
   );
 
-  // 1. Create N clusters through the API.
+  // 3. Create N clusters through the API.
   const created: Created[] = [];
-  const acceptedAt = new Map<string, string>();
-  // How busy this process (service + client share one event loop) was while creating.
-  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
-  loopDelay.enable();
-  const cpu0 = process.cpuUsage();
+  const failures: CreateFailed[] = [];
+  if (o.probe) await probe(svc); // starts the service's counters here
+  const createCpu = cpuMeter([servicePid]);
   const t0 = performance.now();
   let lastReport = t0;
-  const failures: CreateFailed[] = [];
   await pool(o.n, o.concurrency, async (i) => {
     try {
       created.push(await createOne(client, engine, `bench${letters(i)}`, o.pollMs));
@@ -540,23 +654,13 @@ async function main(): Promise<void> {
     }
   });
   const wallMs = performance.now() - t0;
-  loopDelay.disable();
-  const cpu = process.cpuUsage(cpu0);
-  const loadavg = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
-  // Breakdown from the ledger: request created_at (accepted) vs the worker's events.
-  for (const c of created) {
-    const cluster = await service.store.findCluster(null, c.id);
-    if (cluster) acceptedAt.set(c.id, cluster.createdAt);
-  }
-  for (const c of created) await breakdown(client, c, acceptedAt.get(c.id));
-  const procs = await engineRss(run.dataDir);
+  const createCpuUse = await createCpu();
+  const createProbe = o.probe ? await probe(svc) : undefined;
+  const loadAfterCreates = await loadavg();
+  for (const c of created) await breakdown(client, c);
+  const enginePids = await ourEnginePids(run.dataDir);
+  const engineRss = await rssMb(enginePids);
 
-  // 2. Optional store-only clusters.
-  if (o.storeOnly > 0) {
-    const ts = performance.now();
-    await insertStoreOnly(service, config, engine, o.storeOnly);
-    console.log(`  inserted ${o.storeOnly} store-only clusters (no engine) through service.store.createCluster in ${((performance.now() - ts) / 1000).toFixed(1)} s`);
-  }
   const total = o.n + o.storeOnly;
   const list0 = await client.get('/v1/clusters?size=1');
   if (list0.status !== 200 || list0.body.count !== total) {
@@ -569,22 +673,20 @@ async function main(): Promise<void> {
     ids.push(...r.body.contents.map((c: { id: string }) => c.id));
   }
 
-  // 3. Show and List latency, sequential, after a short warm-up.
+  // 4. Show and List latency, sequential, after a short warm-up.
   const pick = () => ids[Math.floor(Math.random() * ids.length)];
   for (let i = 0; i < 50; i++) {
     await client.get(`/v1/clusters/${pick()}`);
     await client.get('/v1/clusters');
   }
-  const gcPauses: number[] = [];
-  const gcSpans: Array<[number, number]> = [];
+  // GC pauses of this process (the client), with their times since the epoch.
+  const clientGc: Array<[number, number]> = [];
   const gcObserver = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      gcPauses.push(e.duration);
-      gcSpans.push([e.startTime, e.startTime + e.duration]);
-    }
+    for (const e of list.getEntries()) clientGc.push([performance.timeOrigin + e.startTime, e.duration]);
   });
   gcObserver.observe({ entryTypes: ['gc'] });
-  const enginePids = await ourEnginePids(run.dataDir);
+  if (o.probe) await probe(svc);
+  const showCpu = cpuMeter([servicePid]);
   const engineTicks0 = await cpuTicks(enginePids);
   const showWall0 = performance.now();
   const showSpans: Array<[number, number]> = [];
@@ -593,25 +695,29 @@ async function main(): Promise<void> {
     if (r.status !== 200) throw new Error(`Show Cluster answered ${r.status}`);
   }, showSpans);
   const showWall = performance.now() - showWall0;
-  const engineCpuPct = ((await cpuTicks(enginePids)) - engineTicks0) * 10 / showWall * 100;
+  const engineCpuPct = (((await cpuTicks(enginePids)) - engineTicks0) * 10 / showWall) * 100;
+  const showCpuUse = await showCpu();
+  const showProbe = o.probe ? await probe(svc) : undefined;
+  const loadAfterShow = await loadavg();
   await sleep(0);
   gcObserver.disconnect();
   const list = await timeSequential(o.listRequests, async () => {
     const r = await client.get('/v1/clusters');
     if (r.status !== 200 || r.body.contents.length !== Math.min(20, total)) throw new Error(`List Clusters answered ${r.status}`);
   });
-  // Diagnostics: the same reads without HTTP, and one /proc scan as the local driver does it.
+  // Diagnostics: the HTTP floor (healthz: no signature check, no store), and the same reads
+  // without HTTP (this process, read-only on the service's SQLite file).
+  const healthz = await timeSequential(o.showRequests, async () => {
+    const r = await fetch(`${client.baseUrl}/healthz`);
+    await r.arrayBuffer();
+    if (!r.ok) throw new Error(`healthz answered ${r.status}`);
+  });
+  const readStore = run.readStore;
   const storeShow = await timeSequential(o.showRequests, async () => {
-    await service.store.clusterDetail(service.credential.accountId, pick());
+    if (!(await readStore.clusterDetail(ACCOUNT_ID, pick()))) throw new Error('store.clusterDetail found no cluster');
   });
   const storeList = await timeSequential(o.listRequests, async () => {
-    await service.store.listClusters(service.credential.accountId, { page: 0, size: 20, sortField: 'created_at', sortDir: 'desc' });
-  });
-  const port = addr.port;
-  const injectShow = await timeSequential(o.showRequests, async () => {
-    const path = `/v1/clusters/${pick()}`;
-    const r = await service.app.inject({ method: 'GET', url: path, headers: { ...client.headers('GET', client.baseUrl + path), host: `127.0.0.1:${port}` } });
-    if (r.statusCode !== 200) throw new Error(`Show Cluster (inject) answered ${r.statusCode}: ${r.body}`);
+    await readStore.listClusters(ACCOUNT_ID, { page: 0, size: 20, sortField: 'created_at', sortDir: 'desc' });
   });
   const noMarker = 'cachestore:00000000000000000000000000000000';
   const scans = await timeSequential(5, async () => {
@@ -635,13 +741,14 @@ async function main(): Promise<void> {
   });
   const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).length;
 
-  // 4. Report.
+  // 5. Report.
   const cr = stats(created.map((c) => c.totalMs));
   const sub = stats(created.map((c) => c.submitMs));
   const q = stats(created.flatMap((c) => (c.queueMs === undefined ? [] : [c.queueMs])));
   const rn = stats(created.flatMap((c) => (c.runMs === undefined ? [] : [c.runMs])));
   const sh = stats(show);
   const li = stats(list);
+  const hz = stats(healthz);
   const ss = stats(storeShow);
   const sl = stats(storeList);
   const sc = stats(scans);
@@ -649,9 +756,12 @@ async function main(): Promise<void> {
   const at1000 = total >= 1000;
 
   console.log('');
-  console.log(`clusters in store: ${total} = ${o.n} created through the API (real ${o.engine} engines)` +
-    (o.storeOnly > 0 ? ` + ${o.storeOnly} store-only (inserted through service.store.createCluster, no engine process)` : ''));
-  console.log(`engine processes running: ${procs.count}, total RSS ${procs.rssMb.toFixed(0)} MB; create wall time ${(wallMs / 1000).toFixed(1)} s`);
+  console.log(
+    `clusters in store: ${total} = ${o.n} created through the API (real ${o.engine} engines)` +
+      (o.storeOnly > 0 ? ` + ${o.storeOnly} store-only (written to the SQLite file before the service started, STOPPED, no engine process)` : ''),
+  );
+  console.log(`engine processes running: ${enginePids.length}, total RSS ${engineRss.toFixed(0)} MB; create wall time ${(wallMs / 1000).toFixed(1)} s`);
+  console.log(`load average: ${load0} at start, ${loadAfterCreates} after the creates, ${loadAfterShow} after Show Cluster`);
   console.log('');
   const rows: Array<[string, string, string]> = [
     ['N (real engines)', String(o.n), ''],
@@ -678,28 +788,52 @@ async function main(): Promise<void> {
   console.log(`  Create Cluster 202  median ${ms(sub.median)}  p95 ${ms(sub.p95)}  max ${ms(sub.max)}`);
   console.log(`  queue (accepted -> worker started, event clock, 1 ms)   median ${ms(q.median)}  p95 ${ms(q.p95)}  max ${ms(q.max)}`);
   console.log(`  steps (worker started -> create completed)             median ${ms(rn.median)}  p95 ${ms(rn.p95)}  max ${ms(rn.max)}`);
-  console.log(`  Show Cluster  (${sh.n} req)  min ${ms(sh.min)}  p95 ${ms(sh.p95)}  max ${ms(sh.max)}`);
-  console.log(`  List Clusters (${li.n} req)  min ${ms(li.min)}  p95 ${ms(li.p95)}  max ${ms(li.max)}`);
   console.log(
-    `  Show Cluster GC: ${gcPauses.length} pauses in ${(showWall / 1000).toFixed(1)} s, max ${ms(Math.max(0, ...gcPauses))}, total ${ms(gcPauses.reduce((a, b) => a + b, 0))}`,
+    `  during the creates: service process ${pctOf(createCpuUse.othersPct)} of one core, bench (client) ${pctOf(createCpuUse.ownPct)}` +
+      (createProbe
+        ? `; service event loop delay median ${ms(createProbe.loop.p50)} p99 ${ms(createProbe.loop.p99)} max ${ms(createProbe.loop.max)}, ` +
+          `${createProbe.gc.length} GC pauses (max ${ms(Math.max(0, ...createProbe.gc.map((g) => g[1])))})`
+        : ''),
   );
-  // Which of the slowest 1% of Show requests had a GC pause inside them.
+  console.log(`  Show Cluster  (${sh.n} req)  min ${ms(sh.min)}  p95 ${ms(sh.p95)}  max ${ms(sh.max)}  (${(showWall / sh.n).toFixed(2)} ms per request, wall)`);
+  console.log(`  List Clusters (${li.n} req)  min ${ms(li.min)}  p95 ${ms(li.p95)}  max ${ms(li.max)}`);
+  console.log(`  GET /healthz (no signature, no store: the HTTP round trip)  median ${ms(hz.median)}  p99 ${ms(hz.p99)}  max ${ms(hz.max)}`);
+  console.log(
+    `  during Show Cluster (${(showWall / 1000).toFixed(1)} s): service process ${pctOf(showCpuUse.othersPct)} of one core, bench (client) ${pctOf(showCpuUse.ownPct)}, ` +
+      `the ${enginePids.length} idle engines ${pctOf(engineCpuPct)} (2 cores in all)`,
+  );
+  const sumMs = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const serviceGc = showProbe?.gc ?? [];
+  if (showProbe) {
+    console.log(
+      `    service: event loop delay median ${ms(showProbe.loop.p50)} p99 ${ms(showProbe.loop.p99)} max ${ms(showProbe.loop.max)}; ` +
+        `${serviceGc.length} GC pauses, max ${ms(Math.max(0, ...serviceGc.map((g) => g[1])))}, total ${ms(sumMs(serviceGc.map((g) => g[1])))}; ` +
+        `heap used ${showProbe.heapUsedMb.toFixed(0)} MB, rss ${showProbe.rssMb.toFixed(0)} MB`,
+    );
+  } else {
+    console.log(`    service: rss ${(await rssMb([servicePid])).toFixed(0)} MB (no probe: no event loop or GC figures)`);
+  }
+  console.log(
+    `    bench (client): ${clientGc.length} GC pauses, max ${ms(Math.max(0, ...clientGc.map((g) => g[1])))}, total ${ms(sumMs(clientGc.map((g) => g[1])))}; ` +
+      `heap used ${(process.memoryUsage().heapUsed / 1024 / 1024).toFixed(0)} MB, rss ${(process.memoryUsage().rss / 1024 / 1024).toFixed(0)} MB`,
+  );
+  // Which of the slowest 1% of Show requests had a GC pause (of either process) inside them.
+  // Both processes give times since the epoch (performance.timeOrigin); their clocks agree to well under a millisecond.
   const slowest = showSpans
-    .map((span, i) => ({ span, d: show[i] }))
+    .map(([a, b], i) => ({ span: [performance.timeOrigin + a, performance.timeOrigin + b] as const, d: show[i] }))
     .sort((a, b) => b.d - a.d)
     .slice(0, Math.max(1, Math.floor(show.length / 100)));
-  const withGc = slowest.filter(({ span }) => gcSpans.some(([a, b]) => a < span[1] && b > span[0])).length;
-  console.log(`  slowest 1% of Show requests (${slowest.length}, >= ${ms(slowest[slowest.length - 1].d)}): ${withGc} overlap a GC pause`);
-  const ij = stats(injectShow);
-  console.log(`  the ${enginePids.length} idle engines used ${engineCpuPct.toFixed(0)}% of one core meanwhile (2 cores in all)`);
-  console.log(`  heap used ${(process.memoryUsage().heapUsed / 1024 / 1024).toFixed(0)} MB, rss ${(process.memoryUsage().rss / 1024 / 1024).toFixed(0)} MB`);
-  console.log(`  Show Cluster via app.inject (no socket, no fetch)  median ${ms(ij.median)}  p99 ${ms(ij.p99)}`);
-  console.log(`  store.clusterDetail (no HTTP)  median ${ms(ss.median)}  p99 ${ms(ss.p99)}`);
-  console.log(`  store.listClusters  (no HTTP)  median ${ms(sl.median)}  p99 ${ms(sl.p99)}`);
+  const overlaps = (gcs: Array<readonly [number, number, ...number[]]>, span: readonly [number, number]) => gcs.some(([s, d]) => s < span[1] && s + d > span[0]);
+  const withServiceGc = slowest.filter(({ span }) => overlaps(serviceGc, span)).length;
+  const withClientGc = slowest.filter(({ span }) => overlaps(clientGc, span)).length;
+  const withEither = slowest.filter(({ span }) => overlaps(serviceGc, span) || overlaps(clientGc, span)).length;
   console.log(
-    `  during the creates: this process used ${(((cpu.user + cpu.system) / 1000 / wallMs) * 100).toFixed(0)}% of one core; ` +
-      `event loop delay median ${ms(loopDelay.percentile(50) / 1e6)} p99 ${ms(loopDelay.percentile(99) / 1e6)} max ${ms(loopDelay.max / 1e6)}; load average after: ${loadavg}`,
+    `  slowest 1% of Show requests (${slowest.length}, >= ${ms(slowest[slowest.length - 1].d)}): ` +
+      (showProbe ? `${withServiceGc} overlap a service GC pause, ` : '') +
+      `${withClientGc} a client GC pause, ${withEither} either`,
   );
+  console.log(`  store.clusterDetail (no HTTP, read-only from this process)  median ${ms(ss.median)}  p99 ${ms(ss.p99)}`);
+  console.log(`  store.listClusters  (no HTTP, read-only from this process)  median ${ms(sl.median)}  p99 ${ms(sl.p99)}`);
   console.log(
     `  one /proc scan (${pids} pids): findByMarker (src) median ${ms(sc.median)} max ${ms(sc.max)}; ` +
       `parallel readFile median ${ms(stats(parallelScans).median)}; readFileSync median ${ms(stats(syncScans).median)}`,
@@ -708,17 +842,6 @@ async function main(): Promise<void> {
     console.log(`  failed creates (${failures.length}):`);
     for (const f of failures.slice(0, 10)) console.log(`    ${f.message}`);
   }
-  if (traceNotes.length) {
-    console.log('  --trace notes:');
-    for (const t of traceNotes.slice(0, 10)) console.log(`    ${t}`);
-  }
-  if (o.trace) {
-    console.log('  local driver calls during the creates (--trace; nested: launch and waitReady include pid scans):');
-    for (const [name, values] of traced) {
-      const t = stats(values);
-      console.log(`    ${name.padEnd(13)} calls ${String(t.n).padStart(6)}  median ${ms(t.median)}  p95 ${ms(t.p95)}  max ${ms(t.max)}  sum ${(t.mean * t.n / 1000).toFixed(1)} s`);
-    }
-  }
   console.log('');
 }
 
@@ -726,8 +849,12 @@ main()
   .then(
     () => cleanup().then(() => 0),
     async (err) => {
-      // After Ctrl-C the requests in flight fail as the service closes: nothing to report.
-      if (signals === 0) console.error(err instanceof Error ? err.message : err);
+      // After Ctrl-C the requests in flight fail as the service stops: nothing to report.
+      if (signals === 0) {
+        console.error(err instanceof Error ? err.message : err);
+        const out = run.svc?.output().replace(/\n@@probe .*\n/g, '\n').trim();
+        if (out) console.error(`the service process printed (last 4000 characters):\n${out.slice(-4000)}`);
+      }
       await cleanup();
       return 1;
     },

@@ -19,6 +19,7 @@ export interface Config {
   sentinelDownAfterMs: number;
   sentinelFailoverTimeoutMs: number;
   healAfterMs: number;
+  primaryWatchMs: number;
 }
 
 export const DEFAULT_SUBNET: Subnet = { id: 'local-subnet', cidr: '127.77.0.0/16' };
@@ -77,5 +78,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sentinelDownAfterMs: int(env, 'CACHESTORE_SENTINEL_DOWN_AFTER_MS', 1100, 100),
     sentinelFailoverTimeoutMs: int(env, 'CACHESTORE_SENTINEL_FAILOVER_TIMEOUT_MS', 10_000, 1000),
     healAfterMs: int(env, 'CACHESTORE_HEAL_AFTER_MS', 10_000),
+    primaryWatchMs: int(env, 'CACHESTORE_PRIMARY_WATCH_MS', 100),
   };
 }

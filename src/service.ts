@@ -13,6 +13,7 @@ import { LocalDriver } from './drivers/local/local-driver.js';
 import { detectEngines, type InstalledEngine } from './engines/detect.js';
 import { buildApp } from './http/app.js';
 import { lockDataDir } from './lock.js';
+import { PrimaryWatch } from './operations/primary-watch.js';
 import { Reconciler } from './operations/reconciler.js';
 import { Worker } from './operations/worker.js';
 import { openDatabase } from './store/db.js';
@@ -47,6 +48,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   await store.saveCredential(credential);
 
   const sentinelTimings = { downAfterMs: config.sentinelDownAfterMs, failoverTimeoutMs: config.sentinelFailoverTimeoutMs };
+  const primaryWatch = new PrimaryWatch({ store, driver, clock, logger, intervalMs: config.primaryWatchMs, timings: sentinelTimings });
   const reconciler = new Reconciler({
     store,
     driver,
@@ -55,6 +57,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     intervalMs: config.reconcileIntervalMs,
     healAfterMs: config.healAfterMs,
     sentinelTimings,
+    onTopologyChange: () => primaryWatch.invalidate(),
   });
   const worker = new Worker({
     store,
@@ -65,7 +68,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     stepDelayMs: config.debugStepDelayMs,
     sentinelTimings,
     // After an operation, look at the cluster once (and start watching its Sentinels).
-    onFinished: (id) => void reconciler.checkCluster(id),
+    onFinished: (id) => {
+      primaryWatch.invalidate();
+      void reconciler.checkCluster(id);
+    },
   });
   const versions = () => engines.map((e) => e.version);
   const clusters = new ClusterService({
@@ -94,6 +100,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   }
   await reconciler.check();
   reconciler.start();
+  primaryWatch.start();
   worker.start();
   logger.info({ engines: engines.map((e) => e.version.name) }, 'engines found');
 
@@ -108,6 +115,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       if (closed) return;
       closed = true;
       await app.close();
+      primaryWatch.stop();
       await reconciler.stop();
       await worker.stop();
       await store.close();

@@ -21,6 +21,8 @@ export interface ReconcilerOptions {
   /** 0 turns healing off. */
   healAfterMs?: number;
   sentinelTimings?: SentinelTimings;
+  /** Called when a reconcile recorded a change of roles or states. */
+  onTopologyChange?: () => void;
 }
 
 export class Reconciler {
@@ -119,6 +121,7 @@ export class Reconciler {
     const obs = await observe(nodes);
     const applied = await applyObservation(store, detail, obs, { at: at(), previous: cluster.serviceState, setClusterState: true });
     for (const c of applied.changes) await store.addEvent(cluster.id, null, c, at());
+    if (applied.changes.length > 0) this.o.onTopologyChange?.();
     await this.heal(cluster, obs.primary, nodes.data.filter((n) => !obs.data.find((d) => d.node === n)?.info), nodes.sentinels);
     return obs.data.filter((d) => d.info).length + obs.sentinels.filter((s) => s.alive).length;
   }

@@ -265,3 +265,31 @@ describe('HA requests that do not fit', () => {
     expect(r2.body.errors[0].detail).toContain('STOPPED');
   });
 });
+
+describe('failover by Sentinel alone (the service does not see the death)', () => {
+  it('promotes a replica when the primary watch is off, and the API learns it from Sentinel', async () => {
+    const own = await startHarness({ CACHESTORE_PRIMARY_WATCH_MS: '0', CACHESTORE_RECONCILE_INTERVAL_MS: '0', CACHESTORE_HEAL_AFTER_MS: '0' });
+    try {
+      const engine = (await engineVersions(own.client))[0];
+      const r = await own.client.post('/v1/clusters', haBody(engine, 1, { name: 'sentinelonly' }));
+      expect(await own.client.waitRequest(r.body.request_id, 60_000)).toBe('COMPLETED');
+      const id = r.body.resource.id;
+      const detail = (await own.service.store.clusterDetail(null, id))!;
+      const old = detail.instances.find((i) => i.roleType === 'MASTER')!;
+      for (const pid of await enginePids(old.id)) process.kill(pid, 'SIGKILL');
+      // No periodic reconcile: only the Sentinel event subscription can tell the API.
+      const b = await waitFor('Sentinel to promote the replica', async () => {
+        const s = (await own.client.get(`/v1/clusters/${id}`)).body;
+        const p = instances(s).find((i) => i.role_type === 'MASTER');
+        return p && p.name !== old.name && s.service_state === 'RUNNING' ? s : undefined;
+      }, 30_000);
+      const events = (await own.client.get(`/v1/clusters/${id}/events`)).body.contents.map((e: any) => e.message).join('\n');
+      expect(events).not.toMatch(/asked Sentinel to fail over/);
+      const c = sentinelClient(target(b));
+      expect(await c.set('after', 'failover')).toBe('OK');
+      c.disconnect();
+    } finally {
+      await own.stop();
+    }
+  });
+});

@@ -34,6 +34,8 @@ export interface WriterResult {
   acked: string[];
   /** When each acknowledged write was acknowledged (ms since epoch), in order. */
   ackedAt: number[];
+  /** When each acknowledged write was sent. */
+  sentAt: number[];
   errors: number;
   /** The last error a write got (they are retried), for diagnostics. */
   lastError: string;
@@ -52,6 +54,7 @@ export function startWriter(t: SentinelTarget, prefix: string): Writer {
   const client = sentinelClient(t);
   const acked: string[] = [];
   const ackedAt: number[] = [];
+  const sentAt: number[] = [];
   let errors = 0;
   let lastError = '';
   let running = true;
@@ -61,6 +64,7 @@ export function startWriter(t: SentinelTarget, prefix: string): Writer {
     let i = 0;
     while (running) {
       const key = `${prefix}:${i++}`;
+      const sent = Date.now();
       try {
         await client.set(key, String(i));
         const now = Date.now();
@@ -68,6 +72,7 @@ export function startWriter(t: SentinelTarget, prefix: string): Writer {
         last = now;
         acked.push(key);
         ackedAt.push(now);
+        sentAt.push(sent);
       } catch (err) {
         errors++;
         lastError = err instanceof Error ? err.message : String(err);
@@ -82,7 +87,7 @@ export function startWriter(t: SentinelTarget, prefix: string): Writer {
       running = false;
       await loop;
       client.disconnect();
-      return { acked, ackedAt, errors, lastError, longestGapMs };
+      return { acked, ackedAt, sentAt, errors, lastError, longestGapMs };
     },
   };
 }
