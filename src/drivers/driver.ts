@@ -1,18 +1,9 @@
 // The driver port: how workflows make nodes exist, run, stop and vanish. The local driver runs
 // processes on loopback addresses; a Kubernetes driver would run StatefulSets.
 import type { EngineKind } from '../domain/model.js';
+import type { SentinelSettings } from '../engines/config.js';
 
-export interface SentinelSettings {
-  masterName: string;
-  master: { ip: string; port: number };
-  quorum: number;
-  downAfterMs: number;
-  failoverTimeoutMs: number;
-  myid: string;
-  knownReplicas: Array<{ ip: string; port: number }>;
-  knownSentinels: Array<{ ip: string; port: number; myid: string }>;
-  epoch?: number;
-}
+export type { SentinelSettings };
 
 /**
  * One engine process. Data nodes are instances of the API; a Sentinel is either the SENTINEL

@@ -1,27 +1,25 @@
 // Renders an engine's configuration file. Pure: the same node gives the same text, so a
 // rewrite on resume is harmless and the builder is tested without any process.
-export interface DataNodeConfig {
-  instanceId: string;
+/** What every engine process has: where it listens, its password, and its files. */
+interface ProcessConfig {
   ip: string;
   port: number;
   password: string;
   dir: string;
   pidFile: string;
   logFile: string;
+}
+
+export interface DataNodeConfig extends ProcessConfig {
+  instanceId: string;
   maxMemoryBytes: number;
   ioThreads: number;
   /** The primary this node replicates from; absent for a primary. */
   replicaOf?: { ip: string; port: number } | null;
 }
 
-export interface SentinelConfig {
-  nodeId: string;
-  ip: string;
-  port: number;
-  password: string;
-  dir: string;
-  pidFile: string;
-  logFile: string;
+/** What a Sentinel monitors, and whom it knows. */
+export interface SentinelSettings {
   masterName: string;
   master: { ip: string; port: number };
   quorum: number;
@@ -34,6 +32,10 @@ export interface SentinelConfig {
   knownSentinels: Array<{ ip: string; port: number; myid: string }>;
   /** Set after a switchover, higher than any epoch before it, so this configuration wins. */
   epoch?: number;
+}
+
+export interface SentinelConfig extends ProcessConfig, SentinelSettings {
+  nodeId: string;
 }
 
 /** Quotes a value for the engine's config parser (double quotes, backslash escapes). */

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildValidators } from '../../src/contract/validators.js';
-import { createBody, engineVersions, startHarness, type Harness } from '../support/harness.js';
+import { createBody, engineVersions, startHarness, type Harness, settle as settleCreate } from '../support/harness.js';
 
 const CONTRACT_YAML = fileURLToPath(new URL('../../src/contract/cachestore-1.0.openapi.yaml', import.meta.url));
 const contract = parse(readFileSync(CONTRACT_YAML, 'utf8')) as { paths: Record<string, Record<string, any>>; components: unknown; openapi: string; info: unknown };
@@ -37,18 +37,8 @@ afterAll(async () => {
   await h?.stop();
 });
 
-/**
- * Waits for a create to end. What is tested here does not depend on the engine starting (the
- * lifecycle tests assert that), so a FAILED create is reported, not failed on: the local driver
- * can take a daemonizing engine for dead in the instant before it writes its pid file.
- */
-async function settle(requestId: string, clusterId: string, timeoutMs = 20_000): Promise<string> {
-  const state = await h.client.waitRequest(requestId, timeoutMs);
-  if (state !== 'COMPLETED') {
-    const details = await h.client.get(`/v1/requests/${requestId}/details`);
-    console.warn(`create of ${clusterId} ended ${state}: ${details.body?.error}`);
-  }
-  return state;
+function settle(requestId: string, clusterId: string, timeoutMs = 20_000): Promise<string> {
+  return settleCreate(h.client, requestId, clusterId, timeoutMs);
 }
 
 /** The error shape of DESIGN.md, exactly. */

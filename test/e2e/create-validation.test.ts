@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { intToIpv4, parseCidr } from '../../src/domain/network.js';
-import { createBody, engineVersions, startHarness, type Harness } from '../support/harness.js';
+import { createBody, engineVersions, startHarness, type Harness, settle as settleCreate } from '../support/harness.js';
 
 type Engine = Awaited<ReturnType<typeof engineVersions>>[number];
 
@@ -31,18 +31,8 @@ afterAll(async () => {
   await h?.stop();
 });
 
-/**
- * Waits for a create to end. What is tested here does not depend on the engine starting (the
- * lifecycle tests assert that), so a FAILED create is reported, not failed on: the local driver
- * can take a daemonizing engine for dead in the instant before it writes its pid file.
- */
-async function settle(requestId: string, clusterId: string, timeoutMs = 20_000): Promise<string> {
-  const state = await h.client.waitRequest(requestId, timeoutMs);
-  if (state !== 'COMPLETED') {
-    const details = await h.client.get(`/v1/requests/${requestId}/details`);
-    console.warn(`create of ${clusterId} ended ${state}: ${details.body?.error}`);
-  }
-  return state;
+function settle(requestId: string, clusterId: string, timeoutMs = 20_000): Promise<string> {
+  return settleCreate(h.client, requestId, clusterId, timeoutMs);
 }
 
 // ---- helpers ---------------------------------------------------------------------------------

@@ -139,3 +139,16 @@ export function haBody(engine: { id: string; product_image_type: string }, repli
     ...overrides,
   });
 }
+
+/**
+ * Waits for a create to end. Tests that do not depend on the engine starting (the lifecycle
+ * tests assert that) report a FAILED create instead of failing on it.
+ */
+export async function settle(client: SignedClient, requestId: string, clusterId: string, timeoutMs = 20_000): Promise<string> {
+  const state = await client.waitRequest(requestId, timeoutMs);
+  if (state !== 'COMPLETED') {
+    const details = await client.get(`/v1/requests/${requestId}/details`);
+    console.warn(`create of ${clusterId} ended ${state}: ${details.body?.error}`);
+  }
+  return state;
+}
