@@ -256,7 +256,7 @@ async function probe(svc: ChildService): Promise<ProbeReport | undefined> {
   return undefined;
 }
 
-/** Direct children of this process that are still running (not zombies). */
+/** Service processes this process started (direct children running src/main.ts; tsx's esbuild is left alone), not zombies. */
 async function ourChildren(): Promise<number[]> {
   const pids: number[] = [];
   for (const name of await readdir('/proc')) {
@@ -264,7 +264,8 @@ async function ourChildren(): Promise<number[]> {
     try {
       const stat = await readFile(`/proc/${name}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[1]) === process.pid && f[0] !== 'Z') pids.push(Number(name));
+      if (Number(f[1]) !== process.pid || f[0] === 'Z') continue;
+      if ((await readFile(`/proc/${name}/cmdline`, 'utf8')).split('\0').includes('src/main.ts')) pids.push(Number(name));
     } catch {
       // gone
     }
@@ -377,13 +378,17 @@ function cleanup(): Promise<void> {
 }
 
 let signals = 0;
+let firstSignalAt = 0;
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
     signals++;
     if (signals > 1) {
+      // Ctrl-C reaches this process twice: from the terminal, and relayed by the tsx CLI.
+      if (Date.now() - firstSignalAt < 1000) return;
       console.error(`\n${sig} again: still cleaning up (the service is stopping, engines are being killed); please wait`);
       return;
     }
+    firstSignalAt = Date.now();
     console.error(`\n${sig}: stopping, cleaning up...`);
     void cleanup().finally(() => process.exit(130));
   });
@@ -791,7 +796,7 @@ async function main(): Promise<void> {
   console.log(
     `  during the creates: service process ${pctOf(createCpuUse.othersPct)} of one core, bench (client) ${pctOf(createCpuUse.ownPct)}` +
       (createProbe
-        ? `; service event loop delay median ${ms(createProbe.loop.p50)} p99 ${ms(createProbe.loop.p99)} max ${ms(createProbe.loop.max)}, ` +
+        ? `; service event loop delay (beyond the 5 ms tick) median ${ms(createProbe.loop.p50)} p99 ${ms(createProbe.loop.p99)} max ${ms(createProbe.loop.max)}, ` +
           `${createProbe.gc.length} GC pauses (max ${ms(Math.max(0, ...createProbe.gc.map((g) => g[1])))})`
         : ''),
   );
@@ -806,7 +811,7 @@ async function main(): Promise<void> {
   const serviceGc = showProbe?.gc ?? [];
   if (showProbe) {
     console.log(
-      `    service: event loop delay median ${ms(showProbe.loop.p50)} p99 ${ms(showProbe.loop.p99)} max ${ms(showProbe.loop.max)}; ` +
+      `    service: event loop delay (beyond the 5 ms tick) median ${ms(showProbe.loop.p50)} p99 ${ms(showProbe.loop.p99)} max ${ms(showProbe.loop.max)}; ` +
         `${serviceGc.length} GC pauses, max ${ms(Math.max(0, ...serviceGc.map((g) => g[1])))}, total ${ms(sumMs(serviceGc.map((g) => g[1])))}; ` +
         `heap used ${showProbe.heapUsedMb.toFixed(0)} MB, rss ${showProbe.rssMb.toFixed(0)} MB`,
     );

@@ -14,6 +14,7 @@ export interface EngineBinaries {
   server: string;
   sentinel: string;
   checkAof: string | null;
+  checkRdb: string | null;
 }
 
 export interface InstalledEngine {
@@ -21,9 +22,9 @@ export interface InstalledEngine {
   binaries: EngineBinaries;
 }
 
-const NAMES: Record<EngineKind, { server: string; sentinel: string; checkAof: string; label: string }> = {
-  redis: { server: 'redis-server', sentinel: 'redis-sentinel', checkAof: 'redis-check-aof', label: 'Redis OSS' },
-  valkey: { server: 'valkey-server', sentinel: 'valkey-sentinel', checkAof: 'valkey-check-aof', label: 'Valkey' },
+const NAMES: Record<EngineKind, { server: string; sentinel: string; checkAof: string; checkRdb: string; label: string }> = {
+  redis: { server: 'redis-server', sentinel: 'redis-sentinel', checkAof: 'redis-check-aof', checkRdb: 'redis-check-rdb', label: 'Redis OSS' },
+  valkey: { server: 'valkey-server', sentinel: 'valkey-sentinel', checkAof: 'valkey-check-aof', checkRdb: 'valkey-check-rdb', label: 'Valkey' },
 };
 
 async function which(name: string, dirs: string[]): Promise<string | null> {
@@ -86,7 +87,7 @@ export async function detectEngines(searchPath = process.env.PATH ?? ''): Promis
         osVersion: os.version,
         endOfService: false,
       },
-      binaries: { server, sentinel, checkAof: await which(n.checkAof, dirs) },
+      binaries: { server, sentinel, checkAof: await which(n.checkAof, dirs), checkRdb: await which(n.checkRdb, dirs) },
     });
   }
   return found;
