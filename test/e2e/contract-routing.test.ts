@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildValidators } from '../../src/contract/validators.js';
 import { createBody, engineVersions, startHarness, type Harness, settle as settleCreate } from '../support/harness.js';
+import { expectErrorShape } from '../support/errors.js';
 
 const CONTRACT_YAML = fileURLToPath(new URL('../../src/contract/cachestore-1.0.openapi.yaml', import.meta.url));
 const contract = parse(readFileSync(CONTRACT_YAML, 'utf8')) as { paths: Record<string, Record<string, any>>; components: unknown; openapi: string; info: unknown };
@@ -39,27 +40,6 @@ afterAll(async () => {
 
 function settle(requestId: string, clusterId: string, timeoutMs = 20_000): Promise<string> {
   return settleCreate(h.client, requestId, clusterId, timeoutMs);
-}
-
-/** The error shape of DESIGN.md, exactly. */
-function expectErrorShape(r: { status: number; body: any }, status: number, code?: string) {
-  expect(r.status, JSON.stringify(r.body)).toBe(status);
-  expect(Object.keys(r.body ?? {})).toEqual(['errors']);
-  expect(r.body.errors).toHaveLength(1);
-  const e = r.body.errors[0];
-  expect(Object.keys(e).sort()).toEqual(
-    ['code', 'detail', 'global_request_id', 'links', 'related_resources', 'request_id', 'response', 'status', 'title'].sort(),
-  );
-  if (code) expect(e.code).toBe(code);
-  expect(e.title).toBe(e.code);
-  expect(e.status).toBe(status);
-  expect(e.request_id).toMatch(/^req-[0-9a-f-]{36}$/);
-  expect(e.global_request_id).toMatch(/^req-[0-9a-f-]{36}$/);
-  expect(e.links).toEqual([]);
-  expect(e.related_resources).toEqual([]);
-  expect(e.response).toBeNull();
-  expect(Array.isArray(e.detail) ? e.detail.length > 0 : typeof e.detail === 'string' && e.detail.length > 0).toBe(true);
-  return e;
 }
 
 function expectLoc(detail: unknown, loc: string) {

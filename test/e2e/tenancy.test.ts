@@ -4,6 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignedClient, signature } from '../support/client.js';
 import { createBody, engineVersions, startHarness, type Harness } from '../support/harness.js';
+import { expectErrorShape } from '../support/errors.js';
 
 let h: Harness;
 let other: SignedClient;
@@ -26,24 +27,6 @@ afterAll(async () => {
   await h?.stop();
 });
 
-function expectErrorShape(body: any, status: number) {
-  expect(body).toEqual({
-    errors: [
-      {
-        code: expect.any(String),
-        title: expect.any(String),
-        status,
-        detail: expect.anything(),
-        request_id: expect.stringMatching(/^req-/),
-        global_request_id: expect.stringMatching(/^req-/),
-        links: [],
-        related_resources: [],
-        response: null,
-      },
-    ],
-  });
-}
-
 /** Sends with exactly these header names (case kept), bypassing fetch's normalisation. */
 function rawGet(path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -61,8 +44,7 @@ function rawGet(path: string, headers: Record<string, string>): Promise<{ status
 describe('authentication', () => {
   it('answers 401 in the error shape to an unsigned request', async () => {
     const res = await fetch(`${h.baseUrl}/v1/clusters`);
-    expect(res.status).toBe(401);
-    expectErrorShape(await res.json(), 401);
+    expectErrorShape({ status: res.status, body: await res.json() }, 401, 'Unauthorized');
   });
 
   it('answers 401 to a tampered signature and to a signature made with the wrong secret', async () => {
@@ -120,8 +102,7 @@ describe('tenancy', () => {
     expect((await other.get('/v1/clusters')).body.count).toBe(0);
     expect((await other.get('/v1/clusters?service_state=RUNNING')).body.count).toBe(0);
     const show = await other.get(`/v1/clusters/${clusterId}`);
-    expect(show.status).toBe(404);
-    expectErrorShape(show.body, 404);
+    expectErrorShape(show, 404, 'NotFound');
     expect((await other.get(`/v1/requests/${createRequestId}`)).status).toBe(400);
     expect((await other.get(`/v1/requests/${createRequestId}/details`)).status).toBe(400);
     expect((await other.get(`/v1/clusters/${clusterId}/events`)).status).toBe(404);
@@ -156,7 +137,7 @@ describe('one mutation at a time', () => {
     const statuses = [a.status, b.status].sort();
     expect(statuses).toEqual([202, 400]);
     const refused = a.status === 400 ? a : b;
-    expectErrorShape(refused.body, 400);
+    expectErrorShape(refused, 400);
     expect(JSON.stringify(refused.body.errors[0].detail)).toMatch(/STOPPING|RESTARTING|in progress/);
     const accepted = a.status === 202 ? a : b;
     expect(await h.client.waitRequest(accepted.body.request_id)).toBe('COMPLETED');
