@@ -1,6 +1,7 @@
 // The driver port: how workflows make nodes exist, run, stop and vanish. The local driver runs
 // processes on loopback addresses; a Kubernetes driver would run StatefulSets.
 import type { EngineKind } from '../domain/model.js';
+import type { Endpoint } from '../engines/client.js';
 import type { SentinelSettings } from '../engines/config.js';
 
 export type { SentinelSettings };
@@ -47,4 +48,9 @@ export interface Driver {
   isRunning(node: NodeSpec): Promise<boolean>;
   /** Whether the engine process is alive and answers with the password. */
   isHealthy(node: NodeSpec): Promise<boolean>;
+}
+
+/** Where a node's engine answers, with the password it asks for. */
+export function endpointOf(n: NodeSpec): Endpoint {
+  return { host: n.ip, port: n.port, password: n.password };
 }

@@ -6,7 +6,7 @@
 // stays as it is, for whatever this service does not see (it is down, or the host is).
 import { withClient } from '../engines/replication.js';
 import type { Clock, Store } from '../domain/ports.js';
-import type { Driver } from '../drivers/driver.js';
+import { endpointOf, type Driver } from '../drivers/driver.js';
 import { clusterNodes, masterName, type ClusterNodes, type SentinelTimings } from './nodes.js';
 import type { Logger } from './worker.js';
 
@@ -80,7 +80,7 @@ export class PrimaryWatch {
     if (cluster?.serviceState !== 'RUNNING' || (await this.o.store.activeRequest(clusterId))) return;
     for (const s of nodes.sentinels) {
       try {
-        await withClient({ host: s.ip, port: s.port, password: s.password }, (c) => c.call('SENTINEL', 'FAILOVER', name), 500);
+        await withClient(endpointOf(s), (c) => c.call('SENTINEL', 'FAILOVER', name), 500);
       } catch (err) {
         const msg = err instanceof Error ? err.message : String(err);
         if (!/INPROG/.test(msg)) continue; // this Sentinel cannot: ask the next one

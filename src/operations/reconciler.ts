@@ -132,11 +132,11 @@ export class Reconciler {
     const now = Date.now();
     const candidates = [...deadData, ...sentinels];
     for (const n of candidates) {
-      if (n.kind === 'sentinel' && (await this.o.driver.isRunning(n))) {
+      // A process that runs (a data node may just be too busy to answer) is left alone.
+      if (await this.o.driver.isRunning(n)) {
         this.deadSince.delete(n.nodeId);
         continue;
       }
-      if (n.kind === 'data' && (await this.o.driver.isRunning(n))) continue; // alive but busy: leave it
       const since = this.deadSince.get(n.nodeId) ?? now;
       this.deadSince.set(n.nodeId, since);
       if (now - since < healAfter) continue;

@@ -8,14 +8,12 @@
 import type { Redis } from 'ioredis';
 import { connect } from '../engines/client.js';
 import { replicationInfo, withClient } from '../engines/replication.js';
-import type { NodeSpec } from '../drivers/driver.js';
+import { endpointOf, type NodeSpec } from '../drivers/driver.js';
 import { READY_TIMEOUT_MS, type WorkflowContext } from './workflow.js';
 
 /** Longest the primary's writes may stay paused: the pause ends by itself after this. */
 const PAUSE_LIMIT_MS = 5000;
 const CATCH_UP_TIMEOUT_MS = 3000;
-
-const ep = (n: NodeSpec) => ({ host: n.ip, port: n.port, password: n.password });
 
 export interface SwitchoverResult {
   pauseMs: number;
@@ -23,7 +21,7 @@ export interface SwitchoverResult {
 }
 
 async function open(n: NodeSpec): Promise<Redis> {
-  const c = connect(ep(n), 1000);
+  const c = connect(endpointOf(n), 1000);
   c.on('error', () => undefined);
   await c.connect();
   return c;
@@ -47,7 +45,7 @@ export async function switchover(ctx: WorkflowContext, targetInstanceId: string)
   const target = ctx.nodes.data.find((n) => n.instanceId === targetInstanceId);
   if (!target) throw new Error(`instance ${targetInstanceId} is not a data node of this cluster`);
   const old = ctx.nodes.primary;
-  const targetInfo = await withClient(ep(target), replicationInfo);
+  const targetInfo = await withClient(endpointOf(target), replicationInfo);
   if (targetInfo.role !== 'master' && !targetInfo.linkUp) {
     throw new Error(`replica ${target.ip} is still copying the primary; try again when it shows RUNNING`);
   }
@@ -89,7 +87,7 @@ export async function switchover(ctx: WorkflowContext, targetInstanceId: string)
     }
   }
   for (const n of ctx.nodes.data.filter((d) => d !== target)) {
-    await withClient(ep(n), async (c) => {
+    await withClient(endpointOf(n), async (c) => {
       const info = await replicationInfo(c);
       if (info.role !== 'slave' || info.masterHost !== target.ip || info.masterPort !== target.port) {
         await c.call('REPLICAOF', target.ip, String(target.port));

@@ -5,7 +5,7 @@
 import { probeReplication, sentinelMaster, type ReplicationInfo } from '../engines/replication.js';
 import type { ClusterDetail, Instance, InstanceRole, ServiceState } from '../domain/model.js';
 import type { Store } from '../domain/ports.js';
-import type { NodeSpec } from '../drivers/driver.js';
+import { endpointOf, type NodeSpec } from '../drivers/driver.js';
 import type { ClusterNodes } from './nodes.js';
 
 export interface Observation {
@@ -15,14 +15,12 @@ export interface Observation {
   primary: NodeSpec | null;
 }
 
-const ep = (n: NodeSpec) => ({ host: n.ip, port: n.port, password: n.password });
-
 export async function observe(nodes: ClusterNodes): Promise<Observation> {
-  const data = await Promise.all(nodes.data.map(async (node) => ({ node, info: await probeReplication(ep(node)) })));
+  const data = await Promise.all(nodes.data.map(async (node) => ({ node, info: await probeReplication(endpointOf(node)) })));
   const sentinels = await Promise.all(
     nodes.sentinels.map(async (node) => {
-      const master = await sentinelMaster(ep(node), node.sentinel!.masterName);
-      const alive = master !== null || (await probeReplication(ep(node))) !== null;
+      const master = await sentinelMaster(endpointOf(node), node.sentinel!.masterName);
+      const alive = master !== null || (await probeReplication(endpointOf(node))) !== null;
       return { node, alive, master };
     }),
   );

@@ -9,7 +9,7 @@ import { processMarker, renderDataNodeConfig, renderSentinelConfig } from '../..
 import { ping, shutdown } from '../../engines/client.js';
 import type { EngineBinaries } from '../../engines/detect.js';
 import type { EngineKind } from '../../domain/model.js';
-import type { Driver, NodeSpec } from '../driver.js';
+import { endpointOf, type Driver, type NodeSpec } from '../driver.js';
 import { findByMarker, isAlive, signal, waitForExit } from './processes.js';
 
 const STOP_TIMEOUT_MS = 60_000;
@@ -83,7 +83,7 @@ export class LocalDriver implements Driver {
   }
 
   async isHealthy(node: NodeSpec): Promise<boolean> {
-    return (await this.isRunning(node)) && (await ping({ host: node.ip, port: node.port, password: node.password }));
+    return (await this.isRunning(node)) && (await ping(endpointOf(node)));
   }
 
   async launch(node: NodeSpec): Promise<void> {
@@ -131,7 +131,7 @@ export class LocalDriver implements Driver {
 
   async waitReady(node: NodeSpec, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const ep = { host: node.ip, port: node.port, password: node.password };
+    const ep = endpointOf(node);
     for (;;) {
       if (await ping(ep, 500)) return;
       if (!(await this.isRunning(node))) throw new Error(`${node.engine} engine exited while starting: ${await this.why(node)}`);
@@ -144,7 +144,7 @@ export class LocalDriver implements Driver {
     const pid = await this.pid(node);
     if (pid === null) return;
     const marker = processMarker(node.nodeId);
-    const ep = { host: node.ip, port: node.port, password: node.password };
+    const ep = endpointOf(node);
     // A Sentinel has no dataset to save.
     const save = opts.save && node.kind === 'data';
     for (let attempt = 1; ; attempt++) {

@@ -3,6 +3,7 @@
 import type { OperationKind } from '../../domain/model.js';
 import { switchover } from '../switchover.js';
 import { applyObservation, observe } from '../topology.js';
+import { endpointOf } from '../../drivers/driver.js';
 import { waitReplicaSynced } from '../../engines/replication.js';
 import { each, killAll, SYNC_TIMEOUT_MS, type Workflow, type WorkflowContext } from '../workflow.js';
 import { startDataNodes, steps } from './steps.js';
@@ -51,7 +52,7 @@ const restartWorkflow: Workflow = {
           // Never stop a replica halfway through copying its primary: what it would save is not
           // the dataset its replication offset claims, and a restart would build on it.
           if (n.replicaOf && (await ctx.driver.isRunning(n))) {
-            await waitReplicaSynced({ host: n.ip, port: n.port, password: n.password }, n.replicaOf, SYNC_TIMEOUT_MS);
+            await waitReplicaSynced(endpointOf(n), n.replicaOf, SYNC_TIMEOUT_MS);
           }
           await ctx.driver.stop(n, { save: true });
           await startDataNodes(ctx, [n]);

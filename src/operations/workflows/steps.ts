@@ -1,9 +1,7 @@
 // The steps workflows are made of. Each ensures a state of the world and may run again.
 import { waitReplicaSynced } from '../../engines/replication.js';
-import type { NodeSpec } from '../../drivers/driver.js';
-import { each, READY_TIMEOUT_MS, SYNC_TIMEOUT_MS, type Step, type WorkflowContext } from '../workflow.js';
-
-const endpoint = (n: NodeSpec) => ({ host: n.ip, port: n.port, password: n.password });
+import { endpointOf, type NodeSpec } from '../../drivers/driver.js';
+import { each, killAll, READY_TIMEOUT_MS, SYNC_TIMEOUT_MS, type Step, type WorkflowContext } from '../workflow.js';
 
 /** Configures, launches and waits for data nodes; replicas until their initial sync is done. */
 export async function startDataNodes(ctx: WorkflowContext, nodes: NodeSpec[]): Promise<void> {
@@ -16,7 +14,7 @@ export async function startDataNodes(ctx: WorkflowContext, nodes: NodeSpec[]): P
     await each(group, (n) => ctx.driver.launch(n));
     await each(group, (n) => ctx.driver.waitReady(n, READY_TIMEOUT_MS));
   }
-  await each(replicas, (n) => waitReplicaSynced(endpoint(n), n.replicaOf!, SYNC_TIMEOUT_MS));
+  await each(replicas, (n) => waitReplicaSynced(endpointOf(n), n.replicaOf!, SYNC_TIMEOUT_MS));
 }
 
 export async function startSentinels(ctx: WorkflowContext): Promise<void> {
@@ -34,6 +32,6 @@ export const steps = {
   stopReplicas: { name: 'stop-replicas', run: (ctx) => each(ctx.nodes.data.filter((n) => n.replicaOf), (n) => ctx.driver.stop(n, { save: true })) } as Step,
   // The primary stops last and saves the complete dataset.
   stopPrimary: { name: 'stop-primary', run: (ctx) => each(ctx.nodes.data.filter((n) => !n.replicaOf), (n) => ctx.driver.stop(n, { save: true })) } as Step,
-  killAll: { name: 'kill', run: (ctx) => each(ctx.nodes.all, (n) => ctx.driver.kill(n)) } as Step,
+  killAll: { name: 'kill', run: killAll } as Step,
   removeData: { name: 'remove-data', run: (ctx) => each(ctx.nodes.all, (n) => ctx.driver.removeData(n)) } as Step,
 };
