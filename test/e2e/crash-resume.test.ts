@@ -28,6 +28,15 @@ describe('service restart with clusters running', () => {
     await h?.stop();
   });
 
+  /** A standalone cluster, RUNNING, with the id of its one instance. */
+  async function createRunning(name: string): Promise<{ id: string; instanceId: string }> {
+    const [engine] = await engineVersions(h.client);
+    const r = await h.client.post('/v1/clusters', createBody(engine, { name }));
+    expect(await h.client.waitRequest(r.body.request_id)).toBe('COMPLETED');
+    const id = r.body.resource.id;
+    return { id, instanceId: (await h.service.store.clusterDetail(null, id))!.instances[0].id };
+  }
+
   it('keeps engines running while the service is down and re-adopts them', async () => {
     const [engine] = await engineVersions(h.client);
     const r = await h.client.post('/v1/clusters', createBody(engine, { name: 'outlives' }));
@@ -46,11 +55,7 @@ describe('service restart with clusters running', () => {
   });
 
   it('marks a cluster whose engine died while the service was down, and Start brings it back', async () => {
-    const [engine] = await engineVersions(h.client);
-    const r = await h.client.post('/v1/clusters', createBody(engine, { name: 'diedwhiledown' }));
-    expect(await h.client.waitRequest(r.body.request_id)).toBe('COMPLETED');
-    const id = r.body.resource.id;
-    const instanceId = (await h.service.store.clusterDetail(null, id))!.instances[0].id;
+    const { id, instanceId } = await createRunning('diedwhiledown');
 
     await h.closeService();
     for (const pid of await enginePids(instanceId)) process.kill(pid, 'SIGKILL');
@@ -69,11 +74,7 @@ describe('service restart with clusters running', () => {
   });
 
   it('notices an engine that dies while the service runs (periodic reconcile)', async () => {
-    const [engine] = await engineVersions(h.client);
-    const r = await h.client.post('/v1/clusters', createBody(engine, { name: 'diedwhileup' }));
-    expect(await h.client.waitRequest(r.body.request_id)).toBe('COMPLETED');
-    const id = r.body.resource.id;
-    const instanceId = (await h.service.store.clusterDetail(null, id))!.instances[0].id;
+    const { id, instanceId } = await createRunning('diedwhileup');
     for (const pid of await enginePids(instanceId)) process.kill(pid, 'SIGKILL');
     await h.service.reconciler.check();
     expect((await h.client.get(`/v1/clusters/${id}`)).body.service_state).toBe('ERROR');
