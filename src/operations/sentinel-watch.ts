@@ -39,12 +39,18 @@ export class SentinelWatcher {
         connectTimeout: 1000,
         maxRetriesPerRequest: null,
         retryStrategy: (n) => Math.min(200 * n, 2000),
+        // ioredis's own resubscribe after a reconnect has no rejection handler: when the
+        // connection is dropped while it is in flight (a Sentinel restarting, the watch being
+        // dropped) the rejection is unhandled. Subscribe on every 'ready' ourselves instead.
+        autoResubscribe: false,
       });
       c.on('error', () => undefined);
       c.on('pmessage', (_pattern: string, channel: string) => {
         if (INTERESTING.has(channel)) this.schedule(clusterId);
       });
-      c.psubscribe('*').catch((err) => this.logger.warn({ err: String(err), sentinel: `${s.ip}:${s.port}` }, 'sentinel subscription failed'));
+      c.on('ready', () => {
+        c.psubscribe('*').catch((err) => this.logger.warn({ err: String(err), sentinel: `${s.ip}:${s.port}` }, 'sentinel subscription failed'));
+      });
       return c;
     });
     this.subs.set(clusterId, { key, clients });
