@@ -20,6 +20,10 @@ export interface Config {
   sentinelFailoverTimeoutMs: number;
   healAfterMs: number;
   primaryWatchMs: number;
+  /** Where backup files are kept (the local backup storage). */
+  backupDir: string;
+  /** How often scheduled backups and retention are checked; 0 turns the schedule off. */
+  backupScheduleMs: number;
 }
 
 export const DEFAULT_SUBNET: Subnet = { id: 'local-subnet', cidr: '127.77.0.0/16' };
@@ -79,5 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sentinelFailoverTimeoutMs: int(env, 'CACHESTORE_SENTINEL_FAILOVER_TIMEOUT_MS', 10_000, 1000),
     healAfterMs: int(env, 'CACHESTORE_HEAL_AFTER_MS', 10_000),
     primaryWatchMs: int(env, 'CACHESTORE_PRIMARY_WATCH_MS', 100),
+    backupDir: resolve(env.CACHESTORE_BACKUP_DIR || resolve(dataDir, 'backups')),
+    backupScheduleMs: int(env, 'CACHESTORE_BACKUP_SCHEDULE_MS', 60_000),
   };
 }

@@ -1,10 +1,14 @@
 // Composition root: config -> store -> engines and driver -> workers and reconciler -> HTTP.
 // Used by main.ts and by tests that run the whole service in-process.
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { bootstrapCredential } from './bootstrap.js';
 import type { Config } from './config.js';
+import { LogArchive } from './backups/log-archive.js';
+import { LocalBackupStorage } from './backups/storage.js';
+import { BackupService } from './domain/backup-service.js';
 import { CatalogService } from './domain/catalog-service.js';
 import { ClusterService } from './domain/cluster-service.js';
 import type { Credential } from './domain/model.js';
@@ -13,6 +17,7 @@ import { LocalDriver } from './drivers/local/local-driver.js';
 import { detectEngines, type InstalledEngine } from './engines/detect.js';
 import { buildApp } from './http/app.js';
 import { lockDataDir } from './lock.js';
+import { BackupScheduler } from './operations/backup-scheduler.js';
 import { PrimaryWatch } from './operations/primary-watch.js';
 import { Reconciler } from './operations/reconciler.js';
 import { Worker } from './operations/worker.js';
@@ -25,12 +30,15 @@ export interface Service {
   credential: Credential;
   engines: InstalledEngine[];
   reconciler: Reconciler;
+  scheduler: BackupScheduler;
   /** Closes the API, lets running requests finish, and releases the store. Engines keep running. */
   close(): Promise<void>;
 }
 
 export interface ServiceOptions {
   clock?: Clock;
+  /** The backup schedule's clock (tests move it to a backup hour). */
+  scheduleClock?: Clock;
   checkResponses?: boolean;
   announce?: (text: string) => void;
 }
@@ -46,6 +54,15 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const driver = new LocalDriver(config.dataDir, (kind) => engines.find((e) => e.version.engine === kind)?.binaries);
   const credential = await bootstrapCredential(config.dataDir, config.bootstrap, opts.announce ?? ((t) => console.log(t)));
   await store.saveCredential(credential);
+
+  const storage = new LocalBackupStorage(config.backupDir);
+  const archive = new LogArchive(join(config.dataDir, 'wal-archive'));
+  const backupTools = {
+    storage,
+    archive,
+    stagingDir: join(config.dataDir, 'backup-staging'),
+    binaries: (kind: string) => engines.find((e) => e.version.engine === kind)?.binaries,
+  };
 
   const sentinelTimings = { downAfterMs: config.sentinelDownAfterMs, failoverTimeoutMs: config.sentinelFailoverTimeoutMs };
   const primaryWatch = new PrimaryWatch({ store, driver, clock, logger, intervalMs: config.primaryWatchMs, timings: sentinelTimings });
@@ -67,6 +84,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     concurrency: config.workerConcurrency,
     stepDelayMs: config.debugStepDelayMs,
     sentinelTimings,
+    backups: backupTools,
     // After an operation, look at the cluster once (and start watching its Sentinels).
     onFinished: (id) => {
       primaryWatch.invalidate();
@@ -82,8 +100,11 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     subnets: config.subnets,
     onSubmitted: () => worker.notify(),
   });
+  const backups = new BackupService({ store, clock, clusters, logs: archive });
+  const scheduler = new BackupScheduler({ store, backups, clock: opts.scheduleClock ?? clock, logger, intervalMs: config.backupScheduleMs });
   const app = await buildApp({
     clusters,
+    backups,
     catalog: new CatalogService(versions),
     findCredential: (k) => store.findCredential(k),
     trustProxy: config.trustProxy,
@@ -97,11 +118,15 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   if (config.database.kind === 'sqlite') {
     const n = await store.releaseAllLeases();
     if (n > 0) logger.info({ requests: n }, 'resuming requests left running by the previous process');
+    // Likewise, half-copied backup files are nobody's now (their requests resume or fail).
+    const swept = await storage.sweep();
+    if (swept > 0) logger.info({ files: swept }, 'removed half-copied backup files');
   }
   await reconciler.check();
   reconciler.start();
   primaryWatch.start();
   worker.start();
+  scheduler.start();
   logger.info({ engines: engines.map((e) => e.version.name) }, 'engines found');
 
   let closed = false;
@@ -111,11 +136,13 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     credential,
     engines,
     reconciler,
+    scheduler,
     async close() {
       if (closed) return;
       closed = true;
       await app.close();
       primaryWatch.stop();
+      await scheduler.stop();
       await reconciler.stop();
       await worker.stop();
       await store.close();

@@ -25,7 +25,10 @@ export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
                 properties: {
                   request_id: { type: 'string' },
                   cluster_id: { type: 'string' },
-                  operation: { type: 'string', enum: ['create', 'stop', 'start', 'restart', 'terminate'] },
+                  operation: {
+                    type: 'string',
+                    enum: ['create', 'stop', 'start', 'restart', 'terminate', 'switchover', 'sync', 'backup', 'remove-backups', 'set-backup', 'unset-backup', 'restore'],
+                  },
                   state: { type: 'string', enum: ['REQUESTED', 'RUNNING', 'COMPLETED', 'FAILED'] },
                   last_step: { type: ['string', 'null'] },
                   error: { type: ['string', 'null'] },
@@ -36,6 +39,25 @@ export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
               },
             },
           },
+        },
+        ...errors,
+      },
+    },
+  },
+  '/v1/clusters/{cluster_id}/backup-histories': {
+    post: {
+      operationId: 'cachestoreExtCreateBackup',
+      summary: 'Create Backup (extension)',
+      description:
+        'Takes a backup now (on a replica when the cluster has one), stores it and verifies it by loading it into a scratch engine. ' +
+        "The response's resource id is the new backup_history_number; List Backup Histories shows its state (RUNNING, then COMPLETED or FAILED with the reason in backup_state_detail).",
+      'x-cachestore-extension': true,
+      security: auth,
+      parameters: [{ name: 'cluster_id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: {
+        '202': {
+          description: 'Accepted',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/AsyncResponse' } } },
         },
         ...errors,
       },
@@ -81,6 +103,9 @@ export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
 /** The document served at GET /openapi.json: the contract, plus our extension paths. */
 export function servedDocument(): OpenApiDocument {
   const doc = structuredClone(contractDocument());
-  doc.paths = { ...doc.paths, ...EXTENSION_PATHS };
+  // An extension may add a method to a path the contract has (POST .../backup-histories).
+  for (const [path, item] of Object.entries(EXTENSION_PATHS)) {
+    doc.paths[path] = { ...(doc.paths[path] ?? {}), ...item };
+  }
   return doc;
 }

@@ -6,7 +6,7 @@ import { planCluster, type PlannedInstance } from './create-cluster.js';
 import { InvalidStateError, NotFoundError, ValidationError } from './errors.js';
 import { newId, newRequestId } from './ids.js';
 import { assertCanStart, busyError, TRANSITIONS } from './lifecycle.js';
-import { SERVICE_STATES, type Cluster, type ClusterDetail, type Instance, type OperationKind, type OperationRequest, type ServiceState } from './model.js';
+import { SERVICE_STATES, type BackupHistory, type Cluster, type ClusterDetail, type Instance, type OperationKind, type OperationRequest, type ServiceState } from './model.js';
 import { freeAddresses, type Subnet } from './network.js';
 import { UniqueViolation, type AddressProbe, type Clock, type ClusterSummary, type SortField, type Store } from './ports.js';
 import type { Principal } from './principal.js';
@@ -67,6 +67,11 @@ export class ClusterService {
   }
 
   async create(p: Principal, body: CreateClusterBody): Promise<Submitted> {
+    return this.createCluster(p, body, 'create', null);
+  }
+
+  /** Plans and records a new cluster; `restore` ones start from a backup (payload says which). */
+  async createCluster(p: Principal, body: CreateClusterBody, op: 'create' | 'restore', payload: Record<string, unknown> | null): Promise<Submitted> {
     const plan = planCluster(body, {
       accountId: p.accountId,
       userId: p.userId,
@@ -75,7 +80,7 @@ export class ClusterService {
       subnets: this.deps.subnets,
     });
     const subnet = this.deps.subnets.find((s) => s.id === plan.cluster.subnetId)!;
-    const request = this.newRequest(p, plan.cluster.id, 'create');
+    const request = this.newRequest(p, plan.cluster.id, op, payload);
     const run = this.allocation.then(async () => {
       const instances = await this.allocate(subnet, plan.instances);
       await this.deps.store.createCluster(
@@ -186,7 +191,7 @@ export class ClusterService {
   }
 
   /** Stop, start, restart, terminate or sync: 400 naming the state when it is not allowed now. */
-  async mutate(p: Principal, id: string, op: Exclude<OperationKind, 'create' | 'switchover'>): Promise<Submitted> {
+  async mutate(p: Principal, id: string, op: 'stop' | 'start' | 'restart' | 'terminate' | 'sync'): Promise<Submitted> {
     const cluster = await this.deps.store.findCluster(p.accountId, id);
     if (!cluster) throw notFound(id);
     let payload: Record<string, unknown> | null = null;
@@ -223,7 +228,17 @@ export class ClusterService {
     return this.begin(p, cluster, 'switchover', { target: target.id });
   }
 
-  private async begin(p: Principal, cluster: Cluster, op: Exclude<OperationKind, 'create'>, payload: Record<string, unknown> | null): Promise<Submitted> {
+  /**
+   * Records a mutation of an existing cluster in the ledger, or says (400) why it cannot start
+   * now. `backup`: the history row a backup starts, recorded with the request.
+   */
+  async begin(
+    p: Principal,
+    cluster: Cluster,
+    op: Exclude<OperationKind, 'create' | 'restore'>,
+    payload: Record<string, unknown> | null,
+    backup?: (request: OperationRequest) => BackupHistory,
+  ): Promise<Submitted> {
     const store = this.deps.store;
     const id = cluster.id;
     const active = await store.activeRequest(id);
@@ -232,8 +247,9 @@ export class ClusterService {
     const request = this.newRequest(p, id, op, payload);
     let started: boolean;
     try {
-      started = await store.beginOperation(request, t.from, TRANSITIONS[op].during);
+      started = await store.beginOperation(request, t.from, TRANSITIONS[op].during, backup?.(request));
     } catch (err) {
+      if (err instanceof UniqueViolation && err.what === 'backup_slot') throw err;
       if (err instanceof UniqueViolation) {
         const other = await store.activeRequest(id);
         throw busyError((await store.findCluster(null, id)) ?? cluster, other?.id ?? 'another request');
@@ -264,6 +280,6 @@ export class ClusterService {
   }
 }
 
-function notFound(id: string): NotFoundError {
+export function notFound(id: string): NotFoundError {
   return new NotFoundError(`Cluster '${id}' was not found in this account.`);
 }

@@ -5,7 +5,8 @@ import type { Cluster, OperationKind, ServiceState } from './model.js';
 
 interface Transition {
   from: readonly ServiceState[];
-  during: ServiceState;
+  /** null: the cluster keeps its state while the operation runs (backups, settings). */
+  during: ServiceState | null;
   success: ServiceState;
   failure: ServiceState;
 }
@@ -19,6 +20,14 @@ export const TRANSITIONS: Record<OperationKind, Transition> = {
   // For these two the outcome is what a probe finds (operations/topology.ts); RUNNING is the usual one.
   switchover: { from: ['RUNNING'], during: 'EDITING', success: 'RUNNING', failure: 'RUNNING' },
   sync: { from: ['RUNNING', 'ERROR', 'STOPPED'], during: 'SYNCHRONIZING', success: 'RUNNING', failure: 'ERROR' },
+  // Backups run beside the workload: the cluster stays RUNNING and serving. Their workflows set
+  // no cluster state at the end (success/failure below are not applied).
+  backup: { from: ['RUNNING'], during: null, success: 'RUNNING', failure: 'RUNNING' },
+  'remove-backups': { from: ['RUNNING', 'STOPPED', 'ERROR'], during: null, success: 'RUNNING', failure: 'RUNNING' },
+  'set-backup': { from: ['RUNNING', 'STOPPED', 'ERROR'], during: null, success: 'RUNNING', failure: 'RUNNING' },
+  'unset-backup': { from: ['RUNNING', 'STOPPED', 'ERROR'], during: null, success: 'RUNNING', failure: 'RUNNING' },
+  // A restore creates a new cluster: it goes the way a create goes.
+  restore: { from: [], during: 'CREATING', success: 'RUNNING', failure: 'FAILED' },
 };
 
 /** Throws a 400 naming the state when `op` may not start on `cluster` now. */

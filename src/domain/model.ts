@@ -16,6 +16,8 @@ export interface Tag {
 export interface BackupOption {
   retentionPeriodDay: string;
   startingTimeHour: string;
+  /** When the schedule was set: daily slots before this instant are not owed a backup. */
+  enabledAt?: string;
 }
 
 export interface MaintenanceOption {
@@ -90,7 +92,9 @@ export interface ClusterDetail {
 export const REQUEST_STATES = ['REQUESTED', 'RUNNING', 'COMPLETED', 'FAILED'] as const;
 export type RequestState = (typeof REQUEST_STATES)[number];
 
-export type OperationKind = 'create' | 'stop' | 'start' | 'restart' | 'terminate' | 'switchover' | 'sync';
+export type OperationKind =
+  | 'create' | 'stop' | 'start' | 'restart' | 'terminate' | 'switchover' | 'sync'
+  | 'backup' | 'remove-backups' | 'set-backup' | 'unset-backup' | 'restore';
 
 export interface OperationRequest {
   id: string;
@@ -107,6 +111,41 @@ export interface OperationRequest {
   createdAt: string;
   updatedAt: string;
   finishedAt: string | null;
+}
+
+export const BACKUP_STATES = ['RUNNING', 'COMPLETED', 'FAILED'] as const;
+export type BackupState = (typeof BACKUP_STATES)[number];
+
+/** One backup of a cluster: an RDB in backup storage, and the write log that follows it. */
+export interface BackupHistory {
+  /** backup_history_number in the API. */
+  id: string;
+  clusterId: string;
+  accountId: string;
+  requestId: string;
+  /** 'scheduled' backups carry the daily slot they were taken for. */
+  kind: 'scheduled' | 'on-demand';
+  slot: string | null;
+  state: BackupState;
+  /** Why it failed, or what verification found. */
+  detail: string | null;
+  engine: EngineKind;
+  softwareVersion: string;
+  startedAt: string;
+  endedAt: string | null;
+  /** The data node the snapshot was taken on. */
+  sourceInstanceId: string | null;
+  /** The instant the snapshot stands for: data written up to it is in the RDB. */
+  snapshotAt: string | null;
+  storageKey: string | null;
+  sizeBytes: number | null;
+  sha256: string | null;
+  keyCount: number | null;
+  digest: string | null;
+  /** The archived write log (AOF increment) that continues from the snapshot, if any. */
+  logFile: string | null;
+  /** Set once a later backup on the same node closed this log: it covers up to this instant. */
+  logEndAt: string | null;
 }
 
 export interface ClusterEvent {

@@ -1,7 +1,7 @@
 // The interfaces the domain needs from the outside world. Implementations live in store/ and
 // drivers/; the domain imports only these.
 import type {
-  Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceGroup, InstanceRole, OperationKind,
+  BackupHistory, BackupOption, Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceGroup, InstanceRole, OperationKind,
   OperationRequest, RequestState, ServiceState,
 } from './model.js';
 
@@ -29,7 +29,7 @@ export interface NewCluster {
 
 /** Thrown by the store when a unique rule holds; the service turns it into a 400. */
 export class UniqueViolation extends Error {
-  constructor(readonly what: 'cluster_name' | 'address' | 'active_request') {
+  constructor(readonly what: 'cluster_name' | 'address' | 'active_request' | 'backup_slot') {
     super(`unique violation: ${what}`);
   }
 }
@@ -59,11 +59,12 @@ export interface Store {
   takenAddresses(subnetId: string): Promise<Set<string>>;
 
   /**
-   * Starts a mutation: if the cluster is in one of `from`, moves it to `during` and records the
-   * request, atomically. Returns false when the state did not match; throws UniqueViolation
-   * ('active_request') when another mutation of the cluster is active.
+   * Starts a mutation: if the cluster is in one of `from`, moves it to `during` (null: leaves its
+   * state) and records the request, and the backup history a backup starts, atomically. Returns
+   * false when the state did not match; throws UniqueViolation ('active_request') when another
+   * mutation of the cluster is active, ('backup_slot') when the slot's backup exists already.
    */
-  beginOperation(request: OperationRequest, from: readonly ServiceState[], during: ServiceState): Promise<boolean>;
+  beginOperation(request: OperationRequest, from: readonly ServiceState[], during: ServiceState | null, backup?: BackupHistory): Promise<boolean>;
   findRequest(accountId: string | null, id: string): Promise<OperationRequest | undefined>;
   activeRequest(clusterId: string): Promise<OperationRequest | undefined>;
   /** Claims one request that is REQUESTED, or RUNNING with an expired lease. */
@@ -73,6 +74,15 @@ export interface Store {
   finishRequest(id: string, state: Extract<RequestState, 'COMPLETED' | 'FAILED'>, error: string | null, at: string): Promise<void>;
   /** Gives every RUNNING request's lease up (used at start when this process owns the store alone). */
   releaseAllLeases(): Promise<number>;
+
+  setBackupOption(clusterId: string, option: BackupOption | null, at: string, by: string): Promise<void>;
+  findBackup(clusterId: string, id: string): Promise<BackupHistory | undefined>;
+  /** Newest first. */
+  listBackups(clusterId: string, page: { limit: number; page: number }): Promise<{ backups: BackupHistory[]; total: number }>;
+  /** Oldest first. */
+  backupsOf(clusterId: string): Promise<BackupHistory[]>;
+  updateBackup(id: string, patch: Partial<Omit<BackupHistory, 'id' | 'clusterId' | 'accountId'>>): Promise<void>;
+  deleteBackups(ids: string[]): Promise<void>;
 
   addEvent(clusterId: string, requestId: string | null, message: string, at: string): Promise<void>;
   listEvents(clusterId: string): Promise<ClusterEvent[]>;

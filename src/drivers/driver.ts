@@ -23,6 +23,11 @@ export interface NodeSpec {
   password: string;
   maxMemoryBytes: number;
   ioThreads: number;
+  /**
+   * Data nodes: keep the write log whole between backups (no automatic AOF rewrite), so
+   * point-in-time recovery can replay it. Set while the cluster has a backup schedule.
+   */
+  keepWriteLog?: boolean;
   /** Data nodes: the primary to replicate from (null for the primary). */
   replicaOf?: { ip: string; port: number } | null;
   /** Sentinels: what to monitor. */
@@ -42,6 +47,11 @@ export interface Driver {
   stop(node: NodeSpec, opts: { save: boolean }): Promise<void>;
   /** Ends the engine at once, without saving (idempotent). */
   kill(node: NodeSpec): Promise<void>;
+  /**
+   * Places an append-only directory (manifest, base, increment) where the node's engine loads
+   * its dataset from on its next start (a restore). The node must not run.
+   */
+  importAof(node: NodeSpec, fromDir: string): Promise<void>;
   /** Deletes everything the node stored (idempotent). */
   removeData(node: NodeSpec): Promise<void>;
   /** Whether the engine process of this node is alive. */

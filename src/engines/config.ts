@@ -16,6 +16,8 @@ export interface DataNodeConfig extends ProcessConfig {
   ioThreads: number;
   /** The primary this node replicates from; absent for a primary. */
   replicaOf?: { ip: string; port: number } | null;
+  /** No automatic AOF rewrite: the write log stays whole from one backup to the next. */
+  keepWriteLog?: boolean;
 }
 
 /** What a Sentinel monitors, and whom it knows. */
@@ -67,6 +69,10 @@ export function renderDataNodeConfig(c: DataNodeConfig): string {
     // Durability: an append-only file synced every second plus periodic snapshots.
     'appendonly yes',
     'appendfsync everysec',
+    // Point-in-time recovery: the write log carries the second of every write, and while the
+    // cluster has backups only the backups rewrite it (each rewrite's base is a backup).
+    'aof-timestamp-enabled yes',
+    `auto-aof-rewrite-percentage ${c.keepWriteLog ? 0 : 100}`,
     'save 3600 1 300 100 60 10000',
     `maxmemory ${c.maxMemoryBytes}`,
     'maxmemory-policy volatile-lru',

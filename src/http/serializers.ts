@@ -3,7 +3,7 @@
 // tests check each response against the YAML with unknown properties forbidden.
 import type { EngineVersion, ServerType } from '../domain/catalog.js';
 import type { ClusterPage } from '../domain/cluster-service.js';
-import type { Cluster, ClusterDetail, OperationRequest } from '../domain/model.js';
+import type { BackupHistory, Cluster, ClusterDetail, OperationRequest } from '../domain/model.js';
 
 const DBAAS_ENGINE: Record<Cluster['engine'], string> = { redis: 'Redis OSS', valkey: 'Valkey' };
 
@@ -132,5 +132,20 @@ export function requestDetail(r: OperationRequest) {
     created_at: r.createdAt,
     updated_at: r.updatedAt,
     finished_at: r.finishedAt,
+  };
+}
+
+const GIB = 1024 ** 3;
+
+export function backupHistory(b: BackupHistory) {
+  return {
+    backup_history_number: b.id,
+    backup_state: b.state,
+    backup_state_detail: b.detail,
+    backup_start_at: b.startedAt,
+    // Required by the contract: empty while the backup runs.
+    backup_end_at: b.endedAt ?? '',
+    backup_size_gb: b.sizeBytes === null ? 0 : b.sizeBytes / GIB,
+    software_version: b.softwareVersion,
   };
 }

@@ -51,6 +51,7 @@ export function clusterNodes(detail: ClusterDetail, password: string, timings: S
     ip: i.serviceIpAddress,
     port: i.port,
     replicaOf: i.roleType === 'MASTER' ? null : master,
+    keepWriteLog: c.backupOption !== null,
   }));
   const sentinels: NodeSpec[] = [];
   if (c.haEnabled && master) {

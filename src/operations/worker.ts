@@ -7,7 +7,7 @@ import type { OperationRequest, ServiceState } from '../domain/model.js';
 import type { Clock, Store } from '../domain/ports.js';
 import type { Driver } from '../drivers/driver.js';
 import { clusterNodes, DEFAULT_SENTINEL_TIMINGS, type SentinelTimings } from './nodes.js';
-import type { WorkflowContext } from './workflow.js';
+import type { BackupTools, WorkflowContext } from './workflow.js';
 import { WORKFLOWS } from './workflows/index.js';
 
 export interface Logger {
@@ -27,6 +27,7 @@ export interface WorkerOptions {
   /** Test hook: pause after each recorded step, so a test can kill the service mid-operation. */
   stepDelayMs?: number;
   sentinelTimings?: SentinelTimings;
+  backups: BackupTools;
   /** Called when a cluster's operation finished (e.g. to watch its Sentinels). */
   onFinished?: (clusterId: string) => void;
 }
@@ -166,6 +167,7 @@ export class Worker {
       nodes: first.nodes,
       store,
       driver,
+      backups: this.o.backups,
       now,
       event: (message) => store.addEvent(request.clusterId, request.id, message, now()),
       async reload() {

@@ -3,7 +3,10 @@
 // last recorded one, so every step must be safe to repeat ("ensure", not "do").
 import type { Cluster, ClusterDetail, OperationRequest } from '../domain/model.js';
 import type { Store } from '../domain/ports.js';
+import type { LogArchive } from '../backups/log-archive.js';
+import type { BackupStorage } from '../backups/storage.js';
 import type { Driver, NodeSpec } from '../drivers/driver.js';
+import type { EngineBinaries } from '../engines/detect.js';
 import type { ClusterNodes } from './nodes.js';
 
 export interface WorkflowContext {
@@ -14,10 +17,20 @@ export interface WorkflowContext {
   nodes: ClusterNodes;
   store: Store;
   driver: Driver;
+  backups: BackupTools;
   now(): string;
   event(message: string): Promise<void>;
   /** Reads the cluster again (after a step changed roles in the store). */
   reload(): Promise<void>;
+}
+
+/** What backup and restore workflows work with. */
+export interface BackupTools {
+  storage: BackupStorage;
+  archive: LogArchive;
+  /** Scratch space on the engines' filesystem (hard links to AOF files, restores being built). */
+  stagingDir: string;
+  binaries(engine: Cluster['engine']): EngineBinaries | undefined;
 }
 
 export interface Step {

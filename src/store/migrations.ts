@@ -132,6 +132,43 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('requests').addColumn('payload', 'text').execute();
     },
   },
+  '2026-11-27-003-backup-histories': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('backup_histories')
+        .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+        .addColumn('cluster_id', 'varchar(32)', (c) => c.notNull())
+        .addColumn('account_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('request_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('kind', 'varchar(16)', (c) => c.notNull())
+        .addColumn('slot', 'varchar(40)')
+        .addColumn('state', 'varchar(16)', (c) => c.notNull())
+        .addColumn('detail', 'text')
+        .addColumn('engine', 'varchar(16)', (c) => c.notNull())
+        .addColumn('software_version', 'varchar(32)', (c) => c.notNull())
+        .addColumn('started_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('ended_at', 'varchar(40)')
+        .addColumn('source_instance_id', 'varchar(32)')
+        .addColumn('snapshot_at', 'varchar(40)')
+        .addColumn('storage_key', 'varchar(256)')
+        .addColumn('size_bytes', 'bigint')
+        .addColumn('sha256', 'varchar(64)')
+        .addColumn('key_count', 'bigint')
+        .addColumn('digest', 'varchar(64)')
+        .addColumn('log_file', 'varchar(512)')
+        .addColumn('log_end_at', 'varchar(40)')
+        .execute();
+      await db.schema.createIndex('backup_histories_cluster_started').on('backup_histories').columns(['cluster_id', 'started_at']).execute();
+      // One scheduled backup per cluster and daily slot, even with several service replicas.
+      await db.schema
+        .createIndex('backup_histories_slot_unique')
+        .unique()
+        .on('backup_histories')
+        .columns(['cluster_id', 'slot'])
+        .where(sql.ref('kind'), '=', 'scheduled')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -89,6 +89,30 @@ export interface EventsTable {
   at: string;
 }
 
+export interface BackupHistoriesTable {
+  id: string;
+  cluster_id: string;
+  account_id: string;
+  request_id: string;
+  kind: string;
+  slot: string | null;
+  state: string;
+  detail: string | null;
+  engine: string;
+  software_version: string;
+  started_at: string;
+  ended_at: string | null;
+  source_instance_id: string | null;
+  snapshot_at: string | null;
+  storage_key: string | null;
+  size_bytes: number | string | null;
+  sha256: string | null;
+  key_count: number | string | null;
+  digest: string | null;
+  log_file: string | null;
+  log_end_at: string | null;
+}
+
 export interface Database {
   credentials: CredentialsTable;
   clusters: ClustersTable;
@@ -96,4 +120,5 @@ export interface Database {
   instances: InstancesTable;
   requests: RequestsTable;
   events: EventsTable;
+  backup_histories: BackupHistoriesTable;
 }

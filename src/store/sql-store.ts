@@ -2,11 +2,11 @@
 import { PostgresAdapter, sql, type Kysely, type Selectable } from 'kysely';
 import { newId } from '../domain/ids.js';
 import type {
-  Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceRole, OperationKind, OperationRequest,
+  BackupHistory, BackupOption, Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceRole, OperationKind, OperationRequest,
   RequestState, ServiceState,
 } from '../domain/model.js';
 import { UniqueViolation, type ClusterQuery, type ClusterSummary, type NewCluster, type Store } from '../domain/ports.js';
-import type { ClustersTable, Database, InstancesTable, RequestsTable } from './schema.js';
+import type { BackupHistoriesTable, ClustersTable, Database, InstancesTable, RequestsTable } from './schema.js';
 
 const ADDRESS_RELEASED: ServiceState[] = ['TERMINATED', 'FAILED'];
 
@@ -17,6 +17,7 @@ function uniqueViolation(err: unknown): UniqueViolation | undefined {
   if (/clusters_live_name_unique|clusters\.account_id/.test(text)) return new UniqueViolation('cluster_name');
   if (/instances_address_unique|instances\.subnet_id/.test(text)) return new UniqueViolation('address');
   if (/requests_one_active_per_cluster|requests\.cluster_id/.test(text)) return new UniqueViolation('active_request');
+  if (/backup_histories_slot_unique|backup_histories\.cluster_id/.test(text)) return new UniqueViolation('backup_slot');
   return undefined;
 }
 
@@ -26,6 +27,33 @@ async function rethrowUnique<T>(work: () => Promise<T>): Promise<T> {
   } catch (err) {
     throw uniqueViolation(err) ?? err;
   }
+}
+
+/** BackupHistory field -> backup_histories column. */
+const BACKUP_COLUMNS: Record<string, keyof BackupHistoriesTable> = {
+  id: 'id', clusterId: 'cluster_id', accountId: 'account_id', requestId: 'request_id', kind: 'kind', slot: 'slot',
+  state: 'state', detail: 'detail', engine: 'engine', softwareVersion: 'software_version', startedAt: 'started_at',
+  endedAt: 'ended_at', sourceInstanceId: 'source_instance_id', snapshotAt: 'snapshot_at', storageKey: 'storage_key',
+  sizeBytes: 'size_bytes', sha256: 'sha256', keyCount: 'key_count', digest: 'digest', logFile: 'log_file', logEndAt: 'log_end_at',
+};
+
+const EMPTY_BACKUP: Partial<BackupHistory> = {
+  slot: null, detail: null, endedAt: null, sourceInstanceId: null, snapshotAt: null, storageKey: null, sizeBytes: null,
+  sha256: null, keyCount: null, digest: null, logFile: null, logEndAt: null,
+};
+
+function backupRow(b: BackupHistory): BackupHistoriesTable {
+  const out: Record<string, unknown> = {};
+  for (const [field, column] of Object.entries(BACKUP_COLUMNS)) out[column] = (b as unknown as Record<string, unknown>)[field] ?? null;
+  return out as unknown as BackupHistoriesTable;
+}
+
+function toBackup(r: Selectable<BackupHistoriesTable>): BackupHistory {
+  const out: Record<string, unknown> = {};
+  for (const [field, column] of Object.entries(BACKUP_COLUMNS)) out[field] = r[column];
+  // PostgreSQL returns bigint as text.
+  for (const n of ['sizeBytes', 'keyCount']) if (out[n] !== null) out[n] = Number(out[n]);
+  return out as unknown as BackupHistory;
 }
 
 function escapeLike(s: string): string {
@@ -333,20 +361,83 @@ export class SqlStore implements Store {
     return new Set(rows.map((r) => r.service_ip_address));
   }
 
-  async beginOperation(request: OperationRequest, from: readonly ServiceState[], during: ServiceState): Promise<boolean> {
+  async beginOperation(request: OperationRequest, from: readonly ServiceState[], during: ServiceState | null, backup?: BackupHistory): Promise<boolean> {
     return rethrowUnique(() =>
       this.db.transaction().execute(async (trx) => {
-        const res = await trx
-          .updateTable('clusters')
-          .set({ service_state: during, modified_at: request.createdAt, modified_by: request.createdBy })
-          .where('id', '=', request.clusterId)
-          .where('service_state', 'in', [...from])
-          .executeTakeFirst();
-        if (Number(res.numUpdatedRows) !== 1) return false;
+        if (during === null) {
+          // The cluster keeps its state; the state must still be one the operation may start from.
+          const row = await trx
+            .selectFrom('clusters')
+            .select('id')
+            .where('id', '=', request.clusterId)
+            .where('service_state', 'in', [...from])
+            .executeTakeFirst();
+          if (!row) return false;
+        } else {
+          const res = await trx
+            .updateTable('clusters')
+            .set({ service_state: during, modified_at: request.createdAt, modified_by: request.createdBy })
+            .where('id', '=', request.clusterId)
+            .where('service_state', 'in', [...from])
+            .executeTakeFirst();
+          if (Number(res.numUpdatedRows) !== 1) return false;
+        }
         await trx.insertInto('requests').values(this.requestRow(request)).execute();
+        if (backup) await trx.insertInto('backup_histories').values(backupRow(backup)).execute();
         return true;
       }),
     );
+  }
+
+  async setBackupOption(clusterId: string, option: BackupOption | null, at: string, by: string): Promise<void> {
+    await this.db
+      .updateTable('clusters')
+      .set({ backup_option: option ? JSON.stringify(option) : null, modified_at: at, modified_by: by })
+      .where('id', '=', clusterId)
+      .execute();
+  }
+
+  async findBackup(clusterId: string, id: string): Promise<BackupHistory | undefined> {
+    const r = await this.db.selectFrom('backup_histories').selectAll().where('cluster_id', '=', clusterId).where('id', '=', id).executeTakeFirst();
+    return r && toBackup(r);
+  }
+
+  async listBackups(clusterId: string, page: { limit: number; page: number }): Promise<{ backups: BackupHistory[]; total: number }> {
+    const count = await this.db
+      .selectFrom('backup_histories')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('cluster_id', '=', clusterId)
+      .executeTakeFirstOrThrow();
+    const rows = await this.db
+      .selectFrom('backup_histories')
+      .selectAll()
+      .where('cluster_id', '=', clusterId)
+      .orderBy('started_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(page.limit)
+      .offset(page.limit * page.page)
+      .execute();
+    return { backups: rows.map(toBackup), total: Number(count.n) };
+  }
+
+  async backupsOf(clusterId: string): Promise<BackupHistory[]> {
+    const rows = await this.db.selectFrom('backup_histories').selectAll().where('cluster_id', '=', clusterId).orderBy('started_at').orderBy('id').execute();
+    return rows.map(toBackup);
+  }
+
+  async updateBackup(id: string, patch: Partial<Omit<BackupHistory, 'id' | 'clusterId' | 'accountId'>>): Promise<void> {
+    const row = backupRow({ ...EMPTY_BACKUP, ...patch } as BackupHistory);
+    const set: Partial<BackupHistoriesTable> = {};
+    for (const [field, column] of Object.entries(BACKUP_COLUMNS)) {
+      if (field in patch) (set as Record<string, unknown>)[column] = (row as unknown as Record<string, unknown>)[column];
+    }
+    if (Object.keys(set).length === 0) return;
+    await this.db.updateTable('backup_histories').set(set).where('id', '=', id).execute();
+  }
+
+  async deleteBackups(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.deleteFrom('backup_histories').where('id', 'in', ids).execute();
   }
 
   async findRequest(accountId: string | null, id: string): Promise<OperationRequest | undefined> {

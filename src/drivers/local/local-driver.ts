@@ -2,7 +2,7 @@
 // from the service (daemonized) so that restarting the service never stops a database.
 // Layout: <dataDir>/engines/<nodeId>/{engine.conf, engine.pid, engine.log, data/}
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { processMarker, renderDataNodeConfig, renderSentinelConfig } from '../../engines/config.js';
@@ -52,6 +52,7 @@ export class LocalDriver implements Driver {
             maxMemoryBytes: node.maxMemoryBytes,
             ioThreads: node.ioThreads,
             replicaOf: node.replicaOf,
+            keepWriteLog: node.keepWriteLog ?? false,
           });
     // The file holds the password: readable by the owner only.
     await writeFile(p.conf, text, { mode: 0o600 });
@@ -177,6 +178,15 @@ export class LocalDriver implements Driver {
       signal(pid, 'SIGKILL');
       await waitForExit(pid, marker, 10_000);
     }
+  }
+
+  async importAof(node: NodeSpec, fromDir: string): Promise<void> {
+    if (await this.isRunning(node)) throw new Error(`node ${node.nodeId} is running; a dataset can only be placed while it is stopped`);
+    // The engine's default appenddirname, inside the node's data dir.
+    const target = join(this.paths(node).data, 'appendonlydir');
+    await rm(target, { recursive: true, force: true });
+    await mkdir(this.paths(node).data, { recursive: true, mode: 0o700 });
+    await cp(fromDir, target, { recursive: true });
   }
 
   async removeData(node: NodeSpec): Promise<void> {

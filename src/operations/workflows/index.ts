@@ -6,7 +6,9 @@ import { applyObservation, observe } from '../topology.js';
 import { endpointOf } from '../../drivers/driver.js';
 import { waitReplicaSynced } from '../../engines/replication.js';
 import { each, killAll, SYNC_TIMEOUT_MS, type Workflow, type WorkflowContext } from '../workflow.js';
+import { BACKUP_WORKFLOWS, removeBackups } from './backups.js';
 import { startDataNodes, steps } from './steps.js';
+import { refreshTopology } from './topology-refresh.js';
 
 const createWorkflow: Workflow = {
   steps: [steps.startData, steps.startSentinels],
@@ -87,8 +89,19 @@ const restartWorkflow: Workflow = {
 };
 
 const terminateWorkflow: Workflow = {
-  // The data is deleted next, so there is nothing to save first.
-  steps: [steps.killAll, steps.removeData],
+  // The data is deleted next, so there is nothing to save first. Backups go with the cluster
+  // (README: a restore needs a cluster that exists; take one into a new cluster first).
+  steps: [
+    steps.killAll,
+    steps.removeData,
+    {
+      name: 'remove-backups',
+      async run(ctx) {
+        await removeBackups(ctx, await ctx.store.backupsOf(ctx.cluster.id));
+        await ctx.backups.archive.removeCluster(ctx.cluster.id);
+      },
+    },
+  ],
   async onFailure() {
     // What could not be removed stays; the cluster shows ERROR and Terminate may be retried.
   },
@@ -115,14 +128,6 @@ const switchoverWorkflow: Workflow = {
     await syncFinish(ctx, false);
   },
 };
-
-/** Records the roles as the nodes and Sentinels report them now, and reads the cluster again. */
-async function refreshTopology(ctx: WorkflowContext): Promise<void> {
-  if (!ctx.cluster.haEnabled) return;
-  const obs = await observe(ctx.nodes);
-  await applyObservation(ctx.store, ctx.detail, obs, { at: ctx.now(), previous: 'RUNNING', setClusterState: false });
-  await ctx.reload();
-}
 
 /** The outcome is what the probe finds: roles, instance states, and the cluster's state. */
 async function syncFinish(ctx: WorkflowContext, fromStopped: boolean): Promise<void> {
@@ -151,4 +156,5 @@ export const WORKFLOWS: Record<OperationKind, Workflow> = {
   terminate: terminateWorkflow,
   switchover: switchoverWorkflow,
   sync: syncWorkflow,
+  ...BACKUP_WORKFLOWS,
 };

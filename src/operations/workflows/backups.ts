@@ -1,0 +1,255 @@
+// Backup, removal of backups, backup settings and restore. A backup is an AOF rewrite on a
+// replica when the cluster has one (the primary keeps serving): its new base is a consistent RDB
+// of the dataset at the rewrite's fork, and its new increment, archived by hard link, logs every
+// write after it for point-in-time recovery. The base is copied to backup storage, then loaded
+// into a scratch engine before the history says COMPLETED.
+import { copyFile, link, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BackupHistory, BackupOption } from '../../domain/model.js';
+import { endpointOf, type NodeSpec } from '../../drivers/driver.js';
+import { buildAofDir, rewriteAof, truncateAofAt } from '../../engines/aof.js';
+import { withClient, waitReplicaSynced } from '../../engines/replication.js';
+import { verifyRdb } from '../../engines/snapshot.js';
+import { each, killAll, type Workflow, type WorkflowContext } from '../workflow.js';
+import { steps } from './steps.js';
+import { refreshTopology } from './topology-refresh.js';
+
+function backupId(ctx: WorkflowContext): string {
+  return ctx.request.payload?.backup as string;
+}
+
+function stage(ctx: WorkflowContext, name: string): string {
+  return join(ctx.backups.stagingDir, name);
+}
+
+function storageKey(b: { clusterId: string; id: string }): string {
+  return `${b.clusterId}/${b.id}.rdb`;
+}
+
+/** ENOSPC and friends in words a user can act on. */
+function explain(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ENOSPC') return 'backup storage is full (no space left on device); free space or remove old backups';
+  if (e.code === 'EDQUOT') return 'backup storage is over its quota; free space or remove old backups';
+  return e.message ?? String(err);
+}
+
+/** A RUNNING replica that is linked to the primary, else the primary. */
+async function backupSource(ctx: WorkflowContext): Promise<NodeSpec> {
+  const state = (n: NodeSpec) => ctx.detail.instances.find((i) => i.id === n.instanceId)?.serviceState;
+  for (const r of ctx.nodes.data.filter((n) => n.replicaOf && state(n) === 'RUNNING')) {
+    try {
+      await waitReplicaSynced(endpointOf(r), r.replicaOf!, 2000);
+      return r;
+    } catch {
+      // Not linked now: try the next one, or the primary.
+    }
+  }
+  if (!ctx.nodes.primary) throw new Error('the cluster has no primary to back up');
+  return ctx.nodes.primary;
+}
+
+const backupWorkflow: Workflow = {
+  steps: [
+    {
+      name: 'snapshot',
+      async run(ctx) {
+        const id = backupId(ctx);
+        await refreshTopology(ctx);
+        const node = await backupSource(ctx);
+        const r = await rewriteAof(endpointOf(node));
+        const dir = stage(ctx, id);
+        await rm(dir, { recursive: true, force: true });
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        // A link holds the base even if the engine rewrites again; a copy where links cannot go.
+        await link(r.base, join(dir, 'base.rdb')).catch(() => copyFile(r.base, join(dir, 'base.rdb')));
+        let logFile: string | null = null;
+        if (r.incr) {
+          logFile = await ctx.backups.archive.keep(ctx.cluster.id, id, r.incr).catch(async (err) => {
+            await ctx.event(`backup ${id}: the write log could not be archived (${explain(err)}); this backup restores, but not to a point in time after it`);
+            return null;
+          });
+        }
+        // The rewrite closed the log the previous backup on this node archived: it ends here.
+        if (r.previousIncrIno !== null) {
+          for (const b of await ctx.store.backupsOf(ctx.cluster.id)) {
+            if (b.id === id || !b.logFile || b.logEndAt || b.sourceInstanceId !== node.instanceId) continue;
+            if ((await ctx.backups.archive.inode(b.logFile)) === r.previousIncrIno) {
+              await ctx.store.updateBackup(b.id, { logEndAt: r.snapshotAt.toISOString() });
+            }
+          }
+        }
+        await ctx.store.updateBackup(id, { sourceInstanceId: node.instanceId, snapshotAt: r.snapshotAt.toISOString(), logFile });
+        const name = ctx.detail.instances.find((i) => i.id === node.instanceId)?.name;
+        await ctx.event(`backup ${id}: snapshot taken on ${name}`);
+      },
+    },
+    {
+      name: 'store',
+      async run(ctx) {
+        const id = backupId(ctx);
+        try {
+          const o = await ctx.backups.storage.put(storageKey({ clusterId: ctx.cluster.id, id }), join(stage(ctx, id), 'base.rdb'));
+          await ctx.store.updateBackup(id, { storageKey: o.key, sizeBytes: o.sizeBytes, sha256: o.sha256 });
+        } catch (err) {
+          throw new Error(explain(err));
+        }
+      },
+    },
+    {
+      name: 'verify',
+      async run(ctx) {
+        const id = backupId(ctx);
+        const b = await ctx.store.findBackup(ctx.cluster.id, id);
+        if (!b?.storageKey || !b.sha256) throw new Error('the backup was not stored');
+        const bin = ctx.backups.binaries(ctx.cluster.engine);
+        if (!bin) throw new Error(`the ${ctx.cluster.engine} engine is not installed here, so the backup cannot be verified`);
+        // Verify what storage holds, read back through its checksum, not the file we sent.
+        const copy = join(stage(ctx, id), 'verify.rdb');
+        await ctx.backups.storage.get(b.storageKey, copy, b.sha256);
+        const v = await verifyRdb(copy, bin).catch((err: Error) => {
+          throw new Error(`verification failed: ${err.message}`);
+        });
+        await ctx.store.updateBackup(id, {
+          state: 'COMPLETED',
+          endedAt: ctx.now(),
+          keyCount: v.keys,
+          digest: v.digest,
+          detail: `verified: ${v.keys} keys loaded in a scratch engine, digest ${v.digest}`,
+        });
+        await rm(stage(ctx, id), { recursive: true, force: true });
+        await ctx.event(`backup ${id} completed: ${b.sizeBytes} bytes, ${v.keys} keys, verified`);
+      },
+    },
+  ],
+  async onFailure(ctx, error) {
+    // Nothing of a failed backup counts: no stored file, no log, only the history with the reason.
+    const id = backupId(ctx);
+    const b = await ctx.store.findBackup(ctx.cluster.id, id);
+    if (b?.storageKey) await ctx.backups.storage.delete(b.storageKey);
+    if (b?.logFile) await ctx.backups.archive.remove(b.logFile);
+    await rm(stage(ctx, id), { recursive: true, force: true });
+    await ctx.store.updateBackup(id, { state: 'FAILED', endedAt: ctx.now(), detail: error.message, storageKey: null, logFile: null });
+  },
+  async finish() {
+    // The cluster kept serving throughout: its state is not the backup's to set.
+  },
+};
+
+/** Deletes backups' files and histories; used by Remove Backup Histories, retention and terminate. */
+export async function removeBackups(ctx: WorkflowContext, backups: BackupHistory[]): Promise<void> {
+  for (const b of backups) {
+    if (b.storageKey) await ctx.backups.storage.delete(b.storageKey);
+    if (b.logFile) await ctx.backups.archive.remove(b.logFile);
+    await ctx.store.deleteBackups([b.id]);
+  }
+}
+
+const removeBackupsWorkflow: Workflow = {
+  steps: [
+    {
+      name: 'remove-backups',
+      async run(ctx) {
+        const ids = (ctx.request.payload?.ids as string[]) ?? [];
+        const all = await ctx.store.backupsOf(ctx.cluster.id);
+        const chosen = all.filter((b) => ids.includes(b.id) && b.state !== 'RUNNING');
+        await removeBackups(ctx, chosen);
+        const why = ctx.request.payload?.reason === 'retention' ? ' (older than the retention period)' : '';
+        await ctx.event(`removed ${chosen.length} backup(s)${why}: ${chosen.map((b) => b.id).join(', ')}`);
+      },
+    },
+  ],
+  async onFailure() {},
+  async finish() {},
+};
+
+/** Applies the write-log setting to the running data nodes and to their configuration files. */
+async function applyBackupOption(ctx: WorkflowContext, option: BackupOption | null): Promise<void> {
+  await ctx.store.setBackupOption(ctx.cluster.id, option, ctx.now(), ctx.request.createdBy);
+  await ctx.reload();
+  for (const n of ctx.nodes.data) {
+    await ctx.driver.configure(n);
+    if (!(await ctx.driver.isRunning(n))) continue;
+    await withClient(endpointOf(n), (c) => c.config('SET', 'auto-aof-rewrite-percentage', option ? '0' : '100'), 2000).catch(() => undefined);
+  }
+}
+
+const setBackupWorkflow: Workflow = {
+  steps: [
+    {
+      name: 'set-backup',
+      async run(ctx) {
+        const option = ctx.request.payload?.option as BackupOption;
+        await applyBackupOption(ctx, { ...option, enabledAt: ctx.request.createdAt });
+        await ctx.event(`daily backup at ${option.startingTimeHour}:00 ${ctx.cluster.timezone}, kept ${option.retentionPeriodDay} days`);
+      },
+    },
+  ],
+  async onFailure() {},
+  async finish() {},
+};
+
+const unsetBackupWorkflow: Workflow = {
+  steps: [
+    {
+      name: 'unset-backup',
+      async run(ctx) {
+        await applyBackupOption(ctx, null);
+        await ctx.event('scheduled backups turned off; existing backups are kept until removed');
+      },
+    },
+  ],
+  async onFailure() {},
+  async finish() {},
+};
+
+/** Places the chosen backup (cut at the recovery second, if one was asked) on the new primary. */
+async function seedFromBackup(ctx: WorkflowContext): Promise<void> {
+  const { source, backup, recoveryTime } = ctx.request.payload as { source: string; backup: string; recoveryTime: number | null };
+  const b = await ctx.store.findBackup(source, backup);
+  if (!b || b.state !== 'COMPLETED' || !b.storageKey || !b.sha256) throw new Error(`backup ${backup} is no longer available`);
+  const bin = ctx.backups.binaries(ctx.cluster.engine);
+  if (!bin) throw new Error(`the ${ctx.cluster.engine} engine is not installed here`);
+  const primary = ctx.nodes.primary;
+  if (!primary) throw new Error('the new cluster has no primary');
+  const work = stage(ctx, `restore-${ctx.request.id}`);
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true, mode: 0o700 });
+  try {
+    await ctx.backups.storage.get(b.storageKey, join(work, 'base.rdb'), b.sha256);
+    let incr: string | null = null;
+    if (recoveryTime !== null) {
+      if (!b.logFile) throw new Error(`backup ${b.id} has no archived write log to recover a point in time from`);
+      incr = join(work, 'incr.aof');
+      // A live log keeps growing: this copy is the log as it stands now, cut below.
+      await ctx.backups.archive.copyOut(b.logFile, incr);
+    }
+    const manifest = await buildAofDir(join(work, 'aof'), join(work, 'base.rdb'), incr);
+    if (incr && recoveryTime !== null) {
+      if (!bin.checkAof) throw new Error(`${ctx.cluster.engine}-check-aof is not installed, so the write log cannot be cut at a second`);
+      await truncateAofAt(bin.checkAof, manifest, recoveryTime);
+    }
+    await ctx.driver.importAof(primary, join(work, 'aof'));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  const what = recoveryTime !== null ? `data as of ${new Date(recoveryTime * 1000).toISOString()} (backup ${b.id} and its write log)` : `backup ${b.id}`;
+  await ctx.event(`restoring ${what} of cluster ${source}`);
+}
+
+const restoreWorkflow: Workflow = {
+  steps: [{ name: 'seed-data', run: seedFromBackup }, steps.startData, steps.startSentinels],
+  async onFailure(ctx) {
+    // As a failed create: nothing of the new cluster stays.
+    await killAll(ctx);
+    await each(ctx.nodes.all, (n) => ctx.driver.removeData(n));
+  },
+};
+
+export const BACKUP_WORKFLOWS = {
+  backup: backupWorkflow,
+  'remove-backups': removeBackupsWorkflow,
+  'set-backup': setBackupWorkflow,
+  'unset-backup': unsetBackupWorkflow,
+  restore: restoreWorkflow,
+} satisfies Record<string, Workflow>;
