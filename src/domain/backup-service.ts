@@ -96,7 +96,8 @@ export class BackupService {
     return this.startBackup(p, cluster, 'on-demand', null);
   }
 
-  private async startBackup(p: Principal, cluster: Cluster, kind: BackupHistory['kind'], slot: string | null): Promise<Submitted> {
+  /** `startedAt`: scheduled backups carry the schedule clock's time, the one retention counts by. */
+  private async startBackup(p: Principal, cluster: Cluster, kind: BackupHistory['kind'], slot: string | null, startedAt?: Date): Promise<Submitted> {
     const backupId = newId();
     const make = (request: OperationRequest): BackupHistory => ({
       id: backupId,
@@ -109,7 +110,7 @@ export class BackupService {
       detail: null,
       engine: cluster.engine,
       softwareVersion: cluster.softwareVersion,
-      startedAt: request.createdAt,
+      startedAt: startedAt?.toISOString() ?? request.createdAt,
       endedAt: null,
       sourceInstanceId: null,
       snapshotAt: null,
@@ -137,7 +138,7 @@ export class BackupService {
     const submitted: string[] = [];
     const slot = owedSlot(now, cluster.timezone, option, new Set(backups.filter((b) => b.slot).map((b) => b.slot!)));
     if (slot && cluster.serviceState === 'RUNNING') {
-      const r = await this.quietly(() => this.startBackup(p, cluster, 'scheduled', slot));
+      const r = await this.quietly(() => this.startBackup(p, cluster, 'scheduled', slot, now));
       if (r) submitted.push(r.requestId);
     }
     const expired = expiredBackups(backups, option, now);

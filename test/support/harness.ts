@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
+import type { Clock } from '../../src/domain/ports.js';
 import { startService, type Service } from '../../src/service.js';
 import { SignedClient } from './client.js';
 import { killEnginesUnder } from './engines.js';
@@ -33,7 +34,24 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+export interface HarnessOptions {
+  /** The backup schedule's clock (see ManualClock). */
+  scheduleClock?: Clock;
+}
+
+/** A clock a test sets by hand: real time plus an offset it moves. */
+export class ManualClock implements Clock {
+  offsetMs = 0;
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+  /** Moves the clock to `at` (from now on it runs on from there). */
+  set(at: Date): void {
+    this.offsetMs = at.getTime() - Date.now();
+  }
+}
+
+export async function startHarness(env: Record<string, string> = {}, opts: HarnessOptions = {}): Promise<Harness> {
   const dataDir = await mkdtemp(join(tmpdir(), 'cachestore-test-'));
   const config = loadConfig({
     PATH: process.env.PATH,
@@ -49,7 +67,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   });
   const h: Partial<Harness> & { service?: Service } = { config, dataDir };
   const boot = async () => {
-    const service = await startService(config, { checkResponses: true, announce: () => undefined });
+    const service = await startService(config, { checkResponses: true, announce: () => undefined, scheduleClock: opts.scheduleClock });
     await service.app.listen({ host: '127.0.0.1', port: 0 });
     const addr = service.app.server.address();
     if (!addr || typeof addr === 'string') throw new Error('no address');

@@ -1,0 +1,255 @@
+// Backups against real engines: on-demand backups verified and restored key by key, point-in-time
+// restore to a second, histories, settings, the daily schedule and retention on a hand-set clock.
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { latestSlot } from '../../src/domain/backup-schedule.js';
+import { fill, nextSecond, readAll } from '../support/dataset.js';
+import { expectErrorShape } from '../support/errors.js';
+import { createBody, engineVersions, ManualClock, startHarness, type Harness } from '../support/harness.js';
+
+type Engine = Awaited<ReturnType<typeof engineVersions>>[number];
+
+async function files(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else out.push(join(d, e.name).slice(dir.length + 1));
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+/** Steps every backup test needs, bound to one harness. */
+function helpers(h: () => Harness) {
+  const api = () => h().client;
+  return {
+    async create(engine: Engine, name: string, overrides: Record<string, unknown> = {}) {
+      const r = await api().post('/v1/clusters', createBody(engine, { name, ...overrides }));
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      expect(await api().waitRequest(r.body.request_id)).toBe('COMPLETED');
+      const id = r.body.resource.id as string;
+      return { id, ip: await this.primaryIp(id) };
+    },
+    async primaryIp(id: string): Promise<string> {
+      const show = await api().get(`/v1/clusters/${id}`);
+      const all = show.body.instance_groups.flatMap((g: any) => g.instances);
+      return all.find((i: any) => i.role_type === 'MASTER').service_ip_address;
+    },
+    async backupNow(id: string) {
+      const r = await api().post(`/v1/clusters/${id}/backup-histories`);
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      const state = await api().waitRequest(r.body.request_id, 60_000);
+      return { state, number: r.body.resource.id as string, history: await this.history(id, r.body.resource.id) };
+    },
+    async history(id: string, number: string) {
+      const list = await api().get(`/v1/clusters/${id}/backup-histories?limit=1000`);
+      expect(list.status).toBe(200);
+      return list.body.contents.find((b: any) => b.backup_history_number === number);
+    },
+    async restore(id: string, body: Record<string, unknown>) {
+      const r = await api().post(`/v1/clusters/${id}/restore`, body);
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      const state = await api().waitRequest(r.body.request_id, 60_000);
+      if (state !== 'COMPLETED') {
+        const d = await api().get(`/v1/requests/${r.body.request_id}/details`);
+        throw new Error(`restore ended ${state}: ${d.body.error}`);
+      }
+      const newId = r.body.resource.id as string;
+      return { id: newId, ip: await this.primaryIp(newId) };
+    },
+  };
+}
+
+describe.each(['Redis', 'Valkey'])('backups and restore on %s', (kind) => {
+  let h: Harness;
+  let engine: Engine;
+  const t = helpers(() => h);
+  beforeAll(async () => {
+    h = await startHarness();
+    engine = (await engineVersions(h.client)).find((e) => e.product_image_type.startsWith(kind))!;
+    expect(engine, `${kind} is installed`).toBeDefined();
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('takes a verified backup on demand and restores it into a new cluster with every key', async () => {
+    const src = await t.create(engine, 'source');
+    await fill(src.ip, 'k', 2000);
+    const before = await readAll(src.ip);
+
+    const b = await t.backupNow(src.id);
+    expect(b.state).toBe('COMPLETED');
+    expect(b.history).toMatchObject({ backup_state: 'COMPLETED', software_version: engine.software_version });
+    expect(b.history.backup_state_detail).toMatch(/^verified: 2000 keys loaded in a scratch engine, digest [0-9a-f]{40}$/);
+    expect(b.history.backup_size_gb).toBeGreaterThan(0);
+    expect(Date.parse(b.history.backup_end_at)).toBeGreaterThanOrEqual(Date.parse(b.history.backup_start_at));
+    // The file in backup storage is the size recorded.
+    const stored = await files(h.config.backupDir);
+    expect(stored).toEqual([`${src.id}/${b.number}.rdb`]);
+
+    // Writes after the backup are not part of it.
+    await fill(src.ip, 'later', 10);
+    const restored = await t.restore(src.id, { name: 'restored', instance_name_prefix: 'rst', server_type_name: engine.product_image_type.startsWith('Redis') ? 'redis1v2m4' : 'css1v2m4', backup_history_number: b.number });
+    expect(restored.id).not.toBe(src.id);
+    expect(await readAll(restored.ip)).toEqual(before);
+
+    const show = (await h.client.get(`/v1/clusters/${restored.id}`)).body;
+    expect(show).toMatchObject({ name: 'restored', service_state: 'RUNNING' });
+    expect(show.instance_groups[0].server_type_name).toBe(engine.product_image_type.startsWith('Redis') ? 'redis1v2m4' : 'css1v2m4');
+    expect(show.instance_groups[0].instances[0].name).toMatch(/^rst-/);
+    // The source is untouched and still takes writes.
+    expect((await readAll(src.ip)).size).toBe(2010);
+    expect((await h.client.get(`/v1/clusters/${src.id}`)).body.service_state).toBe('RUNNING');
+  });
+
+  it('restores to a second: keys written up to it are there, keys written after it are not', async () => {
+    const src = await t.create(engine, 'pitr');
+    await fill(src.ip, 'base', 300);
+    const b = await t.backupNow(src.id);
+    expect(b.state).toBe('COMPLETED');
+
+    // Second s1: writes that must come back. Second s2 and later: writes that must not.
+    const s1 = await nextSecond();
+    await fill(src.ip, 'kept', 100);
+    const expected = await readAll(src.ip);
+    expect(Math.floor(Date.now() / 1000), 'the writes fit in one second').toBe(s1);
+    await nextSecond();
+    await fill(src.ip, 'late', 100);
+
+    const restored = await t.restore(src.id, { name: 'pitrcopy', instance_name_prefix: 'pit', server_type_name: engine.product_image_type.startsWith('Redis') ? 'redis1v1m2' : 'css1v1m2', backup_recovery_time: new Date(s1 * 1000 + 999).toISOString() });
+    const got = await readAll(restored.ip);
+    expect([...got.keys()].filter((k) => k.startsWith('late:'))).toEqual([]);
+    expect(got).toEqual(expected);
+
+    // Outside what is covered: before the first backup, and in the future.
+    const early = await h.client.post(`/v1/clusters/${src.id}/restore`, { name: 'tooearly', instance_name_prefix: 'ear', server_type_name: 'redis1v1m2', backup_recovery_time: new Date(Date.now() - 3600_000).toISOString() });
+    const e1 = expectErrorShape(early, 400);
+    expect(JSON.stringify(e1.detail)).toMatch(/is not covered by the backups.*can be restored to \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ to \d{4}-/);
+    const future = await h.client.post(`/v1/clusters/${src.id}/restore`, { name: 'toolate', instance_name_prefix: 'fut', server_type_name: 'redis1v1m2', backup_recovery_time: new Date(Date.now() + 3600_000).toISOString() });
+    expect(JSON.stringify(expectErrorShape(future, 400).detail)).toMatch(/is in the future; cluster 'pitr' can be restored to/);
+    // Nothing was created by the refused restores.
+    const names = (await h.client.get('/v1/clusters?size=100')).body.contents.map((c: any) => c.name);
+    expect(names).not.toContain('tooearly');
+    expect(names).not.toContain('toolate');
+  });
+});
+
+describe('backup histories, settings, schedule and retention', () => {
+  let h: Harness;
+  let engine: Engine;
+  const clock = new ManualClock();
+  const t = helpers(() => h);
+  beforeAll(async () => {
+    // The schedule runs only when the test ticks it.
+    h = await startHarness({ CACHESTORE_BACKUP_SCHEDULE_MS: '0' }, { scheduleClock: clock });
+    [engine] = await engineVersions(h.client);
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('lists backups newest first with limit, page and total_count, and removes the ones named', async () => {
+    const c = await t.create(engine, 'histories');
+    await fill(c.ip, 'k', 50);
+    const numbers: string[] = [];
+    for (let i = 0; i < 3; i++) numbers.push((await t.backupNow(c.id)).number);
+
+    const page0 = await h.client.get(`/v1/clusters/${c.id}/backup-histories?limit=2&page=0`);
+    expect(page0.body.total_count).toBe(3);
+    expect(page0.body.contents.map((b: any) => b.backup_history_number)).toEqual([numbers[2], numbers[1]]);
+    const page1 = await h.client.get(`/v1/clusters/${c.id}/backup-histories?limit=2&page=1`);
+    expect(page1.body.contents.map((b: any) => b.backup_history_number)).toEqual([numbers[0]]);
+    expectErrorShape(await h.client.get(`/v1/clusters/${c.id}/backup-histories?limit=-1`), 400);
+    expectErrorShape(await h.client.get(`/v1/clusters/${c.id}/backup-histories?page=abc`), 400);
+
+    const unknown = await h.client.request('PUT', `/v1/clusters/${c.id}/backup-histories`, { backup_history_number: [numbers[0], 'nope1', 'nope2'] });
+    expect(JSON.stringify(expectErrorShape(unknown, 400).detail)).toMatch(/not backups of cluster 'histories': nope1, nope2/);
+    expectErrorShape(await h.client.request('PUT', `/v1/clusters/${c.id}/backup-histories`, { backup_history_number: [] }), 400);
+    expectErrorShape(await h.client.request('PUT', `/v1/clusters/${c.id}/backup-histories`, {}), 400);
+
+    const rm = await h.client.request('PUT', `/v1/clusters/${c.id}/backup-histories`, { backup_history_number: [numbers[0], numbers[2]] });
+    expect(rm.status).toBe(202);
+    expect(await h.client.waitRequest(rm.body.request_id)).toBe('COMPLETED');
+    const left = await h.client.get(`/v1/clusters/${c.id}/backup-histories`);
+    expect(left.body.total_count).toBe(1);
+    expect(left.body.contents[0].backup_history_number).toBe(numbers[1]);
+    expect((await files(h.config.backupDir)).filter((f) => f.startsWith(c.id))).toEqual([`${c.id}/${numbers[1]}.rdb`]);
+
+    // Of another cluster or unknown: 404.
+    expectErrorShape(await h.client.get(`/v1/clusters/${'e'.repeat(32)}/backup-histories`), 404, 'NotFound');
+  });
+
+  it('sets and unsets the daily backup, fires it at the hour on the clock, and applies retention', async () => {
+    const c = await t.create(engine, 'scheduled', { timezone: 'Asia/Seoul' });
+    await fill(c.ip, 'k', 20);
+    const old = await t.backupNow(c.id);
+
+    expectErrorShape(await h.client.post(`/v1/clusters/${c.id}/backups`, { retention_period_day: '6', starting_time_hour: '3' }), 400);
+    expectErrorShape(await h.client.post(`/v1/clusters/${c.id}/backups`, { retention_period_day: '7', starting_time_hour: '24' }), 400);
+    const set = await h.client.post(`/v1/clusters/${c.id}/backups`, { retention_period_day: '7', starting_time_hour: '3' });
+    expect(set.status).toBe(202);
+    expect(await h.client.waitRequest(set.body.request_id)).toBe('COMPLETED');
+    expect((await h.client.get(`/v1/clusters/${c.id}`)).body.init_config_option.backup_option).toEqual({ retention_period_day: '7', starting_time_hour: '3' });
+
+    // Two days on, just past 03:00 in Seoul: one backup is owed, and only one.
+    const slot1 = latestSlot(new Date(Date.now() + 2 * 86400_000), 'Asia/Seoul', 3);
+    expect(slot1.toISOString()).toMatch(/T18:00:00.000Z$/); // 03:00 KST is 18:00 UTC the day before
+    clock.set(new Date(slot1.getTime() + 30_000));
+    const fired = await h.service.scheduler.tick();
+    expect(fired).toHaveLength(1);
+    expect(await h.client.waitRequest(fired[0], 60_000)).toBe('COMPLETED');
+    expect(await h.service.scheduler.tick()).toEqual([]);
+    let list = (await h.client.get(`/v1/clusters/${c.id}/backup-histories`)).body;
+    expect(list.total_count).toBe(2);
+    expect(list.contents[0].backup_state).toBe('COMPLETED');
+
+    // Eight more days: a new daily backup, and then the ones older than 7 days go.
+    clock.set(new Date(latestSlot(new Date(Date.now() + 10 * 86400_000), 'Asia/Seoul', 3).getTime() + 60_000));
+    const next = await h.service.scheduler.tick();
+    expect(next).toHaveLength(1); // the backup; retention waits while it runs
+    expect(await h.client.waitRequest(next[0], 60_000)).toBe('COMPLETED');
+    const retention = await h.service.scheduler.tick();
+    expect(retention).toHaveLength(1);
+    expect(await h.client.waitRequest(retention[0])).toBe('COMPLETED');
+    list = (await h.client.get(`/v1/clusters/${c.id}/backup-histories`)).body;
+    expect(list.total_count).toBe(1);
+    expect(list.contents[0].backup_history_number).not.toBe(old.number);
+    expect((await files(h.config.backupDir)).filter((f) => f.startsWith(c.id))).toEqual([`${c.id}/${list.contents[0].backup_history_number}.rdb`]);
+
+    // Unset: no more scheduled backups; the backup taken stays.
+    const unset = await h.client.delete(`/v1/clusters/${c.id}/backups`);
+    expect(unset.status).toBe(202);
+    expect(await h.client.waitRequest(unset.body.request_id)).toBe('COMPLETED');
+    expect((await h.client.get(`/v1/clusters/${c.id}`)).body.init_config_option.backup_option).toEqual({ retention_period_day: null, starting_time_hour: null });
+    clock.set(new Date(clock.now().getTime() + 86400_000));
+    expect(await h.service.scheduler.tick()).toEqual([]);
+    expect((await h.client.get(`/v1/clusters/${c.id}/backup-histories`)).body.total_count).toBe(1);
+  });
+
+  it('refuses restores it cannot do, naming what to change, and creates nothing', async () => {
+    const c = await t.create(engine, 'refusals');
+    const b = await t.backupNow(c.id);
+    const ok = { name: 'copy', instance_name_prefix: 'cpy', server_type_name: 'redis1v1m2', backup_history_number: b.number };
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ ...ok, backup_history_number: undefined }, /give exactly one of backup_history_number/],
+      [{ ...ok, backup_recovery_time: new Date().toISOString() }, /give exactly one of backup_history_number/],
+      [{ ...ok, backup_history_number: 'nope' }, /'nope' is not a backup of cluster 'refusals'/],
+      [{ ...ok, server_type_name: 'css9v9m9' }, /server_type_name.*not a server type/],
+      [{ ...ok, name: 'refusals' }, /a cluster named 'refusals' already exists/],
+      [{ ...ok, name: 'x' }, /name/],
+      [{ ...ok, block_storage_groups: [{ role_type: 'ARCHIVE', size_gb: 16 }] }, /must be OS or DATA/],
+      [{ ...ok, backup_recovery_time: 'yesterday', backup_history_number: null }, /backup_recovery_time/],
+    ];
+    for (const [body, message] of cases) {
+      const r = await h.client.post(`/v1/clusters/${c.id}/restore`, body);
+      expect(JSON.stringify(expectErrorShape(r, 400).detail), JSON.stringify(body)).toMatch(message);
+    }
+    const names = (await h.client.get('/v1/clusters?size=100')).body.contents.map((x: any) => x.name);
+    expect(names).not.toContain('copy');
+    expectErrorShape(await h.client.post(`/v1/clusters/${'e'.repeat(32)}/restore`, ok), 404, 'NotFound');
+  });
+});
