@@ -1,5 +1,6 @@
 // Datasets for backup tests: keys of every common type written through a real client, and a
 // read-back of every key with its type and contents, so two datasets compare key by key.
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 
 export const PASSWORD = 'Secr3t!pass';
@@ -10,16 +11,19 @@ export function connectTo(ip: string, port = 6378): Redis {
   return c;
 }
 
-/** Writes `n` keys named `<prefix>:<i>`, cycling through string, hash, list, set and sorted set. */
+/**
+ * Writes `n` keys named `<prefix>:<i>`, cycling through string, hash, list, set and sorted set.
+ * Values carry random bytes, so snapshots do not compress them away.
+ */
 export async function fill(ip: string, prefix: string, n: number, valueBytes = 32): Promise<string[]> {
   const c = connectTo(ip);
   await c.connect();
   try {
     const keys: string[] = [];
-    const pad = 'x'.repeat(Math.max(0, valueBytes - 8));
     for (let start = 0; start < n; start += 500) {
       const p = c.pipeline();
       for (let i = start; i < Math.min(n, start + 500); i++) {
+        const pad = randomBytes(Math.max(1, Math.ceil((valueBytes - 8) / 2))).toString('hex');
         const k = `${prefix}:${i}`;
         keys.push(k);
         switch (i % 5) {

@@ -1,0 +1,201 @@
+// Backups that cannot succeed fail cleanly: a FAILED history with the reason, no file counted as a
+// backup, the cluster as it was. A service killed in the middle of a backup or a restore resumes
+// it on its next start.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startChildService, type ChildService } from '../support/child-service.js';
+import { fill, readAll } from '../support/dataset.js';
+import { enginePids, killEnginesUnder } from '../support/engines.js';
+import { createBody, engineVersions, haBody, startHarness, testSubnet, type Harness } from '../support/harness.js';
+
+const run = promisify(execFile);
+
+async function files(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else out.push(join(d, e.name).slice(dir.length + 1));
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+async function createRunning(h: { client: Harness['client'] }, name: string) {
+  const [engine] = await engineVersions(h.client);
+  const r = await h.client.post('/v1/clusters', createBody(engine, { name }));
+  expect(await h.client.waitRequest(r.body.request_id)).toBe('COMPLETED');
+  const show = (await h.client.get(`/v1/clusters/${r.body.resource.id}`)).body;
+  return { id: r.body.resource.id as string, ip: show.instance_groups[0].instances[0].service_ip_address as string };
+}
+
+async function backupOutcome(client: Harness['client'], id: string) {
+  const r = await client.post(`/v1/clusters/${id}/backup-histories`);
+  expect(r.status).toBe(202);
+  const state = await client.waitRequest(r.body.request_id, 60_000);
+  const list = (await client.get(`/v1/clusters/${id}/backup-histories`)).body;
+  return { state, history: list.contents.find((b: any) => b.backup_history_number === r.body.resource.id), requestId: r.body.request_id };
+}
+
+describe('a backup that fails', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('with its engine down: FAILED with the reason, nothing stored; after Start the next backup works', async () => {
+    const c = await createRunning(h, 'enginedown');
+    const instanceId = (await h.service.store.clusterDetail(null, c.id))!.instances[0].id;
+    const pids = await enginePids(instanceId);
+    expect(pids).toHaveLength(1);
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    const out = await backupOutcome(h.client, c.id);
+    expect(out.state).toBe('FAILED');
+    expect(out.history.backup_state).toBe('FAILED');
+    expect(out.history.backup_state_detail).toMatch(/ECONNREFUSED|connect|Connection is closed/i);
+    expect(out.history.backup_end_at).not.toBe('');
+    expect(await files(h.config.backupDir)).toEqual([]);
+    expect(await files(join(h.dataDir, 'backup-staging'))).toEqual([]);
+    // The backup does not set the cluster's state; the look after it reports the dead engine.
+    expect((await h.client.get(`/v1/clusters/${c.id}`)).body.service_state).toBe('ERROR');
+    // A failed backup cannot be restored.
+    const r = await h.client.post(`/v1/clusters/${c.id}/restore`, { name: 'fromfailed', instance_name_prefix: 'frf', server_type_name: 'redis1v1m2', backup_history_number: out.history.backup_history_number });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(r.body)).toMatch(/is FAILED; only a COMPLETED backup can be restored/);
+
+    const start = await h.client.post(`/v1/clusters/${c.id}/start`);
+    expect(await h.client.waitRequest(start.body.request_id)).toBe('COMPLETED');
+    expect((await backupOutcome(h.client, c.id)).state).toBe('COMPLETED');
+  });
+
+  it('of an HA cluster whose replica is down is taken on the primary instead; the cluster stays RUNNING', async () => {
+    const engine = (await engineVersions(h.client))[0];
+    const r = await h.client.post('/v1/clusters', haBody(engine, 1, { name: 'replicadown' }));
+    expect(await h.client.waitRequest(r.body.request_id)).toBe('COMPLETED');
+    const id = r.body.resource.id;
+    const detail = (await h.service.store.clusterDetail(null, id))!;
+    const replica = detail.instances.find((i) => i.roleType === 'REPLICA')!;
+    const primary = detail.instances.find((i) => i.roleType === 'MASTER')!;
+    await fill(primary.serviceIpAddress, 'k', 100);
+    for (const pid of await enginePids(replica.id)) process.kill(pid, 'SIGKILL');
+    const out = await backupOutcome(h.client, id);
+    expect(out.state).toBe('COMPLETED');
+    expect(out.history.backup_state_detail).toMatch(/^verified: 100 keys/);
+    const events = (await h.client.get(`/v1/clusters/${id}/events`)).body.contents.map((e: any) => e.message);
+    expect(events).toContain(`backup ${out.history.backup_history_number}: snapshot taken on ${primary.name}`);
+    expect((await h.client.get(`/v1/clusters/${id}`)).body.service_state).toBe('RUNNING');
+  });
+});
+
+// Needs root to mount a small tmpfs (CI runs as root).
+describe.skipIf(process.getuid?.() !== 0)('a backup when backup storage is full', () => {
+  let h: Harness;
+  let mount: string;
+  beforeAll(async () => {
+    mount = await mkdtemp(join(tmpdir(), 'cachestore-full-'));
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mount]);
+    h = await startHarness({ CACHESTORE_BACKUP_DIR: mount });
+  });
+  afterAll(async () => {
+    await h?.stop();
+    await run('umount', [mount]).catch(() => undefined);
+    await rm(mount, { recursive: true, force: true });
+  });
+
+  it('is FAILED saying storage is full, leaves no partial file, and the cluster keeps running', async () => {
+    const c = await createRunning(h, 'diskfull');
+    await fill(c.ip, 'big', 4000, 400); // well over 1 MB of data for 256 kB of storage
+    const out = await backupOutcome(h.client, c.id);
+    expect(out.state).toBe('FAILED');
+    expect(out.history.backup_state_detail).toMatch(/backup storage is full/);
+    expect(await files(mount)).toEqual([]);
+    expect((await h.client.get(`/v1/clusters/${c.id}`)).body.service_state).toBe('RUNNING');
+    expect((await readAll(c.ip)).size).toBe(4000);
+  });
+});
+
+describe('SIGKILL of the service during a backup or a restore', () => {
+  let dataDir: string;
+  let svc: ChildService | undefined;
+  const env = () => ({ CACHESTORE_DATA_DIR: dataDir, CACHESTORE_SUBNETS: `local-subnet=${testSubnet()}` });
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'cachestore-crash-backup-'));
+  });
+  afterEach(async () => {
+    await svc?.kill('SIGKILL');
+    svc = undefined;
+  });
+  afterAll(async () => {
+    await svc?.kill('SIGKILL');
+    await killEnginesUnder(dataDir);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function waitStep(s: ChildService, requestId: string, step: string): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const d = await s.client.get(`/v1/requests/${requestId}/details`);
+      if (d.body.last_step === step) return;
+      if (d.body.state === 'COMPLETED' || d.body.state === 'FAILED') throw new Error(`request ended (${d.body.state}) before step ${step}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`step ${step} not reached`);
+  }
+
+  let cluster: { id: string; ip: string };
+  let backupNumber: string;
+
+  it('resumes a backup after the snapshot; a half-copied file left by the kill is swept, not counted', async () => {
+    svc = await startChildService(env());
+    cluster = await createRunning(svc, 'crashbackup');
+    await fill(cluster.ip, 'k', 500);
+    await svc.kill('SIGKILL');
+
+    svc = await startChildService({ ...env(), CACHESTORE_DEBUG_STEP_DELAY_MS: '1500' });
+    const r = await svc.client.post(`/v1/clusters/${cluster.id}/backup-histories`);
+    backupNumber = r.body.resource.id;
+    await waitStep(svc, r.body.request_id, 'snapshot');
+    await svc.kill('SIGKILL');
+    // What a kill in the middle of the copy leaves behind.
+    const partial = join(dataDir, 'backups', cluster.id, `${backupNumber}.rdb.partial`);
+    await mkdir(join(dataDir, 'backups', cluster.id), { recursive: true });
+    await writeFile(partial, 'half a file');
+
+    svc = await startChildService(env());
+    expect(await svc.client.waitRequest(r.body.request_id, 60_000)).toBe('COMPLETED');
+    const events = (await svc.client.get(`/v1/clusters/${cluster.id}/events`)).body.contents.map((e: any) => e.message);
+    expect(events).toContain("backup resumed after step 'snapshot'");
+    const list = (await svc.client.get(`/v1/clusters/${cluster.id}/backup-histories`)).body;
+    expect(list.total_count).toBe(1);
+    expect(list.contents[0]).toMatchObject({ backup_history_number: backupNumber, backup_state: 'COMPLETED' });
+    expect(list.contents[0].backup_state_detail).toMatch(/^verified: 500 keys/);
+    expect(existsSync(partial)).toBe(false);
+    expect(await files(join(dataDir, 'backups'))).toEqual([`${cluster.id}/${backupNumber}.rdb`]);
+    expect(await files(join(dataDir, 'backup-staging'))).toEqual([]);
+  });
+
+  it('resumes a restore after the data was placed, and the new cluster holds every key', async () => {
+    svc = await startChildService({ ...env(), CACHESTORE_DEBUG_STEP_DELAY_MS: '1500' });
+    const expected = await readAll(cluster.ip);
+    const r = await svc.client.post(`/v1/clusters/${cluster.id}/restore`, { name: 'crashrestore', instance_name_prefix: 'crr', server_type_name: 'redis1v1m2', backup_history_number: backupNumber });
+    expect(r.status).toBe(202);
+    await waitStep(svc, r.body.request_id, 'seed-data');
+    await svc.kill('SIGKILL');
+
+    svc = await startChildService(env());
+    expect(await svc.client.waitRequest(r.body.request_id, 60_000)).toBe('COMPLETED');
+    const show = (await svc.client.get(`/v1/clusters/${r.body.resource.id}`)).body;
+    expect(show.service_state).toBe('RUNNING');
+    expect(await readAll(show.instance_groups[0].instances[0].service_ip_address)).toEqual(expected);
+  });
+});
