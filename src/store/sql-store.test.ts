@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, eachSupportedId, type TestDatabase } from '../../test/support/databases.js';
 import { newId, newRequestId } from '../domain/ids.js';
-import type { Cluster, Instance, InstanceGroup, OperationKind, OperationRequest, ServiceState } from '../domain/model.js';
+import type { BackupHistory, Cluster, Instance, InstanceGroup, OperationKind, OperationRequest, ServiceState } from '../domain/model.js';
 import { UniqueViolation, type ClusterQuery, type NewCluster } from '../domain/ports.js';
 import { openDatabase } from './db.js';
 import { migrationProvider } from './migrations.js';
@@ -178,7 +178,7 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
 
   beforeEach(async () => {
     if (unavailable) throw unavailable;
-    for (const table of ['events', 'requests', 'instances', 'instance_groups', 'clusters', 'credentials'] as const) {
+    for (const table of ['backup_histories', 'events', 'requests', 'instances', 'instance_groups', 'clusters', 'credentials'] as const) {
       await db.deleteFrom(table).execute();
     }
   });
@@ -701,6 +701,74 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
       }
       vi.restoreAllMocks();
       expect((await store.listEvents(n.cluster.id)).map((e) => e.message)).toEqual(messages);
+    });
+  });
+
+  describe('backups', () => {
+    function history(clusterId: string, requestId: string, o: Partial<BackupHistory> = {}): BackupHistory {
+      return {
+        id: newId(), clusterId, accountId: ACCOUNT, requestId, kind: 'on-demand', slot: null, state: 'RUNNING', detail: null,
+        engine: 'valkey', softwareVersion: '8.0.1', startedAt: at(10), endedAt: null, sourceInstanceId: null, snapshotAt: null,
+        storageKey: null, sizeBytes: null, sha256: null, keyCount: null, digest: null, logFile: null, logEndAt: null, ...o,
+      };
+    }
+
+    it('records the history with the backup request, leaving the cluster state as it is', async () => {
+      const n = await liveCluster();
+      const req = { ...request(n.cluster.id, 'backup'), payload: { backup: 'x' } };
+      const b = history(n.cluster.id, req.id);
+      expect(await store.beginOperation(req, ['RUNNING'], null, b)).toBe(true);
+      expect((await store.findCluster(null, n.cluster.id))?.serviceState).toBe('RUNNING');
+      expect(await store.findBackup(n.cluster.id, b.id)).toEqual(b);
+      expect((await store.activeRequest(n.cluster.id))?.id).toBe(req.id);
+      // Not from a state the operation may not start in; nothing is recorded then.
+      await store.finishRequest(req.id, 'COMPLETED', null, at(11));
+      await store.setClusterState(n.cluster.id, 'STOPPED', at(12));
+      const req2 = request(n.cluster.id, 'backup');
+      expect(await store.beginOperation(req2, ['RUNNING'], null, history(n.cluster.id, req2.id))).toBe(false);
+      expect(await store.backupsOf(n.cluster.id)).toHaveLength(1);
+    });
+
+    it('updates, pages newest first, counts, and deletes', async () => {
+      const n = await liveCluster();
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const req = request(n.cluster.id, 'backup', at(20 + i));
+        const b = history(n.cluster.id, req.id, { startedAt: at(20 + i) });
+        ids.push(b.id);
+        expect(await store.beginOperation(req, ['RUNNING'], null, b)).toBe(true);
+        await store.finishRequest(req.id, 'COMPLETED', null, at(30));
+      }
+      await store.updateBackup(ids[0], { state: 'COMPLETED', sizeBytes: 5_000_000_000, keyCount: 12, sha256: 'ab', logEndAt: at(40) });
+      const b0 = await store.findBackup(n.cluster.id, ids[0]);
+      expect(b0).toMatchObject({ state: 'COMPLETED', sizeBytes: 5_000_000_000, keyCount: 12, sha256: 'ab', logEndAt: at(40), detail: null });
+      const page = await store.listBackups(n.cluster.id, { limit: 2, page: 1 });
+      expect(page.total).toBe(5);
+      expect(page.backups.map((b) => b.id)).toEqual([ids[2], ids[1]]);
+      await store.deleteBackups([ids[0], ids[4]]);
+      expect((await store.backupsOf(n.cluster.id)).map((b) => b.id)).toEqual([ids[1], ids[2], ids[3]]);
+      expect(await store.findBackup(OTHER_ACCOUNT, ids[1])).toBeUndefined();
+    });
+
+    it('takes one scheduled backup per cluster and slot', async () => {
+      const n = await liveCluster();
+      const slot = at(3600);
+      const req = request(n.cluster.id, 'backup');
+      await store.beginOperation(req, ['RUNNING'], null, history(n.cluster.id, req.id, { kind: 'scheduled', slot }));
+      await store.finishRequest(req.id, 'COMPLETED', null, at(11));
+      const again = request(n.cluster.id, 'backup');
+      await expectUnique(store.beginOperation(again, ['RUNNING'], null, history(n.cluster.id, again.id, { kind: 'scheduled', slot })), 'backup_slot');
+      // Nothing of the refused one stays: no request, no history.
+      expect(await store.activeRequest(n.cluster.id)).toBeUndefined();
+      expect(await store.backupsOf(n.cluster.id)).toHaveLength(1);
+    });
+
+    it('keeps and clears the backup option', async () => {
+      const n = await liveCluster();
+      await store.setBackupOption(n.cluster.id, { retentionPeriodDay: '7', startingTimeHour: '3', enabledAt: at(5) }, at(6), 'user-9');
+      expect(await store.findCluster(null, n.cluster.id)).toMatchObject({ backupOption: { retentionPeriodDay: '7', startingTimeHour: '3', enabledAt: at(5) }, modifiedBy: 'user-9' });
+      await store.setBackupOption(n.cluster.id, null, at(7), 'user-9');
+      expect((await store.findCluster(null, n.cluster.id))?.backupOption).toBeNull();
     });
   });
 
