@@ -22,6 +22,7 @@ describe('local backup storage', () => {
     await writeFile(join(dir, 'dump.rdb'), data);
     const obj = await storage.put('c1/b1.rdb', join(dir, 'dump.rdb'));
     expect(obj).toEqual({ key: 'c1/b1.rdb', sizeBytes: data.length });
+    await storage.sync('c1/b1.rdb');
     expect(await storage.exists('c1/b1.rdb')).toBe(true);
     expect(await storage.list('c1/')).toEqual(['c1/b1.rdb']);
     const sha = createHash('sha256').update(data).digest('hex');

@@ -1,17 +1,22 @@
 // Where backups are kept. The service writes and reads backup files only through this
 // interface, so an object store can be added beside the local directory without touching the
-// workflows. A file becomes visible under its key only once complete and on disk (written to a
-// temporary name, synced, then renamed): a crash mid-copy never leaves a partial file that
-// counts as a backup. The put is a plain kernel copy, as fast as `cp`; the SHA-256 is taken when
-// the object is read back (the verification does that right after), and every later read checks
-// it. A copy damaged in flight is caught by that read-back: the engine's checker verifies the
-// RDB's own CRC64 and loads every key.
+// workflows. A file becomes visible under its key only once complete (written to a temporary
+// name, then renamed): a crash mid-copy never leaves a partial file that counts as a backup.
+// The put is a plain copy by `cp` itself; `sync` makes it durable, and the backup
+// workflow calls it while the verification runs, before the backup counts as COMPLETED. The
+// SHA-256 is taken when the object is read back (the verification does that right after the
+// put), and every later read checks it. A copy damaged in flight is caught by that read-back:
+// the engine's checker verifies the RDB's own CRC64 and loads every key.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, copyFile, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 export interface StoredObject {
   key: string;
@@ -19,8 +24,10 @@ export interface StoredObject {
 }
 
 export interface BackupStorage {
-  /** Copies a local file in under `key`, durably. */
+  /** Copies a local file in under `key`. */
   put(key: string, fromFile: string): Promise<StoredObject>;
+  /** Makes a stored object durable (it survives a power cut once this resolves). */
+  sync(key: string): Promise<void>;
   /**
    * Copies the object out to a local file and returns its SHA-256. With `sha256` given, a
    * different checksum means the object is damaged: the file is removed and the call throws.
@@ -74,17 +81,27 @@ export class LocalBackupStorage implements BackupStorage {
     await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     const temp = `${target}${TEMP_SUFFIX}`;
     try {
-      // copy_file_range in the kernel, as cp does: no pass through this process's memory.
-      await copyFile(fromFile, temp);
+      // coreutils cp: copy_file_range in the kernel (a reflink where the filesystem has them),
+      // never through this process's memory. Node's own copyFile makes the same syscall yet ran
+      // at 65-75% of cp's speed on ext4 here (30 alternating pairs, 280 MB), so cp it is.
+      await run('cp', ['--reflink=auto', '--', fromFile, temp]).catch((err: { stderr?: string; code?: unknown } & Error) => {
+        const why = String(err.stderr ?? '').trim();
+        throw Object.assign(new Error(why || err.message), { code: /No space left/.test(why) ? 'ENOSPC' : /quota/i.test(why) ? 'EDQUOT' : err.code });
+      });
       await chmod(temp, 0o600);
-      await syncFile(temp);
       await rename(temp, target);
-      await syncFile(dirname(target));
     } catch (err) {
       await rm(temp, { force: true });
       throw err;
     }
     return { key, sizeBytes: (await stat(target)).size };
+  }
+
+  async sync(key: string): Promise<void> {
+    const target = this.path(key);
+    await syncFile(target);
+    // The name, too: the rename into place is an entry of the directory.
+    await syncFile(dirname(target));
   }
 
   async get(key: string, toFile: string, sha256: string | null): Promise<string> {
