@@ -72,7 +72,7 @@ export function isValidTimezone(tz: string): boolean {
   }
 }
 
-function backupOption(body: CreateClusterBody): BackupOption | null {
+function backupOption(body: CreateClusterBody, now: string): BackupOption | null {
   const b = body.init_config_option.backup_option;
   const loc = ['body', 'init_config_option', 'backup_option'];
   if (!b) return null;
@@ -85,7 +85,8 @@ function backupOption(body: CreateClusterBody): BackupOption | null {
   if (hour === null || !/^(\d|1\d|2[0-3])$/.test(hour)) {
     throw ValidationError.field([...loc, 'starting_time_hour'], 'must be an hour from 0 to 23, as a string');
   }
-  return { retentionPeriodDay: days, startingTimeHour: hour };
+  // The first daily backup is the first starting hour after the cluster was created.
+  return { retentionPeriodDay: days, startingTimeHour: hour, enabledAt: now };
 }
 
 function maintenanceOption(body: CreateClusterBody): MaintenanceOption | null {
@@ -180,7 +181,7 @@ export function planCluster(body: CreateClusterBody, ctx: PlanContext): ClusterP
     natEnabled: false,
     allowableIpAddresses: body.allowable_ip_addresses ?? [],
     tags: tags(body),
-    backupOption: backupOption(body),
+    backupOption: backupOption(body, ctx.now),
     maintenanceOption: maintenanceOption(body),
     instanceNamePrefix: body.instance_name_prefix,
     createdAt: ctx.now,

@@ -4,7 +4,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latestSlot } from '../../src/domain/backup-schedule.js';
-import { fill, nextSecond, readAll } from '../support/dataset.js';
+import { connectTo, fill, nextSecond, readAll } from '../support/dataset.js';
 import { expectErrorShape } from '../support/errors.js';
 import { createBody, engineVersions, ManualClock, startHarness, type Harness } from '../support/harness.js';
 
@@ -225,9 +225,44 @@ describe('backup histories, settings, schedule and retention', () => {
     expect(unset.status).toBe(202);
     expect(await h.client.waitRequest(unset.body.request_id)).toBe('COMPLETED');
     expect((await h.client.get(`/v1/clusters/${c.id}`)).body.init_config_option.backup_option).toEqual({ retention_period_day: null, starting_time_hour: null });
+    // Without backups the engine compacts its log itself again.
+    const redis = connectTo(c.ip);
+    await redis.connect();
+    expect(await redis.config('GET', 'auto-aof-rewrite-percentage')).toEqual(['auto-aof-rewrite-percentage', '100']);
+    redis.disconnect();
     clock.set(new Date(clock.now().getTime() + 86400_000));
     expect(await h.service.scheduler.tick()).toEqual([]);
     expect((await h.client.get(`/v1/clusters/${c.id}/backup-histories`)).body.total_count).toBe(1);
+  });
+
+  it('takes the daily backup of a cluster created with backup_option from the first starting hour after its creation', async () => {
+    const c = await t.create(engine, 'createdwith', {
+      timezone: 'UTC',
+      init_config_option: { database_user_password: 'Secr3t!pass', database_port: 6378, backup_option: { retention_period_day: '14', starting_time_hour: '5' } },
+    });
+    expect((await h.client.get(`/v1/clusters/${c.id}`)).body.init_config_option.backup_option).toEqual({ retention_period_day: '14', starting_time_hour: '5' });
+    // The backup node keeps its whole write log between backups: no automatic AOF rewrite.
+    const redis = connectTo(c.ip);
+    await redis.connect();
+    expect(await redis.config('GET', 'auto-aof-rewrite-percentage')).toEqual(['auto-aof-rewrite-percentage', '0']);
+    redis.disconnect();
+
+    // Today's 05:00 UTC came before the cluster did (or is still ahead): nothing is owed yet.
+    const now = new Date();
+    clock.set(now);
+    expect(await h.service.scheduler.tick()).toEqual([]);
+    const next = latestSlot(new Date(now.getTime() + 86400_000), 'UTC', 5);
+    clock.set(new Date(next.getTime() + 1000));
+    const fired = await h.service.scheduler.tick();
+    expect(fired).toHaveLength(1);
+    expect(await h.client.waitRequest(fired[0], 60_000)).toBe('COMPLETED');
+    expect((await h.client.get(`/v1/clusters/${c.id}/backup-histories`)).body.contents[0].backup_state).toBe('COMPLETED');
+
+    // Terminating the cluster deletes its backups and their write logs with it.
+    const del = await h.client.delete(`/v1/clusters/${c.id}`);
+    expect(await h.client.waitRequest(del.body.request_id)).toBe('COMPLETED');
+    expect((await files(h.config.backupDir)).filter((f) => f.startsWith(c.id))).toEqual([]);
+    expect(await files(join(h.dataDir, 'wal-archive', c.id))).toEqual([]);
   });
 
   it('refuses restores it cannot do, naming what to change, and creates nothing', async () => {
