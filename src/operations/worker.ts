@@ -98,7 +98,7 @@ export class Worker {
   }
 
   private async execute(request: OperationRequest): Promise<void> {
-    const { store, driver, logger } = this.o;
+    const { store, logger } = this.o;
     const now = () => this.o.clock.now().toISOString();
     const heartbeat = setInterval(() => {
       store.renewLease(request.id, this.id, Date.now() + this.leaseMs).catch((err) => logger.warn({ err }, 'lease renewal failed'));

@@ -3,29 +3,19 @@
 // it on its next start.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startChildService, type ChildService } from '../support/child-service.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useChildServices, waitStep } from '../support/child-service.js';
+import { listFiles as files } from '../support/files.js';
 import { fill, readAll } from '../support/dataset.js';
-import { enginePids, killEnginesUnder } from '../support/engines.js';
-import { createBody, engineVersions, haBody, startHarness, testSubnet, type Harness } from '../support/harness.js';
+import { enginePids } from '../support/engines.js';
+import { createBody, engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
 
 const run = promisify(execFile);
 
-async function files(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string) => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else out.push(join(d, e.name).slice(dir.length + 1));
-    }
-  };
-  await walk(dir);
-  return out.sort();
-}
 
 async function createRunning(h: { client: Harness['client'] }, name: string) {
   const [engine] = await engineVersions(h.client);
@@ -124,54 +114,28 @@ describe.skipIf(process.getuid?.() !== 0)('a backup when backup storage is full'
 });
 
 describe('SIGKILL of the service during a backup or a restore', () => {
-  let dataDir: string;
-  let svc: ChildService | undefined;
-  const env = () => ({ CACHESTORE_DATA_DIR: dataDir, CACHESTORE_SUBNETS: `local-subnet=${testSubnet()}` });
-
-  beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'cachestore-crash-backup-'));
-  });
-  afterEach(async () => {
-    await svc?.kill('SIGKILL');
-    svc = undefined;
-  });
-  afterAll(async () => {
-    await svc?.kill('SIGKILL');
-    await killEnginesUnder(dataDir);
-    await rm(dataDir, { recursive: true, force: true });
-  });
-
-  async function waitStep(s: ChildService, requestId: string, step: string): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      const d = await s.client.get(`/v1/requests/${requestId}/details`);
-      if (d.body.last_step === step) return;
-      if (d.body.state === 'COMPLETED' || d.body.state === 'FAILED') throw new Error(`request ended (${d.body.state}) before step ${step}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    throw new Error(`step ${step} not reached`);
-  }
+  const cs = useChildServices('cachestore-crash-backup-');
 
   let cluster: { id: string; ip: string };
   let backupNumber: string;
 
   it('resumes a backup after the snapshot; a half-copied file left by the kill is swept, not counted', async () => {
-    svc = await startChildService(env());
+    let svc = await cs.start();
     cluster = await createRunning(svc, 'crashbackup');
     await fill(cluster.ip, 'k', 500);
     await svc.kill('SIGKILL');
 
-    svc = await startChildService({ ...env(), CACHESTORE_DEBUG_STEP_DELAY_MS: '1500' });
+    svc = await cs.start({ CACHESTORE_DEBUG_STEP_DELAY_MS: '1500' });
     const r = await svc.client.post(`/v1/clusters/${cluster.id}/backup-histories`);
     backupNumber = r.body.resource.id;
     await waitStep(svc, r.body.request_id, 'snapshot');
     await svc.kill('SIGKILL');
     // What a kill in the middle of the copy leaves behind.
-    const partial = join(dataDir, 'backups', cluster.id, `${backupNumber}.rdb.partial`);
-    await mkdir(join(dataDir, 'backups', cluster.id), { recursive: true });
+    const partial = join(cs.dataDir, 'backups', cluster.id, `${backupNumber}.rdb.partial`);
+    await mkdir(join(cs.dataDir, 'backups', cluster.id), { recursive: true });
     await writeFile(partial, 'half a file');
 
-    svc = await startChildService(env());
+    svc = await cs.start();
     expect(await svc.client.waitRequest(r.body.request_id, 60_000)).toBe('COMPLETED');
     const events = (await svc.client.get(`/v1/clusters/${cluster.id}/events`)).body.contents.map((e: any) => e.message);
     expect(events).toContain("backup resumed after step 'snapshot'");
@@ -180,19 +144,19 @@ describe('SIGKILL of the service during a backup or a restore', () => {
     expect(list.contents[0]).toMatchObject({ backup_history_number: backupNumber, backup_state: 'COMPLETED' });
     expect(list.contents[0].backup_state_detail).toMatch(/^verified: 500 keys/);
     expect(existsSync(partial)).toBe(false);
-    expect(await files(join(dataDir, 'backups'))).toEqual([`${cluster.id}/${backupNumber}.rdb`]);
-    expect(await files(join(dataDir, 'backup-staging'))).toEqual([]);
+    expect(await files(join(cs.dataDir, 'backups'))).toEqual([`${cluster.id}/${backupNumber}.rdb`]);
+    expect(await files(join(cs.dataDir, 'backup-staging'))).toEqual([]);
   });
 
   it('resumes a restore after the data was placed, and the new cluster holds every key', async () => {
-    svc = await startChildService({ ...env(), CACHESTORE_DEBUG_STEP_DELAY_MS: '1500' });
+    let svc = await cs.start({ CACHESTORE_DEBUG_STEP_DELAY_MS: '1500' });
     const expected = await readAll(cluster.ip);
     const r = await svc.client.post(`/v1/clusters/${cluster.id}/restore`, { name: 'crashrestore', instance_name_prefix: 'crr', server_type_name: 'redis1v1m2', backup_history_number: backupNumber });
     expect(r.status).toBe(202);
     await waitStep(svc, r.body.request_id, 'seed-data');
     await svc.kill('SIGKILL');
 
-    svc = await startChildService(env());
+    svc = await cs.start();
     expect(await svc.client.waitRequest(r.body.request_id, 60_000)).toBe('COMPLETED');
     const show = (await svc.client.get(`/v1/clusters/${r.body.resource.id}`)).body;
     expect(show.service_state).toBe('RUNNING');

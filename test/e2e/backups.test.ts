@@ -1,26 +1,15 @@
 // Backups against real engines: on-demand backups verified and restored key by key, point-in-time
 // restore to a second, histories, settings, the daily schedule and retention on a hand-set clock.
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latestSlot } from '../../src/domain/backup-schedule.js';
+import { listFiles as files } from '../support/files.js';
 import { connectTo, fill, nextSecond, readAll } from '../support/dataset.js';
 import { expectErrorShape } from '../support/errors.js';
 import { createBody, engineVersions, ManualClock, startHarness, type Harness } from '../support/harness.js';
 
 type Engine = Awaited<ReturnType<typeof engineVersions>>[number];
 
-async function files(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string) => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else out.push(join(d, e.name).slice(dir.length + 1));
-    }
-  };
-  await walk(dir);
-  return out.sort();
-}
 
 /** Steps every backup test needs, bound to one harness. */
 function helpers(h: () => Harness) {

@@ -2,14 +2,12 @@
 // operation interrupted by SIGKILL resumes on the next start and finishes, leaving no orphan.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startChildService, type ChildService } from '../support/child-service.js';
-import { enginePids, killEnginesUnder } from '../support/engines.js';
-import { createBody, engineVersions, startHarness, testSubnet, type Harness } from '../support/harness.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useChildServices, waitStep, type ChildService } from '../support/child-service.js';
+import { enginePids } from '../support/engines.js';
+import { createBody, engineVersions, startHarness, type Harness } from '../support/harness.js';
 
 const run = promisify(execFile);
 const PASSWORD = 'Secr3t!pass';
@@ -82,41 +80,16 @@ describe('service restart with clusters running', () => {
 });
 
 describe('SIGKILL of the service in the middle of an operation', () => {
-  let dataDir: string;
-  let svc: ChildService | undefined;
-  const env = () => ({ CACHESTORE_DATA_DIR: dataDir, CACHESTORE_SUBNETS: `local-subnet=${testSubnet()}` });
-
-  beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'cachestore-crash-'));
-  });
-  afterEach(async () => {
-    await svc?.kill('SIGKILL');
-    svc = undefined;
-  });
-  afterAll(async () => {
-    await killEnginesUnder(dataDir);
-    await rm(dataDir, { recursive: true, force: true });
-  });
-
-  async function waitStep(s: ChildService, requestId: string, step: string): Promise<void> {
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      const d = await s.client.get(`/v1/requests/${requestId}/details`);
-      if (d.body.last_step === step) return;
-      if (d.body.state === 'COMPLETED' || d.body.state === 'FAILED') throw new Error(`request ended (${d.body.state}) before step ${step}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    throw new Error(`step ${step} not reached`);
-  }
+  const cs = useChildServices('cachestore-crash-');
 
   /** Runs `start` on a slow service, SIGKILLs it after `step`, restarts it, and returns the request's outcome. */
   async function interrupt(begin: (s: ChildService) => Promise<{ requestId: string; clusterId: string }>, step: string) {
-    svc = await startChildService({ ...env(), CACHESTORE_DEBUG_STEP_DELAY_MS: '1500' });
+    let svc = await cs.start({ CACHESTORE_DEBUG_STEP_DELAY_MS: '1500' });
     const { requestId, clusterId } = await begin(svc);
     await waitStep(svc, requestId, step);
     await svc.kill('SIGKILL');
     const firstOutput = svc.output();
-    svc = await startChildService(env());
+    svc = await cs.start();
     const state = await svc.client.waitRequest(requestId, 30_000);
     const details = await svc.client.get(`/v1/requests/${requestId}/details`);
     return { state, details: details.body, clusterId, output: firstOutput + svc.output() };
@@ -135,13 +108,13 @@ describe('SIGKILL of the service in the middle of an operation', () => {
     }, 'start-data-nodes');
     expect(out.state).toBe('COMPLETED');
     clusterId = out.clusterId;
-    const show = await svc!.client.get(`/v1/clusters/${clusterId}`);
+    const show = await cs.current!.client.get(`/v1/clusters/${clusterId}`);
     expect(show.body.service_state).toBe('RUNNING');
     ip = show.body.instance_groups[0].instances[0].service_ip_address;
-    const events = await svc!.client.get(`/v1/clusters/${clusterId}/events`);
+    const events = await cs.current!.client.get(`/v1/clusters/${clusterId}/events`);
     expect(events.body.contents.map((e: any) => e.message)).toContain("create resumed after step 'start-data-nodes'");
     const { readdir } = await import('node:fs/promises');
-    [instanceId] = await readdir(join(dataDir, 'engines'));
+    [instanceId] = await readdir(join(cs.dataDir, 'engines'));
     expect(await enginePids(instanceId)).toHaveLength(1);
     expect(await cli(ip, 'PING')).toBe('PONG');
     // Neither the database password nor the secret key ever reached the service's output.
@@ -150,7 +123,7 @@ describe('SIGKILL of the service in the middle of an operation', () => {
   });
 
   it('resumes a restart interrupted after the engine was shut down, keeping the data', async () => {
-    svc = await startChildService(env());
+    const svc = await cs.start();
     await cli(ip, 'SET', 'before-crash', 'kept');
     await svc.kill('SIGKILL');
     const out = await interrupt(async (s) => {
@@ -159,7 +132,7 @@ describe('SIGKILL of the service in the middle of an operation', () => {
       return { requestId: r.body.request_id, clusterId };
     }, 'stop-old-primary');
     expect(out.state).toBe('COMPLETED');
-    expect((await svc!.client.get(`/v1/clusters/${clusterId}`)).body.service_state).toBe('RUNNING');
+    expect((await cs.current!.client.get(`/v1/clusters/${clusterId}`)).body.service_state).toBe('RUNNING');
     expect(await enginePids(instanceId)).toHaveLength(1);
     expect(await cli(ip, 'GET', 'before-crash')).toBe('kept');
   });
@@ -171,8 +144,8 @@ describe('SIGKILL of the service in the middle of an operation', () => {
       return { requestId: r.body.request_id, clusterId };
     }, 'kill');
     expect(out.state).toBe('COMPLETED');
-    expect((await svc!.client.get(`/v1/clusters/${clusterId}`)).body.service_state).toBe('TERMINATED');
+    expect((await cs.current!.client.get(`/v1/clusters/${clusterId}`)).body.service_state).toBe('TERMINATED');
     expect(await enginePids(instanceId)).toEqual([]);
-    expect(existsSync(join(dataDir, 'engines', instanceId))).toBe(false);
+    expect(existsSync(join(cs.dataDir, 'engines', instanceId))).toBe(false);
   });
 });

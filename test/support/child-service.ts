@@ -1,6 +1,12 @@
 // Runs the service as a separate process (node + tsx on src/main.ts), so a test can SIGKILL it
 // in the middle of an operation and start it again on the same data dir.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { killEnginesUnder } from './engines.js';
+import { testSubnet } from './harness.js';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { SignedClient } from './client.js';
@@ -69,4 +75,53 @@ export async function startChildService(env: Record<string, string>, keys = { ac
         child.kill(signal);
       }),
   };
+}
+
+/** Polls the request's details until `step` is its last finished step. */
+export async function waitStep(s: ChildService, requestId: string, step: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const d = await s.client.get(`/v1/requests/${requestId}/details`);
+    if (d.body.last_step === step) return;
+    if (d.body.state === 'COMPLETED' || d.body.state === 'FAILED') throw new Error(`request ended (${d.body.state}) before step ${step}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`step ${step} not reached`);
+}
+
+export interface ChildServices {
+  dataDir: string;
+  /** The service process of the moment (SIGKILLed after each test). */
+  current: ChildService | undefined;
+  /** Starts the service on the shared data dir and subnet, with `env` added. */
+  start(env?: Record<string, string>): Promise<ChildService>;
+}
+
+/**
+ * For a describe block whose tests kill and restart the service: one data dir and subnet for all
+ * its starts; the service is SIGKILLed after each test, engines and files removed after all.
+ */
+export function useChildServices(prefix: string): ChildServices {
+  const subnet = testSubnet();
+  const s: ChildServices = {
+    dataDir: '',
+    current: undefined,
+    async start(env = {}) {
+      s.current = await startChildService({ CACHESTORE_DATA_DIR: s.dataDir, CACHESTORE_SUBNETS: `local-subnet=${subnet}`, ...env });
+      return s.current;
+    },
+  };
+  beforeAll(async () => {
+    s.dataDir = await mkdtemp(join(tmpdir(), prefix));
+  });
+  afterEach(async () => {
+    await s.current?.kill('SIGKILL');
+    s.current = undefined;
+  });
+  afterAll(async () => {
+    await s.current?.kill('SIGKILL');
+    await killEnginesUnder(s.dataDir);
+    await rm(s.dataDir, { recursive: true, force: true });
+  });
+  return s;
 }
