@@ -19,12 +19,13 @@ describe('point-in-time recovery windows', () => {
       ['c.log', { live: false, lastWriteAt: new Date(T0 + 700_500) }],
     ]);
     const w = recoveryWindows([backup('a', 10, { logEndAt: iso(100) }), backup('b', 100), backup('c', 600)], logs, () => true, now);
-    expect(w.map((x) => [x.backup.id, x.from - sec(0), x.to - sec(0)])).toEqual([['a', 10, 100], ['b', 100, 1000], ['c', 600, 700]]);
+    // A live log reaches the last whole second before now.
+    expect(w.map((x) => [x.backup.id, x.from - sec(0), x.to - sec(0)])).toEqual([['a', 10, 100], ['b', 100, 999], ['c', 600, 700]]);
     // The newest backup that covers the second is used.
     expect(windowFor(w, sec(650))?.backup.id).toBe('c');
     expect(windowFor(w, sec(100))?.backup.id).toBe('b');
     expect(windowFor(w, sec(9))).toBeUndefined();
-    expect(describeCoverage(w)).toBe('2026-11-27T00:00:10Z to 2026-11-27T00:16:40Z');
+    expect(describeCoverage(w)).toBe('2026-11-27T00:00:10Z to 2026-11-27T00:16:39Z');
   });
 
   it('does not trust a live log of a node that is down, nor a lost log, nor failed backups', () => {

@@ -36,8 +36,9 @@ export function recoveryWindows(
     const log = b.logFile ? logs.get(b.logFile) : null;
     if (b.logFile && log) {
       if (b.logEndAt) to = seconds(b.logEndAt);
-      // No write since the last one logged: the data stood still up to now.
-      else if (log.live && sourceRunning(b.sourceInstanceId)) to = seconds(now);
+      // No write since the last one logged: the data stood still up to now. The current second
+      // is not over yet, so the last whole one is the newest that can be restored.
+      else if (log.live && sourceRunning(b.sourceInstanceId)) to = seconds(now) - 1;
       else to = seconds(log.lastWriteAt);
     }
     out.push({ backup: b, from, to: Math.max(from, to) });

@@ -275,5 +275,16 @@ describe('backup histories, settings, schedule and retention', () => {
     const names = (await h.client.get('/v1/clusters?size=100')).body.contents.map((x: any) => x.name);
     expect(names).not.toContain('copy');
     expectErrorShape(await h.client.post(`/v1/clusters/${'e'.repeat(32)}/restore`, ok), 404, 'NotFound');
+
+    // A stopped cluster cannot be backed up (nothing runs to take the snapshot from), but its
+    // backups restore, and its backup settings can change.
+    const stop = await h.client.post(`/v1/clusters/${c.id}/stop`);
+    expect(await h.client.waitRequest(stop.body.request_id)).toBe('COMPLETED');
+    const refused = await h.client.post(`/v1/clusters/${c.id}/backup-histories`);
+    expect(JSON.stringify(expectErrorShape(refused, 400).detail)).toMatch(/is STOPPED; backup is allowed only when it is RUNNING/);
+    const set = await h.client.post(`/v1/clusters/${c.id}/backups`, { retention_period_day: '35', starting_time_hour: '0' });
+    expect(await h.client.waitRequest(set.body.request_id)).toBe('COMPLETED');
+    const copy = await t.restore(c.id, { ...ok, name: 'fromstopped' });
+    expect((await h.client.get(`/v1/clusters/${copy.id}`)).body.service_state).toBe('RUNNING');
   });
 });
