@@ -48,3 +48,11 @@ export function busyError(cluster: Cluster, requestId: string): InvalidStateErro
       `progress. Wait until it finishes (GET /v1/requests/${requestId}), then try again.`,
   );
 }
+
+/**
+ * Whether an operation leaves the processes alone (backups, backup settings): failover and the
+ * reconciler go on beside it, where any other operation owns the cluster until it ends.
+ */
+export function runsBesideTheWorkload(op: OperationKind): boolean {
+  return TRANSITIONS[op].during === null;
+}

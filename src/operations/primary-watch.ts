@@ -4,6 +4,7 @@
 // when a RUNNING HA cluster's primary has died, asks a Sentinel to fail over at once
 // (SENTINEL FAILOVER: no waiting for down-after or agreement). The Sentinels' own detection
 // stays as it is, for whatever this service does not see (it is down, or the host is).
+import { runsBesideTheWorkload } from '../domain/lifecycle.js';
 import { withClient } from '../engines/replication.js';
 import type { Clock, Store } from '../domain/ports.js';
 import { endpointOf, type Driver } from '../drivers/driver.js';
@@ -76,8 +77,11 @@ export class PrimaryWatch {
 
   private async failover(clusterId: string, name: string, nodes: ClusterNodes, deadIp: string): Promise<void> {
     // Only a cluster that nothing else is changing: a stop or restart ends primaries on purpose.
+    // A backup changes no process: a primary that dies during one is failed over as ever.
     const cluster = await this.o.store.findCluster(null, clusterId);
-    if (cluster?.serviceState !== 'RUNNING' || (await this.o.store.activeRequest(clusterId))) return;
+    if (cluster?.serviceState !== 'RUNNING') return;
+    const active = await this.o.store.activeRequest(clusterId);
+    if (active && !runsBesideTheWorkload(active.operation)) return;
     for (const s of nodes.sentinels) {
       try {
         await withClient(endpointOf(s), (c) => c.call('SENTINEL', 'FAILOVER', name), 500);

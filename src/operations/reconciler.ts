@@ -4,6 +4,7 @@
 // Standalone engines are never restarted behind the user's back. A dead data node of an HA
 // cluster that still has a primary is healed: after `healAfterMs` it is started again as a
 // replica of the current primary (what a managed service does with a failed node).
+import { runsBesideTheWorkload } from '../domain/lifecycle.js';
 import type { Cluster } from '../domain/model.js';
 import type { Clock, Store } from '../domain/ports.js';
 import type { Driver, NodeSpec } from '../drivers/driver.js';
@@ -94,8 +95,10 @@ export class Reconciler {
       this.watcher.drop(cluster.id);
       return 0;
     }
-    // An operation in progress owns the cluster; it sets the states when it ends.
-    if (await store.activeRequest(cluster.id)) return 0;
+    // An operation in progress owns the cluster; it sets the states when it ends. Backups and
+    // backup settings change no process, so the reconciler goes on beside them.
+    const active = await store.activeRequest(cluster.id);
+    if (active && !runsBesideTheWorkload(active.operation)) return 0;
     const detail = await store.clusterDetail(null, cluster.id);
     if (!detail) return 0;
     const password = await store.clusterPassword(cluster.id);

@@ -86,6 +86,46 @@ describe('a backup that fails', () => {
   });
 });
 
+describe('a primary that dies during a backup', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    // Slow steps: the backup is still running when the primary dies.
+    h = await startHarness({ CACHESTORE_DEBUG_STEP_DELAY_MS: '1500' });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('is failed over at once, as without a backup, and the backup still completes', async () => {
+    const engine = (await engineVersions(h.client))[0];
+    const r = await h.client.post('/v1/clusters', haBody(engine, 1, { name: 'dieduringbackup' }));
+    expect(await h.client.waitRequest(r.body.request_id)).toBe('COMPLETED');
+    const id = r.body.resource.id;
+    const detail = (await h.service.store.clusterDetail(null, id))!;
+    const primary = detail.instances.find((i) => i.roleType === 'MASTER')!;
+    const replica = detail.instances.find((i) => i.roleType === 'REPLICA')!;
+    await fill(primary.serviceIpAddress, 'k', 200);
+
+    const b = await h.client.post(`/v1/clusters/${id}/backup-histories`);
+    const svc = { client: h.client } as Parameters<typeof waitStep>[0];
+    await waitStep(svc, b.body.request_id, 'snapshot');
+    for (const pid of await enginePids(primary.id)) process.kill(pid, 'SIGKILL');
+    const deadline = Date.now() + 10_000;
+    let promoted = false;
+    while (!promoted && Date.now() < deadline) {
+      const show = (await h.client.get(`/v1/clusters/${id}`)).body;
+      promoted = show.instance_groups.flatMap((g: any) => g.instances).some((i: any) => i.name === replica.name && i.role_type === 'MASTER');
+      if (!promoted) await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(promoted, 'the replica became the primary').toBe(true);
+    expect((await h.client.get(`/v1/requests/${b.body.request_id}`)).body.state).toBe('RUNNING');
+    // By the service's primary watch (about 1 s), not only by Sentinel's own detection (over 3 s).
+    const events = (await h.client.get(`/v1/clusters/${id}/events`)).body.contents.map((e: any) => e.message);
+    expect(events).toContain(`the primary's engine on ${primary.serviceIpAddress} died; asked Sentinel to fail over at once`);
+    expect(await h.client.waitRequest(b.body.request_id, 60_000)).toBe('COMPLETED');
+  });
+});
+
 // Needs root to mount a small tmpfs (CI runs as root).
 describe.skipIf(process.getuid?.() !== 0)('a backup when backup storage is full', () => {
   let h: Harness;
