@@ -4,7 +4,7 @@
 import type { CreateClusterBody } from '../contract/types.js';
 import { expiredBackups, owedSlot } from './backup-schedule.js';
 import { findServerType } from './catalog.js';
-import { notFound, type ClusterService, type Submitted } from './cluster-service.js';
+import { checkPage, notFound, type ClusterService, type Submitted } from './cluster-service.js';
 import { InvalidStateError, ValidationError } from './errors.js';
 import { newId } from './ids.js';
 import type { BackupHistory, BackupOption, Cluster, OperationRequest } from './model.js';
@@ -73,6 +73,7 @@ export class BackupService {
     const page = q.page ?? 0;
     if (limit < 0 || limit > MAX_LIMIT) throw ValidationError.field(['query', 'limit'], `must be from 0 to ${MAX_LIMIT}`);
     if (page < 0) throw ValidationError.field(['query', 'page'], 'must be 0 or more (pages count from 0)');
+    checkPage(page);
     if (limit === 0) return { backups: [], total: (await this.deps.store.listBackups(id, { limit: 1, page: 0 })).total };
     return this.deps.store.listBackups(id, { limit, page });
   }

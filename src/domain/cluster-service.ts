@@ -168,6 +168,7 @@ export class ClusterService {
     const page = q.page ?? 0;
     const size = q.size ?? 20;
     if (size > 1000) throw ValidationError.field(['query', 'size'], 'must be at most 1000');
+    checkPage(page);
     if (size === 0) {
       // A page of size 0 holds nothing; the count still tells how many match.
       const { total } = await this.deps.store.listClusters(p.accountId, { name: q.name ?? undefined, serviceState, page: 0, size: 1, sortField: field, sortDir: dir });
@@ -278,6 +279,13 @@ export class ClusterService {
     await this.show(p, id);
     return this.deps.store.listEvents(id);
   }
+}
+
+/** Pages count from 0; past this no store could hold a row (and the offset would overflow). */
+export const MAX_PAGE = 1_000_000_000;
+
+export function checkPage(page: number): void {
+  if (page > MAX_PAGE) throw ValidationError.field(['query', 'page'], `must be at most ${MAX_PAGE} (pages count from 0)`);
 }
 
 export function notFound(id: string): NotFoundError {

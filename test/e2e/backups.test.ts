@@ -154,6 +154,9 @@ describe('backup histories, settings, schedule and retention', () => {
     expect(page1.body.contents.map((b: any) => b.backup_history_number)).toEqual([numbers[0]]);
     expectErrorShape(await h.client.get(`/v1/clusters/${c.id}/backup-histories?limit=-1`), 400);
     expectErrorShape(await h.client.get(`/v1/clusters/${c.id}/backup-histories?page=abc`), 400);
+    for (const q of ['page=1e300', 'page=99999999999999999999', 'limit=1e300', 'limit=1000&page=9007199254740991']) {
+      expectErrorShape(await h.client.get(`/v1/clusters/${c.id}/backup-histories?${q}`), 400, 'ValidationError');
+    }
 
     const unknown = await h.client.request('PUT', `/v1/clusters/${c.id}/backup-histories`, { backup_history_number: [numbers[0], 'nope1', 'nope2'] });
     expect(JSON.stringify(expectErrorShape(unknown, 400).detail)).toMatch(/not backups of cluster 'histories': nope1, nope2/);

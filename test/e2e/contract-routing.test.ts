@@ -224,6 +224,8 @@ describe('List Clusters', () => {
     ['page=abc', 'query.page'],
     ['page=-1', 'query.page'],
     ['page=1.5', 'query.page'],
+    ['page=1e300', 'query.page'],
+    ['size=1000&page=9007199254740991', 'query.page'],
     ['service_state=NOPE', 'query.service_state'],
     ['service_state=running', 'query.service_state'],
   ])('refuses %s with a 400 naming %s', async (q, loc) => {
