@@ -257,6 +257,35 @@ describe('backup histories, settings, schedule and retention', () => {
     expect(await files(join(h.dataDir, 'wal-archive', c.id))).toEqual([]);
   });
 
+  it('answers bad input on every backup route with a 4xx in the error shape, changing nothing', async () => {
+    const c = await t.create(engine, 'badinput');
+    const base = `/v1/clusters/${c.id}`;
+    const bodies: unknown[] = [null, [], 'x', 42, {}, { retention_period_day: 7, starting_time_hour: 3 }, { retention_period_day: '7' },
+      { backup_history_number: 'x' }, { backup_history_number: [1] }, { backup_history_number: [null] }, { name: 'a'.repeat(300) },
+      { name: 'ok', instance_name_prefix: 'ok1', server_type_name: 'redis1v1m2', backup_recovery_time: '2026-13-45T99:00:00Z' },
+      { name: 'ok', instance_name_prefix: 'ok1', server_type_name: 'redis1v1m2', backup_recovery_time: '0001-01-01T00:00:00Z' },
+      { name: 'ok', instance_name_prefix: 'ok1', server_type_name: 'redis1v1m2', backup_history_number: '', allowable_ip_addresses: ['not-an-ip'] },
+      { name: 'ok', instance_name_prefix: 'ok1', server_type_name: '', backup_history_number: 'x', tags: [{ key: '' }] }];
+    const routes: Array<[string, string]> = [['POST', `${base}/backups`], ['PUT', `${base}/backup-histories`], ['POST', `${base}/restore`], ['POST', `${base}/backup-histories`]];
+    for (const [method, path] of routes) {
+      for (const body of bodies) {
+        const r = await h.client.request(method, path, body);
+        if (method === 'POST' && path.endsWith('/backup-histories')) {
+          // The on-demand backup takes no body: whatever is sent, it answers as without one.
+          expect([202, 400], JSON.stringify(body)).toContain(r.status);
+          if (r.status === 202) expect(await h.client.waitRequest(r.body.request_id, 60_000)).toBe('COMPLETED');
+          continue;
+        }
+        expect(r.status, `${method} ${path} ${JSON.stringify(body)}: ${JSON.stringify(r.body)}`).toBeGreaterThanOrEqual(400);
+        expect(r.status).toBeLessThan(500);
+        expectErrorShape(r, r.status);
+      }
+    }
+    const names = (await h.client.get('/v1/clusters?size=100')).body.contents.map((x: any) => x.name);
+    expect(names).not.toContain('ok');
+    expect((await h.client.get(base)).body.init_config_option.backup_option).toEqual({ retention_period_day: null, starting_time_hour: null });
+  });
+
   it('refuses restores it cannot do, naming what to change, and creates nothing', async () => {
     const c = await t.create(engine, 'refusals');
     const b = await t.backupNow(c.id);
