@@ -1,4 +1,5 @@
-// Snapshots and their verification against real engines (both Redis OSS and Valkey).
+// Snapshots (the base of an AOF rewrite, as backups take them) and their verification, against
+// real engines (both Redis OSS and Valkey).
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,8 @@ import { killEnginesUnder } from '../../test/support/engines.js';
 import { testSubnet } from '../../test/support/harness.js';
 import { withClient } from './replication.js';
 import { detectEngines, type InstalledEngine } from './detect.js';
-import { takeSnapshot, verifyRdb } from './snapshot.js';
+import { parseManifest, rewriteAof } from './aof.js';
+import { verifyRdb } from './snapshot.js';
 
 let dir: string;
 let engines: InstalledEngine[];
@@ -44,23 +46,36 @@ describe.each(['redis', 'valkey'] as const)('%s snapshots', (engine) => {
       await c.select(3);
       await c.set('other-db', '1');
     });
-    const first = await takeSnapshot(ep);
+    const first = await rewriteAof(ep);
     const copy1 = join(dir, `${engine}-1.rdb`);
-    await copyFile(first.file, copy1);
+    await copyFile(first.base, copy1);
+    // The rewrite starts a new, empty increment: every later write is logged there.
+    expect(first.incr).toMatch(/\.incr\.aof$/);
+    expect((await readFile(first.incr!)).length).toBe(0);
     const v1 = await verifyRdb(copy1, bin());
     expect(v1.keys).toBe(502);
     expect(v1.digest).toMatch(/^[0-9a-f]{40}$/);
 
     // The same data saved again: same digest. One more key: another digest.
     const copy2 = join(dir, `${engine}-2.rdb`);
-    await copyFile((await takeSnapshot(ep)).file, copy2);
+    await copyFile((await rewriteAof(ep)).base, copy2);
     expect((await verifyRdb(copy2, bin())).digest).toBe(v1.digest);
     await withClient(ep, (c) => c.set('k-new', 'x'));
+    const before = await rewriteAof(ep);
+    expect(before.previousIncrIno).not.toBeNull();
     const copy3 = join(dir, `${engine}-3.rdb`);
-    await copyFile((await takeSnapshot(ep)).file, copy3);
+    await copyFile(before.base, copy3);
     const v3 = await verifyRdb(copy3, bin());
     expect(v3.keys).toBe(503);
     expect(v3.digest).not.toBe(v1.digest);
+  });
+
+  it('reads the AOF manifest the engine writes', () => {
+    expect(parseManifest('file appendonly.aof.3.base.rdb seq 3 type b\nfile appendonly.aof.2.incr.aof seq 2 type h\nfile appendonly.aof.4.incr.aof seq 4 type i\n')).toEqual([
+      { name: 'appendonly.aof.3.base.rdb', seq: 3, type: 'b' },
+      { name: 'appendonly.aof.2.incr.aof', seq: 2, type: 'h' },
+      { name: 'appendonly.aof.4.incr.aof', seq: 4, type: 'i' },
+    ]);
   });
 
   it('rejects a damaged snapshot', async () => {

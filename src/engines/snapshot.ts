@@ -1,56 +1,16 @@
-// Consistent snapshots of a dataset (RDB) and their verification, the same on Redis OSS and
-// Valkey. These are the building blocks of backups: take a snapshot on a node (a replica where
-// there is one, so the primary keeps serving), then prove the file restorable by loading it into
-// a scratch engine that listens on a unix socket only.
+// Verification of a snapshot (RDB), the same on Redis OSS and Valkey: a backup counts only once
+// its file is proven restorable by loading it into a scratch engine that listens on a unix
+// socket only. (Backups take their snapshots by AOF rewrite: engines/aof.ts.)
 import { execFile, spawn } from 'node:child_process';
 import { link, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import type { Endpoint } from './client.js';
 import type { EngineBinaries } from './detect.js';
-import { parseInfo, withClient } from './replication.js';
+import { parseInfo } from './replication.js';
 
 const run = promisify(execFile);
-
-export interface Snapshot {
-  /** The RDB file the engine wrote (its dir + dbfilename). Copy it before the next save. */
-  file: string;
-  at: Date;
-}
-
-/** Runs BGSAVE on the node and waits until that save has finished; throws if it failed. */
-export async function takeSnapshot(ep: Endpoint, timeoutMs = 10 * 60_000): Promise<Snapshot> {
-  return withClient(
-    ep,
-    async (c) => {
-      const persistence = async () => parseInfo(await c.info('persistence'));
-      const before = Number((await persistence()).rdb_saves ?? 0);
-      try {
-        await c.bgsave();
-      } catch (err) {
-        // A save already running (e.g. for a replica) is not ours: wait for it, then save again.
-        if (!/in progress/i.test(String(err))) throw err;
-        await c.call('BGSAVE', 'SCHEDULE');
-      }
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const p = await persistence();
-        if (p.rdb_bgsave_in_progress === '0' && Number(p.rdb_saves ?? 0) > before) {
-          if (p.rdb_last_bgsave_status !== 'ok') throw new Error('the engine could not write its snapshot (rdb_last_bgsave_status: err); see its log');
-          break;
-        }
-        if (Date.now() > deadline) throw new Error(`the snapshot did not finish within ${timeoutMs / 1000} s`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      const [, dir] = (await c.config('GET', 'dir')) as [string, string];
-      const [, name] = (await c.config('GET', 'dbfilename')) as [string, string];
-      return { file: join(dir, name), at: new Date() };
-    },
-    5000,
-  );
-}
 
 export interface Verified {
   keys: number;
