@@ -55,8 +55,9 @@ describe('a backup that fails', () => {
     expect(out.history.backup_end_at).not.toBe('');
     expect(await files(h.config.backupDir)).toEqual([]);
     expect(await files(join(h.dataDir, 'backup-staging'))).toEqual([]);
-    // The backup does not set the cluster's state; the look after it reports the dead engine.
-    expect((await h.client.get(`/v1/clusters/${c.id}`)).body.service_state).toBe('ERROR');
+    // The backup does not set the cluster's state; the look the service takes at a cluster after
+    // each request (asynchronous, so waited for) reports the dead engine.
+    expect((await h.client.waitState(c.id, 'ERROR', 10_000)).service_state).toBe('ERROR');
     // A failed backup cannot be restored.
     const r = await h.client.post(`/v1/clusters/${c.id}/restore`, { name: 'fromfailed', instance_name_prefix: 'frf', server_type_name: 'redis1v1m2', backup_history_number: out.history.backup_history_number });
     expect(r.status).toBe(400);
