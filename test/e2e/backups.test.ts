@@ -97,22 +97,40 @@ describe.each(['Redis', 'Valkey'])('backups and restore on %s', (kind) => {
 
   it('restores to a second: keys written up to it are there, keys written after it are not', async () => {
     const src = await t.create(engine, 'pitr');
+    const type = engine.product_image_type.startsWith('Redis') ? 'redis1v1m2' : 'css1v1m2';
     await fill(src.ip, 'base', 300);
-    const b = await t.backupNow(src.id);
-    expect(b.state).toBe('COMPLETED');
+    expect((await t.backupNow(src.id)).state).toBe('COMPLETED');
 
     // Second s1: writes that must come back. Second s2 and later: writes that must not.
     const s1 = await nextSecond();
     await fill(src.ip, 'kept', 100);
     expect(Math.floor(Date.now() / 1000), 'the writes fit in one second').toBe(s1);
     await nextSecond();
-    const expected = await readAll(src.ip);
+    const atS1 = await readAll(src.ip);
     await fill(src.ip, 'late', 100);
 
-    const restored = await t.restore(src.id, { name: 'pitrcopy', instance_name_prefix: 'pit', server_type_name: engine.product_image_type.startsWith('Redis') ? 'redis1v1m2' : 'css1v1m2', backup_recovery_time: new Date(s1 * 1000 + 999).toISOString() });
-    const got = await readAll(restored.ip);
-    expect([...got.keys()].filter((k) => k.startsWith('late:'))).toEqual([]);
-    expect(got).toEqual(expected);
+    // A second backup closes the first one's write log; the log must still reach past s1.
+    expect((await t.backupNow(src.id)).state).toBe('COMPLETED');
+    const [first, second] = await h.service.store.backupsOf(src.id);
+    expect(first.logEndAt).toBe(second.snapshotAt);
+    expect(second.logEndAt).toBeNull();
+    const s3 = await nextSecond();
+    await fill(src.ip, 'after', 50);
+    expect(Math.floor(Date.now() / 1000), 'the writes fit in one second').toBe(s3);
+    await nextSecond();
+    const atS3 = await readAll(src.ip);
+    await fill(src.ip, 'last', 50);
+
+    // s1 lies between the backups: the first backup and its (closed) log.
+    const r1 = await t.restore(src.id, { name: 'pitrcopy', instance_name_prefix: 'pit', server_type_name: type, backup_recovery_time: new Date(s1 * 1000 + 999).toISOString() });
+    const got1 = await readAll(r1.ip);
+    expect([...got1.keys()].filter((k) => k.startsWith('late:'))).toEqual([]);
+    expect(got1).toEqual(atS1);
+    // s3 lies after the second backup: that backup and its live log.
+    const r3 = await t.restore(src.id, { name: 'pitrlater', instance_name_prefix: 'pil', server_type_name: type, backup_recovery_time: new Date(s3 * 1000).toISOString() });
+    const got3 = await readAll(r3.ip);
+    expect([...got3.keys()].filter((k) => k.startsWith('last:'))).toEqual([]);
+    expect(got3).toEqual(atS3);
 
     // Outside what is covered: before the first backup, and in the future.
     const early = await h.client.post(`/v1/clusters/${src.id}/restore`, { name: 'tooearly', instance_name_prefix: 'ear', server_type_name: 'redis1v1m2', backup_recovery_time: new Date(Date.now() - 3600_000).toISOString() });
