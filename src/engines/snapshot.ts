@@ -2,9 +2,9 @@
 // its file is proven restorable by loading it into a scratch engine that listens on a unix
 // socket only. (Backups take their snapshots by AOF rewrite: engines/aof.ts.)
 import { execFile, spawn } from 'node:child_process';
-import { link, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import type { EngineBinaries } from './detect.js';
@@ -23,16 +23,14 @@ export interface Verified {
  * scratch engine loads it and must hold exactly the keys the checker counted.
  */
 export async function verifyRdb(rdbFile: string, bin: EngineBinaries, timeoutMs = 10 * 60_000): Promise<Verified> {
+  // Only the socket and the log go to the temporary dir (a unix socket path must be short, and
+  // /tmp may be a small tmpfs); the engine loads the file where it is, saving nothing back.
   const dir = await mkdtemp(join(tmpdir(), 'cachestore-verify-'));
   let child: ReturnType<typeof spawn> | undefined;
   try {
-    await link(rdbFile, join(dir, 'dump.rdb')).catch(async () => {
-      const { copyFile } = await import('node:fs/promises');
-      await copyFile(rdbFile, join(dir, 'dump.rdb'));
-    });
     let expected: number | undefined;
     if (bin.checkRdb) {
-      const { stdout } = await run(bin.checkRdb, [join(dir, 'dump.rdb')], { timeout: timeoutMs }).catch((err) => {
+      const { stdout } = await run(bin.checkRdb, [rdbFile], { timeout: timeoutMs }).catch((err) => {
         throw new Error(`the snapshot is damaged: ${String(err.stdout ?? err.message).split('\n').filter(Boolean).slice(-2).join(' ')}`);
       });
       const read = Number(/(\d+) keys read/.exec(stdout)?.[1] ?? NaN);
@@ -42,7 +40,7 @@ export async function verifyRdb(rdbFile: string, bin: EngineBinaries, timeoutMs 
     const socket = join(dir, 's.sock');
     child = spawn(
       bin.server,
-      ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--dir', dir, '--dbfilename', 'dump.rdb', '--appendonly', 'no', '--save', '', '--daemonize', 'no', '--enable-debug-command', 'local', '--logfile', join(dir, 'engine.log')],
+      ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--dir', dirname(rdbFile), '--dbfilename', basename(rdbFile), '--appendonly', 'no', '--save', '', '--daemonize', 'no', '--enable-debug-command', 'local', '--logfile', join(dir, 'engine.log')],
       { stdio: 'ignore' },
     );
     const c = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
