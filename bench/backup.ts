@@ -9,16 +9,20 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { LocalBackupStorage } from '../src/backups/storage.js';
 import { rewriteAof } from '../src/engines/aof.js';
 import { connectTo, PASSWORD } from '../test/support/dataset.js';
 import { createBody, engineVersions, startHarness, type Harness } from '../test/support/harness.js';
 
-const args = process.argv.slice(2);
-const numbers = args.filter((a) => /^\d+$/.test(a)).map(Number);
-const sizeMb = numbers[0] ?? 256;
-const runs = numbers[1] ?? 3;
-const only = args.includes('--engine') ? args[args.indexOf('--engine') + 1] : undefined;
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { engine: { type: 'string' } } });
+const sizeMb = Number(positionals[0] ?? 256);
+const runs = Number(positionals[1] ?? 3);
+const only = values.engine;
+if (!(sizeMb > 0) || !Number.isInteger(runs) || runs < 1) {
+  console.error('usage: npm run bench:backup -- [sizeMB=256] [runs=3] [--engine redis|valkey]');
+  process.exit(2);
+}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
