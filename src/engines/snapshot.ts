@@ -18,25 +18,30 @@ export interface Verified {
   digest: string;
 }
 
+/** Keys the engine's checker counts in an RDB (read minus already expired); throws if damaged. */
+async function countWithChecker(checkRdb: string, rdbFile: string, timeoutMs: number): Promise<number | undefined> {
+  const { stdout } = await run(checkRdb, [rdbFile], { timeout: timeoutMs }).catch((err) => {
+    throw new Error(`the snapshot is damaged: ${String(err.stdout ?? err.message).split('\n').filter(Boolean).slice(-2).join(' ')}`);
+  });
+  const read = Number(/(\d+) keys read/.exec(stdout)?.[1] ?? NaN);
+  const expired = Number(/(\d+) already expired/.exec(stdout)?.[1] ?? 0);
+  return Number.isFinite(read) ? read - expired : undefined;
+}
+
 /**
- * Proves an RDB file restorable: the engine's own checker reads it (checksum, structure), then a
- * scratch engine loads it and must hold exactly the keys the checker counted.
+ * Proves an RDB file restorable: the engine's own checker reads it (checksum, structure) while a
+ * scratch engine loads it (the two at once: each reads the whole file), and the engine must hold
+ * exactly the keys the checker counted.
  */
 export async function verifyRdb(rdbFile: string, bin: EngineBinaries, timeoutMs = 10 * 60_000): Promise<Verified> {
   // Only the socket and the log go to the temporary dir (a unix socket path must be short, and
   // /tmp may be a small tmpfs); the engine loads the file where it is, saving nothing back.
   const dir = await mkdtemp(join(tmpdir(), 'cachestore-verify-'));
   let child: ReturnType<typeof spawn> | undefined;
+  const checked = bin.checkRdb ? countWithChecker(bin.checkRdb, rdbFile, timeoutMs) : Promise.resolve(undefined);
+  // Awaited below; until then a rejection must not count as unhandled.
+  checked.catch(() => undefined);
   try {
-    let expected: number | undefined;
-    if (bin.checkRdb) {
-      const { stdout } = await run(bin.checkRdb, [rdbFile], { timeout: timeoutMs }).catch((err) => {
-        throw new Error(`the snapshot is damaged: ${String(err.stdout ?? err.message).split('\n').filter(Boolean).slice(-2).join(' ')}`);
-      });
-      const read = Number(/(\d+) keys read/.exec(stdout)?.[1] ?? NaN);
-      const expired = Number(/(\d+) already expired/.exec(stdout)?.[1] ?? 0);
-      if (Number.isFinite(read)) expected = read - expired;
-    }
     const socket = join(dir, 's.sock');
     child = spawn(
       bin.server,
@@ -54,13 +59,17 @@ export async function verifyRdb(rdbFile: string, bin: EngineBinaries, timeoutMs 
         } catch {
           c.disconnect();
         }
-        if (child.exitCode !== null) throw new Error('the scratch engine could not load the snapshot; see its log');
+        if (child.exitCode !== null) {
+          await checked; // the checker's account of the damage, when it has one
+          throw new Error('the scratch engine could not load the snapshot; see its log');
+        }
         if (Date.now() > deadline) throw new Error('the scratch engine did not load the snapshot in time');
         await new Promise((r) => setTimeout(r, 20));
       }
       const keyspace = parseInfo(await c.info('keyspace'));
       const keys = Object.values(keyspace).reduce((n, v) => n + Number(/keys=(\d+)/.exec(v)?.[1] ?? 0), 0);
       const digest = String(await c.call('DEBUG', 'DIGEST'));
+      const expected = await checked;
       if (expected !== undefined && keys !== expected) {
         throw new Error(`the snapshot holds ${expected} keys but ${keys} loaded`);
       }
@@ -73,6 +82,7 @@ export async function verifyRdb(rdbFile: string, bin: EngineBinaries, timeoutMs 
       child.kill('SIGKILL');
       await new Promise((r) => child!.once('exit', r));
     }
+    await checked.catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
 }
