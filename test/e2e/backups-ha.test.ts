@@ -2,7 +2,7 @@
 // even rewrite its log. A restore builds a new HA cluster whose replicas hold the data too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseInfo } from '../../src/engines/replication.js';
-import { connectTo, fill, nextSecond, readAll } from '../support/dataset.js';
+import { connectTo, fill, readAll, writeWithinOneSecond } from '../support/dataset.js';
 import { engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
 
 async function aofRewrites(ip: string): Promise<number> {
@@ -92,12 +92,7 @@ describe.each(['Valkey', 'Redis'])('backups of an HA cluster on %s', (kind) => {
     expect(await readAll(copyReplica)).toEqual(restored);
 
     // To a second, from the replica's write log.
-    const s1 = await nextSecond();
-    await fill(primary.service_ip_address, 'kept', 50);
-    await waitReplicated(primary.service_ip_address, 1);
-    expect(Math.floor(Date.now() / 1000), 'the writes fit in one second').toBe(s1);
-    await nextSecond();
-    const expected = await readAll(primary.service_ip_address);
+    const { second: s1, data: expected } = await writeWithinOneSecond(primary.service_ip_address, 'kept', 50, () => waitReplicated(primary.service_ip_address, 1));
     await fill(primary.service_ip_address, 'late', 50);
     await waitReplicated(primary.service_ip_address, 1);
     const pitr = await h.client.post(`/v1/clusters/${id}/restore`, { name: 'hapitr', instance_name_prefix: 'hpt', server_type_name: type, backup_recovery_time: new Date(s1 * 1000).toISOString() });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latestSlot } from '../../src/domain/backup-schedule.js';
 import { listFiles as files } from '../support/files.js';
-import { connectTo, fill, nextSecond, readAll } from '../support/dataset.js';
+import { connectTo, fill, readAll, writeWithinOneSecond } from '../support/dataset.js';
 import { expectErrorShape } from '../support/errors.js';
 import { createBody, engineVersions, ManualClock, startHarness, type Harness } from '../support/harness.js';
 
@@ -102,11 +102,7 @@ describe.each(['Redis', 'Valkey'])('backups and restore on %s', (kind) => {
     expect((await t.backupNow(src.id)).state).toBe('COMPLETED');
 
     // Second s1: writes that must come back. Second s2 and later: writes that must not.
-    const s1 = await nextSecond();
-    await fill(src.ip, 'kept', 100);
-    expect(Math.floor(Date.now() / 1000), 'the writes fit in one second').toBe(s1);
-    await nextSecond();
-    const atS1 = await readAll(src.ip);
+    const { second: s1, data: atS1 } = await writeWithinOneSecond(src.ip, 'kept', 100);
     await fill(src.ip, 'late', 100);
 
     // A second backup closes the first one's write log; the log must still reach past s1.
@@ -114,11 +110,7 @@ describe.each(['Redis', 'Valkey'])('backups and restore on %s', (kind) => {
     const [first, second] = await h.service.store.backupsOf(src.id);
     expect(first.logEndAt).toBe(second.snapshotAt);
     expect(second.logEndAt).toBeNull();
-    const s3 = await nextSecond();
-    await fill(src.ip, 'after', 50);
-    expect(Math.floor(Date.now() / 1000), 'the writes fit in one second').toBe(s3);
-    await nextSecond();
-    const atS3 = await readAll(src.ip);
+    const { second: s3, data: atS3 } = await writeWithinOneSecond(src.ip, 'after', 50);
     await fill(src.ip, 'last', 50);
 
     // s1 lies between the backups: the first backup and its (closed) log.

@@ -70,6 +70,20 @@ export async function readAll(ip: string, port = 6378): Promise<Map<string, unkn
   }
 }
 
+/**
+ * Writes `n` keys (`fill`) all within one wall-clock second, then waits for that second to end.
+ * `settle` runs before the second may end (e.g. waiting for replicas to have the writes). Returns
+ * the second (unix) and the node's data as it stood at its end, the target of a restore to it.
+ */
+export async function writeWithinOneSecond(ip: string, prefix: string, n: number, settle?: () => Promise<void>): Promise<{ second: number; data: Map<string, unknown> }> {
+  const second = await nextSecond();
+  await fill(ip, prefix, n);
+  await settle?.();
+  if (Math.floor(Date.now() / 1000) !== second) throw new Error(`writing ${n} keys took longer than the second they started in`);
+  await nextSecond();
+  return { second, data: await readAll(ip) };
+}
+
 /** Waits until the wall clock is in a new second, then returns that second (unix). */
 export async function nextSecond(): Promise<number> {
   const now = Date.now();
