@@ -13,7 +13,8 @@ import { parseArgs } from 'node:util';
 import { LocalBackupStorage } from '../src/backups/storage.js';
 import { rewriteAof } from '../src/engines/aof.js';
 import { connectTo, PASSWORD } from '../test/support/dataset.js';
-import { createBody, engineVersions, startHarness, type Harness } from '../test/support/harness.js';
+import { createBody } from '../test/support/harness.js';
+import { median, perEngine } from './per-engine.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { engine: { type: 'string' } } });
 const sizeMb = Number(positionals[0] ?? 256);
@@ -24,10 +25,6 @@ if (!(sizeMb > 0) || !Number.isInteger(runs) || runs < 1) {
   process.exit(2);
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
-};
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 
 async function load(ip: string, mb: number): Promise<void> {
@@ -59,111 +56,103 @@ async function fsyncFile(path: string): Promise<void> {
 }
 
 async function main() {
-  const h: Harness = await startHarness({ CACHESTORE_BACKUP_SCHEDULE_MS: '0' });
-  const stop = async () => h.stop().catch(() => undefined);
-  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   const rows: string[] = [];
-  try {
-    for (const engine of await engineVersions(h.client)) {
-      if (only && !engine.product_image_type.toLowerCase().startsWith(only)) continue;
-      const redis = engine.product_image_type.startsWith('Redis');
-      // Memory for the dataset at 75% maxmemory, with room to spare.
-      const type = `${redis ? 'redis' : 'css'}1v${sizeMb > 1500 ? '8m32' : sizeMb > 600 ? '4m16' : '2m8'}`;
-      const group = { role_type: 'MASTER', server_type_name: type, block_storage_groups: [{ role_type: 'OS', size_gb: 104 }, { role_type: 'DATA', size_gb: 56 }], instances: [{ role_type: 'MASTER' }] };
-      const name = redis ? 'benchredis' : 'benchvalkey';
-      const c = await h.client.post('/v1/clusters', createBody(engine, { name, instance_groups: [group] }));
-      if (c.status !== 202) throw new Error(JSON.stringify(c.body));
-      const id = c.body.resource.id;
-      await h.client.waitState(id, 'RUNNING', 60_000);
-      const ip = (await h.client.get(`/v1/clusters/${id}`)).body.instance_groups[0].instances[0].service_ip_address;
-      const tLoad = performance.now();
-      await load(ip, sizeMb);
-      console.log(`${engine.name}: loaded ${sizeMb} MB in ${((performance.now() - tLoad) / 1000).toFixed(1)} s`);
+  await perEngine({ CACHESTORE_BACKUP_SCHEDULE_MS: '0' }, only, async (h, engine) => {
+    const redis = engine.product_image_type.startsWith('Redis');
+    // Memory for the dataset at 75% maxmemory, with room to spare.
+    const type = `${redis ? 'redis' : 'css'}1v${sizeMb > 1500 ? '8m32' : sizeMb > 600 ? '4m16' : '2m8'}`;
+    const group = { role_type: 'MASTER', server_type_name: type, block_storage_groups: [{ role_type: 'OS', size_gb: 104 }, { role_type: 'DATA', size_gb: 56 }], instances: [{ role_type: 'MASTER' }] };
+    const name = redis ? 'benchredis' : 'benchvalkey';
+    const c = await h.client.post('/v1/clusters', createBody(engine, { name, instance_groups: [group] }));
+    if (c.status !== 202) throw new Error(JSON.stringify(c.body));
+    const id = c.body.resource.id;
+    await h.client.waitState(id, 'RUNNING', 60_000);
+    const ip = (await h.client.get(`/v1/clusters/${id}`)).body.instance_groups[0].instances[0].service_ip_address;
+    const tLoad = performance.now();
+    await load(ip, sizeMb);
+    console.log(`${engine.name}: loaded ${sizeMb} MB in ${((performance.now() - tLoad) / 1000).toFixed(1)} s`);
 
-      const r = { total: [] as number[], snapshot: [] as number[], store: [] as number[], storeMbps: [] as number[], verify: [] as number[], cp: [] as number[], cpRest: [] as number[], putRest: [] as number[], restRatio: [] as number[], ratio: [] as number[], cpSync: [] as number[], restore: [] as number[], size: 0 };
-      for (let run = 0; run < runs; run++) {
-        // The plain copy, as the service's copy finds the file: just written by a rewrite. Each
-        // round starts with the disk idle (sync), so neither pays for the other's writes.
-        execFileSync('sync');
-        const rw = await rewriteAof({ host: ip, port: 6378, password: PASSWORD });
-        const plain = join(h.dataDir, 'plain-copy.rdb');
-        r.cp.push(timed(() => execFileSync('cp', [rw.base, plain])));
-        await rm(plain);
+    const r = { total: [] as number[], snapshot: [] as number[], store: [] as number[], storeMbps: [] as number[], verify: [] as number[], cp: [] as number[], cpRest: [] as number[], putRest: [] as number[], restRatio: [] as number[], ratio: [] as number[], cpSync: [] as number[], restore: [] as number[], size: 0 };
+    for (let run = 0; run < runs; run++) {
+      // The plain copy, as the service's copy finds the file: just written by a rewrite. Each
+      // round starts with the disk idle (sync), so neither pays for the other's writes.
+      execFileSync('sync');
+      const rw = await rewriteAof({ host: ip, port: 6378, password: PASSWORD });
+      const plain = join(h.dataDir, 'plain-copy.rdb');
+      r.cp.push(timed(() => execFileSync('cp', [rw.base, plain])));
+      await rm(plain);
 
-        execFileSync('sync');
-        const t0 = Date.now();
-        const b = await h.client.post(`/v1/clusters/${id}/backup-histories`);
-        const state = await h.client.waitRequest(b.body.request_id, 30 * 60_000, 50);
-        const total = Date.now() - t0;
-        if (state !== 'COMPLETED') throw new Error(`backup ${state}: ${(await h.client.get(`/v1/requests/${b.body.request_id}/details`)).body.error}`);
-        const number = b.body.resource.id;
-        const events = (await h.client.get(`/v1/clusters/${id}/events`)).body.contents as Array<{ at: string; message: string }>;
-        const started = events.find((e) => e.message === 'backup started' && e.at >= new Date(t0 - 1000).toISOString());
-        const snap = events.find((e) => e.message.startsWith(`backup ${number}: snapshot taken`))!;
-        const stored = /stored: (\d+) bytes in ([\d.]+) ms/.exec(events.find((e) => e.message.startsWith(`backup ${number} stored`))!.message)!;
-        const verified = /verified in ([\d.]+) ms/.exec(events.find((e) => e.message.startsWith(`backup ${number} completed`))!.message)!;
-        const bytes = Number(stored[1]);
-        r.size = bytes;
-        r.total.push(total);
-        r.snapshot.push(Date.parse(snap.at) - Date.parse(started?.at ?? new Date(t0).toISOString()));
-        r.store.push(Number(stored[2]));
-        r.storeMbps.push(mbps(bytes, Number(stored[2])));
-        r.verify.push(Number(verified[1]));
-        r.ratio.push(r.cp[run] / Number(stored[2]));
+      execFileSync('sync');
+      const t0 = Date.now();
+      const b = await h.client.post(`/v1/clusters/${id}/backup-histories`);
+      const state = await h.client.waitRequest(b.body.request_id, 30 * 60_000, 50);
+      const total = Date.now() - t0;
+      if (state !== 'COMPLETED') throw new Error(`backup ${state}: ${(await h.client.get(`/v1/requests/${b.body.request_id}/details`)).body.error}`);
+      const number = b.body.resource.id;
+      const events = (await h.client.get(`/v1/clusters/${id}/events`)).body.contents as Array<{ at: string; message: string }>;
+      const started = events.find((e) => e.message === 'backup started' && e.at >= new Date(t0 - 1000).toISOString());
+      const snap = events.find((e) => e.message.startsWith(`backup ${number}: snapshot taken`))!;
+      const stored = /stored: (\d+) bytes in ([\d.]+) ms/.exec(events.find((e) => e.message.startsWith(`backup ${number} stored`))!.message)!;
+      const verified = /verified in ([\d.]+) ms/.exec(events.find((e) => e.message.startsWith(`backup ${number} completed`))!.message)!;
+      const bytes = Number(stored[1]);
+      r.size = bytes;
+      r.total.push(total);
+      r.snapshot.push(Date.parse(snap.at) - Date.parse(started?.at ?? new Date(t0).toISOString()));
+      r.store.push(Number(stored[2]));
+      r.storeMbps.push(mbps(bytes, Number(stored[2])));
+      r.verify.push(Number(verified[1]));
+      r.ratio.push(r.cp[run] / Number(stored[2]));
 
-        // The stored RDB at rest: the service's copy (storage.put, the same code) and cp, in
-        // turns, so both see the same disk.
-        const file = join(h.config.backupDir, id, `${number}.rdb`);
-        const copy = join(h.dataDir, 'plain-copy.rdb');
-        const scratch = new LocalBackupStorage(join(h.dataDir, 'bench-storage'));
-        for (let i = 0; i < 6; i++) {
-          let cpMs = 0;
-          let putMs = 0;
-          const order = i % 2 === 0 ? ['put', 'cp'] : ['cp', 'put'];
-          for (const way of order) {
-            if (way === 'cp') cpMs = timed(() => execFileSync('cp', [file, copy]));
-            else {
-              const t = performance.now();
-              await scratch.put('x/y.rdb', file);
-              putMs = performance.now() - t;
-            }
+      // The stored RDB at rest: the service's copy (storage.put, the same code) and cp, in
+      // turns, so both see the same disk.
+      const file = join(h.config.backupDir, id, `${number}.rdb`);
+      const copy = join(h.dataDir, 'plain-copy.rdb');
+      const scratch = new LocalBackupStorage(join(h.dataDir, 'bench-storage'));
+      for (let i = 0; i < 6; i++) {
+        let cpMs = 0;
+        let putMs = 0;
+        const order = i % 2 === 0 ? ['put', 'cp'] : ['cp', 'put'];
+        for (const way of order) {
+          if (way === 'cp') cpMs = timed(() => execFileSync('cp', [file, copy]));
+          else {
+            const t = performance.now();
+            await scratch.put('x/y.rdb', file);
+            putMs = performance.now() - t;
           }
-          r.cpRest.push(cpMs);
-          r.putRest.push(putMs);
-          r.restRatio.push(cpMs / putMs);
-          await rm(copy);
-          await scratch.delete('x/y.rdb');
         }
-        const t1 = performance.now();
-        execFileSync('cp', [file, copy]);
-        await fsyncFile(copy);
-        r.cpSync.push(performance.now() - t1);
+        r.cpRest.push(cpMs);
+        r.putRest.push(putMs);
+        r.restRatio.push(cpMs / putMs);
         await rm(copy);
-
-        const t2 = Date.now();
-        const rs = await h.client.post(`/v1/clusters/${id}/restore`, { name: `${name}r${'abcdefghij'[run % 10]}`, instance_name_prefix: 'rst', server_type_name: type, backup_history_number: number });
-        if (rs.status !== 202) throw new Error(JSON.stringify(rs.body));
-        if ((await h.client.waitRequest(rs.body.request_id, 30 * 60_000, 50)) !== 'COMPLETED') throw new Error('restore failed');
-        r.restore.push(Date.now() - t2);
-        const del = await h.client.delete(`/v1/clusters/${rs.body.resource.id}`);
-        await h.client.waitRequest(del.body.request_id, 60_000);
-        console.log(`  run ${run + 1}: backup ${total} ms (store ${Number(stored[2]).toFixed(0)} ms = ${mbps(bytes, Number(stored[2])).toFixed(0)} MB/s), plain cp ${r.cp[run].toFixed(0)} ms, cp+fsync ${r.cpSync[run].toFixed(0)} ms, verify ${Number(verified[1]).toFixed(0)} ms, restore ${r.restore[run]} ms`);
+        await scratch.delete('x/y.rdb');
       }
-      const cpMbps = mbps(r.size, median(r.cp));
-      const cpSyncMbps = mbps(r.size, median(r.cpSync));
-      const store = median(r.storeMbps);
-      rows.push(
-        `${engine.name}, RDB ${(r.size / 1e6).toFixed(1)} MB, medians of ${runs} run(s):`,
-        `  backup end to end ${median(r.total)} ms (snapshot ${median(r.snapshot)} ms, store ${median(r.store).toFixed(0)} ms, verification ${median(r.verify).toFixed(0)} ms)`,
-        `  backup throughput (copy into storage, right after the engine's rewrite) ${store.toFixed(0)} MB/s; plain cp of a just-rewritten base ${cpMbps.toFixed(0)} MB/s; median of per-run ratios ${(median(r.ratio) * 100).toFixed(0)}% (target >= 70%)`,
-        `  the same RDB at rest, in turns (${r.putRest.length} pairs): backup copy ${mbps(r.size, median(r.putRest)).toFixed(0)} MB/s, plain cp ${mbps(r.size, median(r.cpRest)).toFixed(0)} MB/s; median of per-pair ratios ${(median(r.restRatio) * 100).toFixed(0)}%`,
-        `  for reference: cp + fsync ${cpSyncMbps.toFixed(0)} MB/s (the service's fsync runs during verification)`,
-        `  verification ${median(r.verify).toFixed(0)} ms   restore to RUNNING ${median(r.restore)} ms`,
-      );
+      const t1 = performance.now();
+      execFileSync('cp', [file, copy]);
+      await fsyncFile(copy);
+      r.cpSync.push(performance.now() - t1);
+      await rm(copy);
+
+      const t2 = Date.now();
+      const rs = await h.client.post(`/v1/clusters/${id}/restore`, { name: `${name}r${'abcdefghij'[run % 10]}`, instance_name_prefix: 'rst', server_type_name: type, backup_history_number: number });
+      if (rs.status !== 202) throw new Error(JSON.stringify(rs.body));
+      if ((await h.client.waitRequest(rs.body.request_id, 30 * 60_000, 50)) !== 'COMPLETED') throw new Error('restore failed');
+      r.restore.push(Date.now() - t2);
+      const del = await h.client.delete(`/v1/clusters/${rs.body.resource.id}`);
+      await h.client.waitRequest(del.body.request_id, 60_000);
+      console.log(`  run ${run + 1}: backup ${total} ms (store ${Number(stored[2]).toFixed(0)} ms = ${mbps(bytes, Number(stored[2])).toFixed(0)} MB/s), plain cp ${r.cp[run].toFixed(0)} ms, cp+fsync ${r.cpSync[run].toFixed(0)} ms, verify ${Number(verified[1]).toFixed(0)} ms, restore ${r.restore[run]} ms`);
     }
-  } finally {
-    await stop();
-  }
+    const cpMbps = mbps(r.size, median(r.cp));
+    const cpSyncMbps = mbps(r.size, median(r.cpSync));
+    const store = median(r.storeMbps);
+    rows.push(
+      `${engine.name}, RDB ${(r.size / 1e6).toFixed(1)} MB, medians of ${runs} run(s):`,
+      `  backup end to end ${median(r.total)} ms (snapshot ${median(r.snapshot)} ms, store ${median(r.store).toFixed(0)} ms, verification ${median(r.verify).toFixed(0)} ms)`,
+      `  backup throughput (copy into storage, right after the engine's rewrite) ${store.toFixed(0)} MB/s; plain cp of a just-rewritten base ${cpMbps.toFixed(0)} MB/s; median of per-run ratios ${(median(r.ratio) * 100).toFixed(0)}% (target >= 70%)`,
+      `  the same RDB at rest, in turns (${r.putRest.length} pairs): backup copy ${mbps(r.size, median(r.putRest)).toFixed(0)} MB/s, plain cp ${mbps(r.size, median(r.cpRest)).toFixed(0)} MB/s; median of per-pair ratios ${(median(r.restRatio) * 100).toFixed(0)}%`,
+      `  for reference: cp + fsync ${cpSyncMbps.toFixed(0)} MB/s (the service's fsync runs during verification)`,
+      `  verification ${median(r.verify).toFixed(0)} ms   restore to RUNNING ${median(r.restore)} ms`,
+    );
+  });
   console.log(`\nbench:backup, ${sizeMb} MB of 1 KiB random values`);
   for (const row of rows) console.log(row);
 }
