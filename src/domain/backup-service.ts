@@ -3,8 +3,8 @@
 // operations ledger; what a request cannot do is refused here with a 400 that says why.
 import type { CreateClusterBody } from '../contract/types.js';
 import { expiredBackups, owedSlot } from './backup-schedule.js';
-import { findServerType } from './catalog.js';
 import { checkPage, notFound, type ClusterService, type Submitted } from './cluster-service.js';
+import { checkStorageRoles, serverTypeFor } from './create-cluster.js';
 import { InvalidStateError, ValidationError } from './errors.js';
 import { newId } from './ids.js';
 import type { BackupHistory, BackupOption, Cluster, OperationRequest } from './model.js';
@@ -201,17 +201,9 @@ export class BackupService {
       payload = { source: id, backup: w.backup.id, recoveryTime: t };
     }
 
-    const type = findServerType(body.server_type_name);
-    if (!type || type.engine !== cluster.engine) {
-      throw ValidationError.field(['body', 'server_type_name'], `'${body.server_type_name}' is not a server type for ${cluster.productImageType}; List Server Types shows them (e.g. ${cluster.engine === 'redis' ? 'redis1v2m4' : 'css1v2m4'})`);
-    }
-    const seen = new Set<string>();
-    (body.block_storage_groups ?? []).forEach((b, i) => {
-      const loc = ['body', 'block_storage_groups', String(i), 'role_type'];
-      if (b.role_type !== 'OS' && b.role_type !== 'DATA') throw ValidationError.field(loc, 'must be OS or DATA for a Cache Store cluster');
-      if (seen.has(b.role_type)) throw ValidationError.field(loc, `${b.role_type} is given twice; give each role once`);
-      seen.add(b.role_type);
-    });
+    // Checked here, so a problem is named where the restore request has it.
+    const type = serverTypeFor(body.server_type_name, cluster, ['body', 'server_type_name']);
+    checkStorageRoles(body.block_storage_groups ?? [], ['body', 'block_storage_groups']);
 
     // The new cluster has the source's engine, topology, network and password; the request
     // names it and sizes it.

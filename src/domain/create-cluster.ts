@@ -3,10 +3,10 @@
 // The checks here are the ones the YAML cannot express (topology, password rule, time zone,
 // catalogue, subnet).
 import type { CreateClusterBody, InstanceGroupRequestBody } from '../contract/types.js';
-import { findServerType, type EngineVersion } from './catalog.js';
+import { findServerType, type EngineVersion, type ServerType } from './catalog.js';
 import { ValidationError } from './errors.js';
 import { newId } from './ids.js';
-import type { BackupOption, BlockStorageGroup, Cluster, InstanceGroup, InstanceRole, MaintenanceOption, Tag } from './model.js';
+import type { BackupOption, BlockStorageGroup, Cluster, EngineKind, InstanceGroup, InstanceRole, MaintenanceOption, ProductImageType, Tag } from './model.js';
 import { inSubnet, isIpOrCidr, type Subnet } from './network.js';
 
 export const DEFAULT_DATABASE_PORT = 6378;
@@ -117,18 +117,34 @@ function tags(body: CreateClusterBody): Tag[] {
   return out;
 }
 
-function blockStorage(group: InstanceGroupRequestBody, gi: number): BlockStorageGroup[] {
+/** Each block storage role (OS, DATA) at most once; a 400 at the entry that breaks it. */
+export function checkStorageRoles(list: Array<{ role_type: string }>, loc: string[]): void {
   const seen = new Set<string>();
-  const out: BlockStorageGroup[] = [];
-  group.block_storage_groups.forEach((b, bi) => {
-    const loc = ['body', 'instance_groups', String(gi), 'block_storage_groups', String(bi), 'role_type'];
-    if (b.role_type !== 'OS' && b.role_type !== 'DATA') throw ValidationError.field(loc, 'must be OS or DATA for a Cache Store cluster');
-    if (seen.has(b.role_type)) throw ValidationError.field(loc, `${b.role_type} is given twice; give each role once`);
+  list.forEach((b, i) => {
+    const at = [...loc, String(i), 'role_type'];
+    if (b.role_type !== 'OS' && b.role_type !== 'DATA') throw ValidationError.field(at, 'must be OS or DATA for a Cache Store cluster');
+    if (seen.has(b.role_type)) throw ValidationError.field(at, `${b.role_type} is given twice; give each role once`);
     seen.add(b.role_type);
-    out.push({ id: newId(), name: '', roleType: b.role_type, sizeGb: b.size_gb, volumeType: b.volume_type ?? 'SSD' });
   });
+}
+
+/** The server type named, if it is one for the engine; a 400 at `loc` saying where to look otherwise. */
+export function serverTypeFor(name: string, engine: { engine: EngineKind; productImageType: ProductImageType }, loc: string[]): ServerType {
+  const type = findServerType(name);
+  if (!type || type.engine !== engine.engine) {
+    throw ValidationError.field(
+      loc,
+      `'${name}' is not a server type for ${engine.productImageType}; List Server Types with product_image_type=${engine.productImageType} shows them (e.g. ${engine.engine === 'redis' ? 'redis1v2m4' : 'css1v2m4'})`,
+    );
+  }
+  return type;
+}
+
+function blockStorage(group: InstanceGroupRequestBody, gi: number): BlockStorageGroup[] {
+  checkStorageRoles(group.block_storage_groups, ['body', 'instance_groups', String(gi), 'block_storage_groups']);
+  const out: BlockStorageGroup[] = group.block_storage_groups.map((b) => ({ id: newId(), name: '', roleType: b.role_type, sizeGb: b.size_gb, volumeType: b.volume_type ?? 'SSD' }));
   for (const role of ['OS', 'DATA']) {
-    if (!seen.has(role)) out.push({ id: newId(), name: '', roleType: role, sizeGb: DEFAULT_BLOCK_STORAGE[role], volumeType: 'SSD' });
+    if (!out.some((b) => b.roleType === role)) out.push({ id: newId(), name: '', roleType: role, sizeGb: DEFAULT_BLOCK_STORAGE[role], volumeType: 'SSD' });
   }
   return out.sort((a, b) => a.roleType.localeCompare(b.roleType)).reverse(); // OS first, then DATA
 }
@@ -253,13 +269,7 @@ function planTopology(body: CreateClusterBody, engine: EngineVersion, subnet: Su
     if (!same) {
       throw ValidationError.field([...groupsLoc, String(gi), 'instances'], `do not match the topology: ${shape}`);
     }
-    const type = findServerType(group.server_type_name);
-    if (!type || type.engine !== engine.engine) {
-      throw ValidationError.field(
-        [...groupsLoc, String(gi), 'server_type_name'],
-        `'${group.server_type_name}' is not a server type for ${engine.productImageType}; List Server Types with product_image_type=${engine.productImageType} shows them (e.g. ${engine.engine === 'redis' ? 'redis1v2m4' : 'css1v2m4'})`,
-      );
-    }
+    const type = serverTypeFor(group.server_type_name, engine, [...groupsLoc, String(gi), 'server_type_name']);
     instances.forEach((inst, ii) => {
       const loc = [...groupsLoc, String(gi), 'instances', String(ii)];
       if (inst.public_ip_id) throw ValidationError.field([...loc, 'public_ip_id'], 'is not supported: public IPs need nat_enabled, which is not available');
