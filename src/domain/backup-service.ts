@@ -7,7 +7,7 @@ import { checkPage, notFound, type ClusterService, type Submitted } from './clus
 import { checkStorageRoles, serverTypeFor } from './create-cluster.js';
 import { InvalidStateError, ValidationError } from './errors.js';
 import { newId } from './ids.js';
-import type { BackupHistory, BackupOption, Cluster, OperationRequest } from './model.js';
+import type { BackupHistory, BackupOption, Cluster, ClusterDetail, OperationRequest } from './model.js';
 import { UniqueViolation, type Clock, type Store } from './ports.js';
 import type { Principal } from './principal.js';
 import { describeCoverage, recoveryWindows, windowFor, type LogState, type RecoveryWindow } from './recovery.js';
@@ -144,8 +144,8 @@ export class BackupService {
     }
     const expired = expiredBackups(backups, option, now);
     if (expired.length > 0) {
-      const current = (await this.deps.store.findCluster(null, cluster.id)) ?? cluster;
-      const r = await this.quietly(() => this.deps.clusters.begin(p, current, 'remove-backups', { ids: expired.map((b) => b.id), reason: 'retention' }));
+      // While the backup just submitted runs, this is refused as busy and comes back next tick.
+      const r = await this.quietly(() => this.deps.clusters.begin(p, cluster, 'remove-backups', { ids: expired.map((b) => b.id), reason: 'retention' }));
       if (r) submitted.push(r.requestId);
     }
     return submitted;
@@ -161,12 +161,11 @@ export class BackupService {
     }
   }
 
-  async windows(cluster: Cluster): Promise<RecoveryWindow[]> {
-    const backups = await this.deps.store.backupsOf(cluster.id);
-    const detail = await this.deps.store.clusterDetail(null, cluster.id);
+  async windows(detail: ClusterDetail): Promise<RecoveryWindow[]> {
+    const backups = await this.deps.store.backupsOf(detail.cluster.id);
     const logs = new Map<string, LogState | null>();
     for (const b of backups) if (b.logFile) logs.set(b.logFile, await this.deps.logs.state(b.logFile));
-    const running = (instanceId: string | null) => detail?.instances.find((i) => i.id === instanceId)?.serviceState === 'RUNNING';
+    const running = (instanceId: string | null) => detail.instances.find((i) => i.id === instanceId)?.serviceState === 'RUNNING';
     return recoveryWindows(backups, logs, running, this.deps.clock.now());
   }
 
@@ -189,7 +188,7 @@ export class BackupService {
     } else {
       const at = new Date(time!);
       const t = Math.floor(at.getTime() / 1000);
-      const windows = await this.windows(cluster);
+      const windows = await this.windows(source);
       const nowS = Math.floor(this.deps.clock.now().getTime() / 1000);
       const w = t <= nowS ? windowFor(windows, t) : undefined;
       if (!w) {

@@ -37,11 +37,6 @@ const BACKUP_COLUMNS: Record<string, keyof BackupHistoriesTable> = {
   sizeBytes: 'size_bytes', sha256: 'sha256', keyCount: 'key_count', digest: 'digest', logFile: 'log_file', logEndAt: 'log_end_at',
 };
 
-const EMPTY_BACKUP: Partial<BackupHistory> = {
-  slot: null, detail: null, endedAt: null, sourceInstanceId: null, snapshotAt: null, storageKey: null, sizeBytes: null,
-  sha256: null, keyCount: null, digest: null, logFile: null, logEndAt: null,
-};
-
 function backupRow(b: BackupHistory): BackupHistoriesTable {
   const out: Record<string, unknown> = {};
   for (const [field, column] of Object.entries(BACKUP_COLUMNS)) out[column] = (b as unknown as Record<string, unknown>)[field] ?? null;
@@ -426,11 +421,8 @@ export class SqlStore implements Store {
   }
 
   async updateBackup(id: string, patch: Partial<Omit<BackupHistory, 'id' | 'clusterId' | 'accountId'>>): Promise<void> {
-    const row = backupRow({ ...EMPTY_BACKUP, ...patch } as BackupHistory);
-    const set: Partial<BackupHistoriesTable> = {};
-    for (const [field, column] of Object.entries(BACKUP_COLUMNS)) {
-      if (field in patch) (set as Record<string, unknown>)[column] = (row as unknown as Record<string, unknown>)[column];
-    }
+    const set: Record<string, unknown> = {};
+    for (const [field, value] of Object.entries(patch)) set[BACKUP_COLUMNS[field]] = value ?? null;
     if (Object.keys(set).length === 0) return;
     await this.db.updateTable('backup_histories').set(set).where('id', '=', id).execute();
   }
