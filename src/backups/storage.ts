@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
@@ -34,9 +34,6 @@ export interface BackupStorage {
    */
   get(key: string, toFile: string, sha256: string | null): Promise<string>;
   delete(key: string): Promise<void>;
-  exists(key: string): Promise<boolean>;
-  /** Keys under a prefix (complete objects only). */
-  list(prefix: string): Promise<string[]>;
   /** Removes temporary files a crash left behind. */
   sweep(): Promise<number>;
 }
@@ -119,14 +116,6 @@ export class LocalBackupStorage implements BackupStorage {
     await rm(this.path(key), { force: true });
   }
 
-  async exists(key: string): Promise<boolean> {
-    try {
-      return (await stat(this.path(key))).isFile();
-    } catch {
-      return false;
-    }
-  }
-
   private async walk(dir: string): Promise<string[]> {
     let entries;
     try {
@@ -141,14 +130,6 @@ export class LocalBackupStorage implements BackupStorage {
       else out.push(p);
     }
     return out;
-  }
-
-  async list(prefix: string): Promise<string[]> {
-    const files = await this.walk(this.root);
-    return files
-      .map((f) => relative(this.root, f).split(sep).join('/'))
-      .filter((k) => k.startsWith(prefix) && !k.endsWith(TEMP_SUFFIX))
-      .sort();
   }
 
   async sweep(): Promise<number> {
