@@ -10,8 +10,8 @@ import { endpointOf, type NodeSpec } from '../../drivers/driver.js';
 import { buildAofDir, rewriteAof, truncateAofAt } from '../../engines/aof.js';
 import { withClient, waitReplicaSynced } from '../../engines/replication.js';
 import { verifyRdb } from '../../engines/snapshot.js';
-import { each, killAll, type Workflow, type WorkflowContext } from '../workflow.js';
-import { steps } from './steps.js';
+import type { Workflow, WorkflowContext } from '../workflow.js';
+import { discardNewCluster, steps } from './steps.js';
 import { refreshTopology } from './topology-refresh.js';
 
 function backupId(ctx: WorkflowContext): string {
@@ -249,11 +249,7 @@ async function seedFromBackup(ctx: WorkflowContext): Promise<void> {
 
 const restoreWorkflow: Workflow = {
   steps: [{ name: 'seed-data', run: seedFromBackup }, steps.startData, steps.startSentinels],
-  async onFailure(ctx) {
-    // As a failed create: nothing of the new cluster stays.
-    await killAll(ctx);
-    await each(ctx.nodes.all, (n) => ctx.driver.removeData(n));
-  },
+  onFailure: discardNewCluster,
 };
 
 export const BACKUP_WORKFLOWS = {

@@ -7,16 +7,12 @@ import { endpointOf } from '../../drivers/driver.js';
 import { waitReplicaSynced } from '../../engines/replication.js';
 import { each, killAll, SYNC_TIMEOUT_MS, type Workflow, type WorkflowContext } from '../workflow.js';
 import { BACKUP_WORKFLOWS, removeBackups } from './backups.js';
-import { startDataNodes, steps } from './steps.js';
+import { discardNewCluster, startDataNodes, steps } from './steps.js';
 import { refreshTopology } from './topology-refresh.js';
 
 const createWorkflow: Workflow = {
   steps: [steps.startData, steps.startSentinels],
-  async onFailure(ctx) {
-    // A cluster that never came up keeps nothing: no process, no files, no address.
-    await killAll(ctx);
-    await each(ctx.nodes.all, (n) => ctx.driver.removeData(n));
-  },
+  onFailure: discardNewCluster,
 };
 
 const startWorkflow: Workflow = {

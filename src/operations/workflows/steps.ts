@@ -35,3 +35,9 @@ export const steps = {
   killAll: { name: 'kill', run: killAll } as Step,
   removeData: { name: 'remove-data', run: (ctx) => each(ctx.nodes.all, (n) => ctx.driver.removeData(n)) } as Step,
 };
+
+/** What a failed create or restore does: a cluster that never came up keeps nothing (no process, no files, no address). */
+export async function discardNewCluster(ctx: WorkflowContext): Promise<void> {
+  await killAll(ctx);
+  await steps.removeData.run(ctx);
+}
