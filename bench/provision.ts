@@ -42,6 +42,7 @@ import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { parseArgs as parseCliArgs } from 'node:util';
 import { Kysely, SqliteDialect } from 'kysely';
 import { userIdFor } from '../src/bootstrap.js';
 import { loadConfig, type Config } from '../src/config.js';
@@ -89,58 +90,47 @@ const DROPPED: Record<string, string> = {
 };
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { n: NaN, engine: 'redis', concurrency: 8, storeOnly: 0, showRequests: 2000, listRequests: 500, pollMs: 5, logLevel: 'silent', probe: true };
   const whole = (name: string, v: string | undefined, min: number): number => {
     const x = Number(v);
     if (v === undefined || !Number.isInteger(x) || x < min) throw new Error(`${name} must be a whole number >= ${min}, got '${v ?? ''}'\n${USAGE}`);
     return x;
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = () => inline ?? argv[++i];
-    switch (flag) {
-      case '--engine': {
-        const v = value();
-        if (v !== 'redis' && v !== 'valkey') throw new Error(`--engine must be redis or valkey, got '${v ?? ''}'\n${USAGE}`);
-        o.engine = v;
-        break;
-      }
-      case '--concurrency':
-        o.concurrency = whole('--concurrency', value(), 1);
-        break;
-      case '--store-only':
-        o.storeOnly = whole('--store-only', value(), 0);
-        break;
-      case '--show-requests':
-        o.showRequests = whole('--show-requests', value(), 1);
-        break;
-      case '--list-requests':
-        o.listRequests = whole('--list-requests', value(), 1);
-        break;
-      case '--poll-ms':
-        o.pollMs = whole('--poll-ms', value(), 0);
-        break;
-      case '--log-level': {
-        const v = value();
-        if (!v || !['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(v)) throw new Error(`--log-level must be a pino level, got '${v ?? ''}'\n${USAGE}`);
-        o.logLevel = v;
-        break;
-      }
-      case '--no-probe':
-        o.probe = false;
-        break;
-      case '-h':
-      case '--help':
-        console.log(USAGE);
-        process.exit(0);
-        break;
-      default:
-        if (DROPPED[flag]) throw new Error(`${flag} is no longer supported: ${DROPPED[flag]}\n${USAGE}`);
-        if (a.startsWith('-') || !Number.isNaN(o.n)) throw new Error(`unexpected argument '${a}'\n${USAGE}`);
-        o.n = whole('N', a, 1);
-    }
+  const dropped = argv.map((a) => a.split('=')[0]).find((f) => DROPPED[f]);
+  if (dropped) throw new Error(`${dropped} is no longer supported: ${DROPPED[dropped]}\n${USAGE}`);
+  let parsed;
+  try {
+    parsed = parseCliArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        engine: { type: 'string' }, concurrency: { type: 'string' }, 'store-only': { type: 'string' }, 'show-requests': { type: 'string' },
+        'list-requests': { type: 'string' }, 'poll-ms': { type: 'string' }, 'log-level': { type: 'string' }, 'no-probe': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${USAGE}`);
   }
+  const { values: v, positionals } = parsed;
+  if (v.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (v.engine !== undefined && v.engine !== 'redis' && v.engine !== 'valkey') throw new Error(`--engine must be redis or valkey, got '${v.engine}'\n${USAGE}`);
+  const levels = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+  if (v['log-level'] !== undefined && !levels.includes(v['log-level'])) throw new Error(`--log-level must be a pino level, got '${v['log-level']}'\n${USAGE}`);
+  if (positionals.length > 1) throw new Error(`unexpected argument '${positionals[1]}'\n${USAGE}`);
+  const o: Options = {
+    n: positionals.length ? whole('N', positionals[0], 1) : NaN,
+    engine: (v.engine as Options['engine'] | undefined) ?? 'redis',
+    concurrency: v.concurrency !== undefined ? whole('--concurrency', v.concurrency, 1) : 8,
+    storeOnly: v['store-only'] !== undefined ? whole('--store-only', v['store-only'], 0) : 0,
+    showRequests: v['show-requests'] !== undefined ? whole('--show-requests', v['show-requests'], 1) : 2000,
+    listRequests: v['list-requests'] !== undefined ? whole('--list-requests', v['list-requests'], 1) : 500,
+    pollMs: v['poll-ms'] !== undefined ? whole('--poll-ms', v['poll-ms'], 0) : 5,
+    logLevel: v['log-level'] ?? 'silent',
+    probe: !v['no-probe'],
+  };
   if (Number.isNaN(o.n)) throw new Error(`N is required\n${USAGE}`);
   if (o.n + o.storeOnly > 60_000) throw new Error('N + K must stay below 60000 (one /16 loopback subnet)');
   if (process.env.CACHESTORE_DATABASE_URL) throw new Error('CACHESTORE_DATABASE_URL is set: the bench uses its own SQLite store in a temp data dir; unset it');
