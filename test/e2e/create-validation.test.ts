@@ -32,7 +32,7 @@ afterAll(async () => {
   await h?.stop();
 });
 
-function settle(requestId: string, clusterId: string, timeoutMs = 20_000): Promise<string> {
+function settle(requestId: string, clusterId: string, timeoutMs = 20_000): Promise<void> {
   return settleCreate(h.client, requestId, clusterId, timeoutMs);
 }
 
@@ -557,6 +557,11 @@ describe('Create Cluster checks that need the store', () => {
     expect(r.status, r.text).toBe(202);
     expect(r.body.resource.id).toMatch(/^[0-9a-f]{32}$/);
     await settle(r.body.request_id, r.body.resource.id, 30_000);
+    const shown = await h.client.get(`/v1/clusters/${r.body.resource.id}`);
+    expect(shown.body.service_state).toBe('RUNNING');
+    expect(shown.body.ha_enabled).toBe(true);
+    const roles = shown.body.instance_groups.flatMap((g: any) => g.instances.map((i: any) => `${i.role_type}:${i.service_state}`));
+    expect(roles.sort()).toEqual(['MASTER:RUNNING', 'REPLICA:RUNNING', 'SENTINEL:RUNNING']);
   });
 
   it('refuses a second cluster with the same name in the account', async () => {
@@ -619,16 +624,9 @@ describe('a chosen service_ip_address', () => {
     expect(await show(id)).toEqual({ state: 'CREATING', ips: [ip] });
     await expectRefused('fixedipwhilecreating');
 
-    const state = await slow.client.waitRequest(r.body.request_id, 20_000);
+    await settleCreate(slow.client, r.body.request_id, id);
     const after = await show(id);
-    expect(after.ips).toEqual([ip]);
-    if (state === 'COMPLETED') {
-      expect(after.state).toBe('RUNNING');
-      await expectRefused('fixedipwhilerunning');
-    } else {
-      // A create that failed keeps no address (see the local driver note on settle()).
-      const details = await slow.client.get(`/v1/requests/${r.body.request_id}/details`);
-      console.warn(`create of ${id} ended ${state}: ${details.body?.error}; the refusal was checked while CREATING only`);
-    }
+    expect(after).toEqual({ state: 'RUNNING', ips: [ip] });
+    await expectRefused('fixedipwhilerunning');
   });
 });

@@ -159,14 +159,13 @@ export function haBody(engine: { id: string; product_image_type: string }, repli
 }
 
 /**
- * Waits for a create to end. Tests that do not depend on the engine starting (the lifecycle
- * tests assert that) report a FAILED create instead of failing on it.
+ * Waits for a create (or any request) to complete, and fails the test, with the request's error,
+ * when it ends in another state or does not end in time.
  */
-export async function settle(client: SignedClient, requestId: string, clusterId: string, timeoutMs = 20_000): Promise<string> {
+export async function settle(client: SignedClient, requestId: string, clusterId: string, timeoutMs = 20_000): Promise<void> {
   const state = await client.waitRequest(requestId, timeoutMs);
   if (state !== 'COMPLETED') {
     const details = await client.get(`/v1/requests/${requestId}/details`);
-    console.warn(`create of ${clusterId} ended ${state}: ${details.body?.error}`);
+    throw new Error(`request ${requestId} for cluster ${clusterId} ended ${state}, not COMPLETED: ${details.body?.error}`);
   }
-  return state;
 }
