@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useChildServices, waitStep, type ChildService } from '../support/child-service.js';
-import { enginePids } from '../support/engines.js';
+import { enginePids, sigkillEngine } from '../support/engines.js';
 import { createBody, engineVersions, startHarness, type Harness } from '../support/harness.js';
 
 const run = promisify(execFile);
@@ -56,7 +56,7 @@ describe('service restart with clusters running', () => {
     const { id, instanceId } = await createRunning('diedwhiledown');
 
     await h.closeService();
-    for (const pid of await enginePids(instanceId)) process.kill(pid, 'SIGKILL');
+    await sigkillEngine(instanceId);
     await h.restartService();
 
     const show = await h.client.get(`/v1/clusters/${id}`);
@@ -72,10 +72,21 @@ describe('service restart with clusters running', () => {
   });
 
   it('notices an engine that dies while the service runs (periodic reconcile)', async () => {
-    const { id, instanceId } = await createRunning('diedwhileup');
-    for (const pid of await enginePids(instanceId)) process.kill(pid, 'SIGKILL');
-    await h.service.reconciler.check();
-    expect((await h.client.get(`/v1/clusters/${id}`)).body.service_state).toBe('ERROR');
+    // Its own service with the reconcile every 200 ms: nothing but the timer looks at the cluster.
+    const own = await startHarness({ CACHESTORE_RECONCILE_INTERVAL_MS: '200' });
+    try {
+      const [engine] = await engineVersions(own.client);
+      const r = await own.client.post('/v1/clusters', createBody(engine, { name: 'diedwhileup' }));
+      expect(await own.client.waitRequest(r.body.request_id)).toBe('COMPLETED');
+      const id = r.body.resource.id;
+      // The look the service takes after each request has come and gone.
+      await new Promise((res) => setTimeout(res, 300));
+      expect((await own.client.get(`/v1/clusters/${id}`)).body.service_state).toBe('RUNNING');
+      await sigkillEngine((await own.service.store.clusterDetail(null, id))!.instances[0].id);
+      expect((await own.client.waitState(id, 'ERROR', 5000)).instance_groups[0].instances[0].service_state).toBe('ERROR');
+    } finally {
+      await own.stop();
+    }
   });
 });
 

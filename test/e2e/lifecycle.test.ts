@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBody, engineVersions, startHarness, type Harness } from '../support/harness.js';
-import { enginePids } from '../support/engines.js';
+import { enginePids, onePid } from '../support/engines.js';
 
 const run = promisify(execFile);
 
@@ -104,12 +104,11 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s standalone lifecycl
 
   it('restarts the engine (a new process) with its data', async () => {
     const instanceId = (await h.service.store.clusterDetail(null, clusterId))!.instances[0].id;
-    const [before] = await enginePids(instanceId);
+    const before = await onePid(instanceId);
     const r = await h.client.post(`/v1/clusters/${clusterId}/restart`);
     expect(r.status).toBe(202);
     expect(await h.client.waitRequest(r.body.request_id)).toBe('COMPLETED');
-    const [after] = await enginePids(instanceId);
-    expect(after).toBeDefined();
+    const after = await onePid(instanceId);
     expect(after).not.toBe(before);
     expect(await cli(ip, 6378, password, 'GET', 'survivor')).toBe('still-here');
   });

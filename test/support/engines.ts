@@ -28,3 +28,17 @@ export async function killEnginesUnder(dataDir: string): Promise<number> {
 export function enginePids(instanceId: string): Promise<number[]> {
   return findByMarker(processMarker(instanceId));
 }
+
+/** The pid of the node's one engine process; throws when there is none, or more than one. */
+export async function onePid(nodeId: string): Promise<number> {
+  const pids = await enginePids(nodeId);
+  if (pids.length !== 1) throw new Error(`node ${nodeId} has ${pids.length} engine processes, not one: [${pids.join(', ')}]`);
+  return pids[0];
+}
+
+/** SIGKILLs the node's one engine process (throws when it has none), and returns its pid. */
+export async function sigkillEngine(nodeId: string): Promise<number> {
+  const pid = await onePid(nodeId);
+  process.kill(pid, 'SIGKILL');
+  return pid;
+}
