@@ -1,10 +1,19 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killEnginesUnder } from '../../test/support/engines.js';
+import { testSubnet } from '../../test/support/harness.js';
+import type { NodeSpec } from '../drivers/driver.js';
+import { LocalDriver } from '../drivers/local/local-driver.js';
+import { ping } from './client.js';
 import { quote, renderDataNodeConfig, renderSentinelConfig } from './config.js';
+import { detectEngines } from './detect.js';
 
 const files = { dir: '/d', pidFile: '/d/p', logFile: '/d/l' };
 
 describe('engine config rendering', () => {
-  it('quotes passwords so the engine reads them back exactly', () => {
+  it('quotes passwords for the engine\'s config parser (backslash and double quote escaped)', () => {
     expect(quote('a\\b"c')).toBe('"a\\\\b\\"c"');
     const text = renderDataNodeConfig({ instanceId: 'i1', ip: '127.1.2.3', port: 6378, password: 'p\\w 1!', ...files, maxMemoryBytes: 100, ioThreads: 1 });
     expect(text).toContain('requirepass "p\\\\w 1!"');
@@ -32,5 +41,45 @@ describe('engine config rendering', () => {
     ]) expect(text).toContain(line);
     expect(text).not.toContain('current-epoch');
     expect(renderSentinelConfig({ ...base, epoch: 42 })).toContain('sentinel config-epoch mycache 42');
+  });
+});
+
+// The engine itself reads the rendered file: a password with the characters a config parser
+// treats specially must authenticate exactly as written, and nothing near it.
+describe.each(['redis', 'valkey'] as const)('%s reads a rendered password back exactly', (engine) => {
+  let dir: string;
+  let driver: LocalDriver;
+  const base = testSubnet().replace(/\.0\/24$/, '');
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'config-test-'));
+    const engines = await detectEngines();
+    driver = new LocalDriver(dir, (k) => engines.find((e) => e.version.engine === k)?.binaries);
+  });
+  afterAll(async () => {
+    await killEnginesUnder(dir);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['spaces, # and !', 'a b#c!1x'],
+    ['a backslash and a double quote', 'p\\w"q1!x'],
+    ['a trailing backslash', 'Secr3t!\\'],
+  ])('with %s', async (_what, password) => {
+    const nodeId = `cfg-${engine}-${password.length}-${password.charCodeAt(1)}`;
+    const node: NodeSpec = {
+      nodeId, instanceId: nodeId, clusterId: 'c', kind: 'data', engine,
+      ip: `${base}.${10 + Math.floor(Math.random() * 200)}`, port: 6378, password, maxMemoryBytes: 1e8, ioThreads: 1, replicaOf: null,
+    };
+    await driver.configure(node);
+    await driver.launch(node);
+    try {
+      await driver.waitReady(node, 10_000);
+      expect(await ping({ host: node.ip, port: node.port, password })).toBe(true);
+      for (const near of [password.slice(0, -1), `${password} `, password.replace(/\\/g, '\\\\'), `"${password}"`].filter((p) => p !== password)) {
+        expect(await ping({ host: node.ip, port: node.port, password: near }), near).toBe(false);
+      }
+    } finally {
+      await driver.kill(node);
+    }
   });
 });
