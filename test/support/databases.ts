@@ -34,7 +34,7 @@ export interface TestDatabase {
   config: DatabaseConfig;
   /**
    * Ends the server's connections to this database, as a server restart or failover would.
-   * SQLite is embedded and has none: a no-op there.
+   * SQLite is embedded and has none: calling it there is a test's mistake, and throws.
    */
   terminateConnections(): Promise<void>;
   /** Removes the database. Close every store on it first (PostgreSQL forces them off anyway). */
@@ -50,7 +50,9 @@ async function createSqlite(): Promise<TestDatabase> {
   return {
     id: 'sqlite',
     config: { kind: 'sqlite', file: join(dir, 'cachestore.db') },
-    async terminateConnections() {},
+    async terminateConnections() {
+      throw new Error('SQLite is embedded: it has no server connections to end');
+    },
     async cleanup() {
       await rm(dir, { recursive: true, force: true });
     },
