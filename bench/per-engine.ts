@@ -5,9 +5,12 @@ import { engineVersions, startHarness, type Harness } from '../test/support/harn
 
 export type Engine = Awaited<ReturnType<typeof engineVersions>>[number];
 
+/** The median: the middle value, or the mean of the two middle values of an even count. */
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
+  if (s.length === 0) return NaN;
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 export async function perEngine(env: Record<string, string>, only: string | undefined, pass: (h: Harness, engine: Engine) => Promise<void>): Promise<void> {
