@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTo, fill, readAll } from '../support/dataset.js';
 import { enginePids } from '../support/engines.js';
 import { expectErrorShape } from '../support/errors.js';
-import { createBody, engineVersions, startHarness, type Harness } from '../support/harness.js';
+import { createBody, engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
 import { instancesOf } from '../support/observe.js';
 
 let h: Harness;
@@ -88,6 +88,7 @@ async function ping(ip: string): Promise<string> {
 }
 
 let failedCluster: string; // FAILED, for the transition table
+let failedHaCluster: string; // FAILED and HA: a switchover is refused naming FAILED
 let terminatedCluster: string; // TERMINATED, for the transition table
 
 describe('failed operations', () => {
@@ -107,28 +108,38 @@ describe('failed operations', () => {
   });
 
   it('a create whose address another process took while it waited ends FAILED, leaving nothing', async () => {
-    // The only worker is busy with a stop that retries for seconds: the create waits meanwhile.
+    // The only worker is busy with a stop that retries for seconds: the creates wait meanwhile.
     const stop = await h.client.post(`/v1/clusters/${a.id}/stop`);
     expect(stop.status).toBe(202);
-    const r = await h.client.post('/v1/clusters', createBody(engine, { name: 'losesport' }));
-    expect(r.status).toBe(202);
-    const id = r.body.resource.id;
-    expect((await h.client.get(`/v1/requests/${r.body.request_id}`)).body.state).toBe('REQUESTED');
-    const ip = instancesOf(await show(id))[0].service_ip_address;
-    const stranger = await occupy(ip);
-    expect(await h.client.waitRequest(stop.body.request_id, 40_000)).toBe('FAILED');
-    expect(await h.client.waitRequest(r.body.request_id, 40_000)).toBe('FAILED');
-    await release(stranger);
-    const d = (await h.client.get(`/v1/requests/${r.body.request_id}/details`)).body;
-    expect(d.error).toMatch(/taken by a process that is not this node's engine/);
-    const s = await show(id);
-    expect(s.service_state).toBe('FAILED');
-    expect(instancesOf(s)[0].service_state).toBe('FAILED');
-    for (const inst of await instanceIds(id)) {
-      expect(await enginePids(inst)).toEqual([]);
-      await expect(stat(join(h.dataDir, 'engines', inst))).rejects.toThrow(/ENOENT/);
+    const solo = await h.client.post('/v1/clusters', createBody(engine, { name: 'losesport' }));
+    const ha = await h.client.post('/v1/clusters', haBody(engine, 1, { name: 'halosesport' }));
+    const strangers: Server[] = [];
+    for (const r of [solo, ha]) {
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      expect((await h.client.get(`/v1/requests/${r.body.request_id}`)).body.state).toBe('REQUESTED');
+      // Standalone: its only node; HA: the replica, so the primary has already started when it fails.
+      const victim = instancesOf(await show(r.body.resource.id)).find((i) => i.role_type === (r === ha ? 'REPLICA' : 'MASTER'))!;
+      strangers.push(await occupy(victim.service_ip_address));
     }
-    failedCluster = id;
+    expect(await h.client.waitRequest(stop.body.request_id, 40_000)).toBe('FAILED');
+    for (const r of [solo, ha]) {
+      const id = r.body.resource.id;
+      expect(await h.client.waitRequest(r.body.request_id, 40_000)).toBe('FAILED');
+      const d = (await h.client.get(`/v1/requests/${r.body.request_id}/details`)).body;
+      expect(d.error).toMatch(/taken by a process that is not this node's engine/);
+      const s = await show(id);
+      expect(s.service_state).toBe('FAILED');
+      for (const i of instancesOf(s)) expect(i.service_state, i.name).toBe('FAILED');
+      for (const inst of await instanceIds(id)) {
+        for (const node of [inst, `${inst}-sentinel`]) {
+          expect(await enginePids(node)).toEqual([]);
+          await expect(stat(join(h.dataDir, 'engines', node))).rejects.toThrow(/ENOENT/);
+        }
+      }
+    }
+    for (const s of strangers) await release(s);
+    failedCluster = solo.body.resource.id;
+    failedHaCluster = ha.body.resource.id;
   });
 
   it('a restart that cannot stop the engine fails and ends as a probe finds the cluster: RUNNING, as the engine still serves', async () => {
@@ -283,6 +294,10 @@ describe('the allowed-transition table', () => {
     it(`from ${state}: refused operations answer 400 naming the state, allowed ones run and end where the README says`, async () => {
       const shared = state === 'FAILED' ? { id: failedCluster } : state === 'TERMINATED' ? { id: terminatedCluster } : await inState(state, true);
       expect(shared.id, 'the failed-operations tests made this cluster').toBeDefined();
+      if (state === 'FAILED') {
+        const sw = await h.client.post(`/v1/clusters/${failedHaCluster}/switchover`, { switch_host_name: 'tst-02' });
+        expect(expectErrorShape(sw, 400).detail).toMatch(/is FAILED; switchover is allowed only when it is RUNNING/);
+      }
       expect((await show(shared.id)).service_state).toBe(state);
       const ops = Object.keys(ALLOWED) as Op[];
       for (const op of ops.filter((o) => !ALLOWED[o].includes(state))) {
