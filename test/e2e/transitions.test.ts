@@ -1,5 +1,6 @@
-// README "Cluster states": a failed stop, start, restart or terminate leaves ERROR; a create or
-// restore that fails ends FAILED and leaves nothing behind; and the table of which operation is
+// README "Cluster states": a failed stop, start or terminate leaves ERROR, a failed restart ends
+// as a probe finds the cluster; a create or restore that fails ends FAILED and leaves nothing
+// behind; and the table of which operation is
 // allowed from which state. Failures are caused the way they happen in life, on real engines:
 // the engine cannot save its dataset (its dump file's place is taken by a directory), another
 // process holds the node's ip:port, backup storage refuses a delete, a stored backup is damaged.
