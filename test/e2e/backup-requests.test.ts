@@ -15,7 +15,7 @@ let h: Harness;
 const clock = new ManualClock();
 
 beforeAll(async () => {
-  h = await startHarness({ CACHESTORE_DEBUG_STEP_DELAY_MS: '300', CACHESTORE_BACKUP_SCHEDULE_MS: '0' }, { scheduleClock: clock });
+  h = await startHarness({ CACHESTORE_DEBUG_STEP_DELAY_MS: '500', CACHESTORE_BACKUP_SCHEDULE_MS: '0' }, { scheduleClock: clock });
 });
 afterAll(async () => {
   await h?.stop();

@@ -87,7 +87,7 @@ describe('with healing and the primary watch off', () => {
     const s0 = await t.show(id);
     const primary = primaryOf(s0)!;
     const replica = instancesOf(s0).find((i) => i.role_type === 'REPLICA')!;
-    // A full resync whose transfer the primary holds back for 4 s (as a large dataset would take):
+    // A full resync whose transfer the primary holds back for 6 s (as a large dataset would take):
     // the primary waits before it streams, and the replica, detached and attached again with a
     // history of its own, must copy everything.
     const p = connectTo(primary.service_ip_address);
@@ -95,7 +95,7 @@ describe('with healing and the primary watch off', () => {
     await p.connect();
     await r.connect();
     try {
-      await p.config('SET', 'repl-diskless-sync-delay', '4');
+      await p.config('SET', 'repl-diskless-sync-delay', '6');
       await r.call('REPLICAOF', 'NO', 'ONE');
       await r.call('REPLICAOF', primary.service_ip_address, '6378');
       expect((await replication(replica.service_ip_address)).master_link_status).toBe('down');

@@ -20,21 +20,21 @@ async function requestState(client: SignedClient, requestId: string): Promise<st
 }
 
 /**
- * The cluster's service_state as Show Cluster answers while the request is `requestState`
+ * The cluster's service_state as Show Cluster answers while the request is in `phase`
  * (RUNNING: a worker executes it; REQUESTED: recorded, not picked up yet). Fails when the request
- * is never seen in that state before `timeoutMs`, or has finished.
+ * is never seen in that phase before `timeoutMs`, or has finished.
  */
-export async function clusterStateWhile(client: SignedClient, requestId: string, clusterId: string, requestState_: 'RUNNING' | 'REQUESTED', timeoutMs = 15_000): Promise<string> {
+export async function clusterStateWhile(client: SignedClient, requestId: string, clusterId: string, phase: 'RUNNING' | 'REQUESTED', timeoutMs = 15_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const before = await requestState(client, requestId);
-    if (before === 'COMPLETED' || before === 'FAILED') throw new Error(`request ${requestId} ended ${before} before it was seen ${requestState_} with the cluster`);
-    if (before === requestState_) {
+    if (before === 'COMPLETED' || before === 'FAILED') throw new Error(`request ${requestId} ended ${before} before it was seen ${phase} with the cluster`);
+    if (before === phase) {
       const show = await client.get(`/v1/clusters/${clusterId}`);
       const after = await requestState(client, requestId);
-      if (after === requestState_) return show.body.service_state;
+      if (after === phase) return show.body.service_state;
     }
-    if (Date.now() > deadline) throw new Error(`request ${requestId} was not seen ${requestState_} within ${timeoutMs} ms (last ${before})`);
+    if (Date.now() > deadline) throw new Error(`request ${requestId} was not seen ${phase} within ${timeoutMs} ms (last ${before})`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
