@@ -1,5 +1,5 @@
 // README "Cluster states": a failed stop, start or terminate leaves ERROR, a failed restart ends
-// as a probe finds the cluster; a create or restore that fails ends FAILED and leaves nothing
+// as a probe finds the cluster (RUNNING while the engine serves, else ERROR); a create or restore that fails ends FAILED and leaves nothing
 // behind; and the table of which operation is
 // allowed from which state. Failures are caused the way they happen in life, on real engines:
 // the engine cannot save its dataset (its dump file's place is taken by a directory), another
@@ -7,7 +7,7 @@
 // One worker (CACHESTORE_WORKER_CONCURRENCY=1): a create recorded while a failing stop retries
 // waits REQUESTED, and loses its port meanwhile. Healing is off (CACHESTORE_HEAL_AFTER_MS=0), so
 // a killed engine stays dead and its cluster ERROR.
-import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -172,6 +172,18 @@ describe('failed operations', () => {
     expect((await operate('POST', `/v1/clusters/${a.id}/start`)).state).toBe('COMPLETED');
     expect((await show(a.id)).service_state).toBe('RUNNING');
     expect(await ping(a.ip)).toBe('PONG');
+  });
+
+  it('a restart whose engine cannot start again (its write-log manifest is damaged) ends ERROR', async () => {
+    const c = await created('cannotcomeback');
+    await writeFile(join(h.dataDir, 'engines', c.instanceId, 'data', 'appendonlydir', 'appendonly.aof.manifest'), 'damaged\n');
+    const r = await operate('POST', `/v1/clusters/${c.id}/restart`);
+    expect(r.state).toBe('FAILED');
+    expect(r.error).toMatch(/Invalid AOF manifest file format/);
+    const s = await show(c.id);
+    expect(s.service_state).toBe('ERROR');
+    expect(instancesOf(s)[0].service_state).toBe('ERROR');
+    expect(await enginePids(c.instanceId)).toEqual([]);
   });
 
   it('a terminate that cannot delete a backup leaves ERROR; Terminate from ERROR finishes it', async () => {
