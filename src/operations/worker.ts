@@ -189,7 +189,8 @@ export class Worker {
       if (outcome === 'failure') {
         const node = ctx.nodes.all.find((n) => n.nodeId === inst.id);
         const healthy = node ? await driver.isHealthy(node) : false;
-        state = healthy ? 'RUNNING' : ctx.request.operation === 'create' ? 'FAILED' : 'ERROR';
+        // A cluster that never came up (create, restore) has FAILED instances, as it is FAILED itself.
+        state = healthy ? 'RUNNING' : t.failure === 'FAILED' ? 'FAILED' : 'ERROR';
       }
       await store.setInstanceState(inst.id, state);
     }
