@@ -83,7 +83,7 @@ describe('service restart with clusters running', () => {
       await new Promise((res) => setTimeout(res, 300));
       expect((await own.client.get(`/v1/clusters/${id}`)).body.service_state).toBe('RUNNING');
       await sigkillEngine((await own.service.store.clusterDetail(null, id))!.instances[0].id);
-      expect((await own.client.waitState(id, 'ERROR', 5000)).instance_groups[0].instances[0].service_state).toBe('ERROR');
+      expect((await own.client.waitState(id, 'ERROR', 15_000)).instance_groups[0].instances[0].service_state).toBe('ERROR');
     } finally {
       await own.stop();
     }

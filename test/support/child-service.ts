@@ -52,7 +52,8 @@ export async function startChildService(env: Record<string, string>, keys = { ac
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const client = new SignedClient(`http://127.0.0.1:${port}`, keys);
-  const deadline = Date.now() + 30_000;
+  // Compiling the service with tsx takes seconds, many more on a machine under load.
+  const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`service exited (${child.exitCode}): ${out}`);
     try {
@@ -61,7 +62,11 @@ export async function startChildService(env: Record<string, string>, keys = { ac
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`service did not listen: ${out}`);
+    if (Date.now() > deadline) {
+      // Never leave it behind: it would hold the data dir's lock against the next start.
+      child.kill('SIGKILL');
+      throw new Error(`service did not listen within 60 s: ${out}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
