@@ -11,12 +11,14 @@ import { LocalBackupStorage } from './backups/storage.js';
 import { BackupService } from './domain/backup-service.js';
 import { CatalogService } from './domain/catalog-service.js';
 import { ClusterService } from './domain/cluster-service.js';
+import { ParameterService } from './domain/parameter-service.js';
 import type { Credential } from './domain/model.js';
 import { systemClock, type Clock } from './domain/ports.js';
 import { LocalDriver } from './drivers/local/local-driver.js';
 import { detectEngines, type InstalledEngine } from './engines/detect.js';
 import { buildApp } from './http/app.js';
 import { lockDataDir } from './lock.js';
+import { EngineConfig } from './operations/engine-config.js';
 import { BackupScheduler } from './operations/backup-scheduler.js';
 import { PrimaryWatch } from './operations/primary-watch.js';
 import { Reconciler } from './operations/reconciler.js';
@@ -106,6 +108,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     clusters,
     backups,
     catalog: new CatalogService(versions),
+    parameters: new ParameterService({ store, clusters, engines: new EngineConfig(store), engineVersions: versions }),
     findCredential: (k) => store.findCredential(k),
     trustProxy: config.trustProxy,
     loggerInstance: logger,

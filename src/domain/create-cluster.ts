@@ -198,6 +198,7 @@ export function planCluster(body: CreateClusterBody, ctx: PlanContext): ClusterP
     allowableIpAddresses: body.allowable_ip_addresses ?? [],
     tags: tags(body),
     backupOption: backupOption(body, ctx.now),
+    parameters: {},
     maintenanceOption: maintenanceOption(body),
     instanceNamePrefix: body.instance_name_prefix,
     createdAt: ctx.now,

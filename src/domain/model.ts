@@ -54,6 +54,8 @@ export interface Cluster {
   tags: Tag[];
   backupOption: BackupOption | null;
   maintenanceOption: MaintenanceOption | null;
+  /** Parameter values the tenant set (Set Parameter Values), by name, as the engines report them. */
+  parameters: Record<string, string>;
   instanceNamePrefix: string;
   createdAt: string;
   createdBy: string;
@@ -94,7 +96,8 @@ export type RequestState = (typeof REQUEST_STATES)[number];
 
 export type OperationKind =
   | 'create' | 'stop' | 'start' | 'restart' | 'terminate' | 'switchover' | 'sync'
-  | 'backup' | 'remove-backups' | 'set-backup' | 'unset-backup' | 'restore';
+  | 'backup' | 'remove-backups' | 'set-backup' | 'unset-backup' | 'restore'
+  | 'set-parameters' | 'sync-parameters';
 
 export interface OperationRequest {
   id: string;

@@ -52,6 +52,7 @@ export function clusterNodes(detail: ClusterDetail, password: string, timings: S
     port: i.port,
     replicaOf: i.roleType === 'MASTER' ? null : master,
     keepWriteLog: c.backupOption !== null,
+    parameters: c.parameters,
   }));
   const sentinels: NodeSpec[] = [];
   if (c.haEnabled && master) {

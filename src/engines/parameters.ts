@@ -1,0 +1,25 @@
+// Reading and setting engine parameters, the same on Redis OSS and Valkey. CONFIG SET with
+// several name/value pairs is atomic on both engines (all or none): one command per node.
+import type { Redis } from 'ioredis';
+import type { Endpoint } from './client.js';
+import { withClient } from './replication.js';
+
+/** The values of `names` (one CONFIG GET); names the engine lacks are absent from the result. */
+export async function configGet(ep: Endpoint, names: string[], timeoutMs = 2000): Promise<Record<string, string>> {
+  if (names.length === 0) return {};
+  return withClient(ep, (c) => readConfig(c, names), timeoutMs);
+}
+
+export async function readConfig(c: Redis, names: string[]): Promise<Record<string, string>> {
+  const flat = (await c.call('CONFIG', 'GET', ...names)) as string[];
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]] = flat[i + 1];
+  return out;
+}
+
+/** Sets every value in one CONFIG SET (all or none); throws the engine's error. */
+export async function configSet(ep: Endpoint, values: Record<string, string>, timeoutMs = 2000): Promise<void> {
+  const args = Object.entries(values).flat();
+  if (args.length === 0) return;
+  await withClient(ep, (c) => c.call('CONFIG', 'SET', ...args), timeoutMs);
+}
