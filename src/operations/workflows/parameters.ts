@@ -11,6 +11,9 @@ import { configGet, configSet } from '../../engines/parameters.js';
 import { each, type Step, type Workflow, type WorkflowContext } from '../workflow.js';
 import { refreshTopology } from './topology-refresh.js';
 
+/** Connect timeout per node (a command may take 5 times as long before the node counts as refusing). */
+const NODE_TIMEOUT_MS = 1000;
+
 /** One parameter of a Set Parameter Values request, as the domain checked it. */
 export interface ParameterChange {
   name: string;
@@ -60,12 +63,13 @@ function describe(values: Record<string, string>): string {
 async function applyRuntime(ctx: WorkflowContext, values: Record<string, string>): Promise<Record<string, string>> {
   const names = Object.keys(values);
   if (names.length === 0) return {};
-  const nodes = await runningData(ctx);
+  // The primary first: it is where writes go, so it changes first and is set back last.
+  const nodes = (await runningData(ctx)).sort((a, b) => Number(a.replicaOf != null) - Number(b.replicaOf != null));
   const done: Array<{ node: NodeSpec; previous: Record<string, string> }> = [];
   for (const node of nodes) {
     try {
-      const previous = await configGet(endpointOf(node), names);
-      await configSet(endpointOf(node), values);
+      const previous = await configGet(endpointOf(node), names, NODE_TIMEOUT_MS);
+      await configSet(endpointOf(node), values, NODE_TIMEOUT_MS);
       done.push({ node, previous });
     } catch (err) {
       const undone: string[] = [];
