@@ -23,3 +23,16 @@ export async function configSet(ep: Endpoint, values: Record<string, string>, ti
   if (args.length === 0) return;
   await withClient(ep, (c) => c.call('CONFIG', 'SET', ...args), timeoutMs);
 }
+
+/** Reads the current values of the names given, then sets them all in one CONFIG SET, on one connection; returns what was there. */
+export async function swapConfig(ep: Endpoint, values: Record<string, string>, timeoutMs = 2000): Promise<Record<string, string>> {
+  return withClient(
+    ep,
+    async (c) => {
+      const previous = await readConfig(c, Object.keys(values));
+      await c.call('CONFIG', 'SET', ...Object.entries(values).flat());
+      return previous;
+    },
+    timeoutMs,
+  );
+}

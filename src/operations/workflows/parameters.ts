@@ -7,7 +7,7 @@
 import { PARAMETERS, type ParameterDef } from '../../domain/parameter-catalog.js';
 import { endpointOf, type NodeSpec } from '../../drivers/driver.js';
 import { procTitleTemplate } from '../../engines/config.js';
-import { configGet, configSet } from '../../engines/parameters.js';
+import { configGet, configSet, swapConfig } from '../../engines/parameters.js';
 import { each, type Step, type Workflow, type WorkflowContext } from '../workflow.js';
 import { refreshTopology } from './topology-refresh.js';
 
@@ -68,9 +68,7 @@ async function applyRuntime(ctx: WorkflowContext, values: Record<string, string>
   const done: Array<{ node: NodeSpec; previous: Record<string, string> }> = [];
   for (const node of nodes) {
     try {
-      const previous = await configGet(endpointOf(node), names, NODE_TIMEOUT_MS);
-      await configSet(endpointOf(node), values, NODE_TIMEOUT_MS);
-      done.push({ node, previous });
+      done.push({ node, previous: await swapConfig(endpointOf(node), values, NODE_TIMEOUT_MS) });
     } catch (err) {
       const undone: string[] = [];
       for (const d of done) {
