@@ -11,6 +11,7 @@ import { LocalBackupStorage } from './backups/storage.js';
 import { BackupService } from './domain/backup-service.js';
 import { CatalogService } from './domain/catalog-service.js';
 import { ClusterService } from './domain/cluster-service.js';
+import { CommandService } from './domain/command-service.js';
 import { ParameterService } from './domain/parameter-service.js';
 import type { Credential } from './domain/model.js';
 import { systemClock, type Clock } from './domain/ports.js';
@@ -104,11 +105,13 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   });
   const backups = new BackupService({ store, clock, clusters, logs: archive });
   const scheduler = new BackupScheduler({ store, backups, clock: opts.scheduleClock ?? clock, logger, intervalMs: config.backupScheduleMs });
+  const engineConfig = new EngineConfig(store);
   const app = await buildApp({
     clusters,
     backups,
     catalog: new CatalogService(versions),
-    parameters: new ParameterService({ store, clusters, engines: new EngineConfig(store), engineVersions: versions }),
+    parameters: new ParameterService({ store, clusters, engines: engineConfig, engineVersions: versions }),
+    commands: new CommandService({ store, engines: engineConfig }),
     findCredential: (k) => store.findCredential(k),
     trustProxy: config.trustProxy,
     loggerInstance: logger,

@@ -99,6 +99,8 @@ export interface EngineConfigReader {
    * node); null when no data node answers (e.g. the cluster is stopped).
    */
   read(clusterId: string, names: string[]): Promise<Record<string, string> | null>;
+  /** Which of `names` the same node knows as commands (COMMAND INFO); null when none answers. */
+  knownCommands(clusterId: string, names: string[]): Promise<Record<string, boolean> | null>;
 }
 
 /** Whether an address and port are free on the machine (the driver answers). */

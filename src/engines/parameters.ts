@@ -1,4 +1,4 @@
-// Reading and setting engine parameters, the same on Redis OSS and Valkey. CONFIG SET with
+// Reading and setting engine parameters, and which commands an engine knows, the same on Redis OSS and Valkey. CONFIG SET with
 // several name/value pairs is atomic on both engines (all or none): one command per node.
 import type { Redis } from 'ioredis';
 import type { Endpoint } from './client.js';
@@ -35,4 +35,11 @@ export async function swapConfig(ep: Endpoint, values: Record<string, string>, t
     },
     timeoutMs,
   );
+}
+
+/** Which of `names` the engine knows as commands (COMMAND INFO answers nil for the others). */
+export async function knownCommands(ep: Endpoint, names: string[], timeoutMs = 2000): Promise<Record<string, boolean>> {
+  if (names.length === 0) return {};
+  const info = (await withClient(ep, (c) => c.call('COMMAND', 'INFO', ...names), timeoutMs)) as unknown[];
+  return Object.fromEntries(names.map((n, i) => [n, info[i] != null]));
 }

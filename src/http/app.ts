@@ -10,6 +10,7 @@ import { buildValidators, describeErrors, formatFieldErrors, type OperationValid
 import type { BackupService } from '../domain/backup-service.js';
 import type { CatalogService } from '../domain/catalog-service.js';
 import type { ClusterService } from '../domain/cluster-service.js';
+import type { CommandService } from '../domain/command-service.js';
 import type { ParameterService } from '../domain/parameter-service.js';
 import { NotImplementedError, ValidationError, type DomainError } from '../domain/errors.js';
 import type { Credential } from '../domain/model.js';
@@ -18,6 +19,7 @@ import { errorBody, toErrorResponse } from './errors.js';
 import { backupHandlers } from './routes/backups.js';
 import { catalogHandlers } from './routes/catalog.js';
 import { clusterHandlers } from './routes/clusters.js';
+import { commandHandlers } from './routes/commands.js';
 import { parameterHandlers } from './routes/parameters.js';
 import type { Handler } from './routes/handler.js';
 
@@ -26,6 +28,7 @@ export interface AppOptions {
   backups: BackupService;
   catalog: CatalogService;
   parameters: ParameterService;
+  commands: CommandService;
   findCredential: (accessKey: string) => Promise<Credential | undefined>;
   /** Honour X-Forwarded-Proto/Host when rebuilding the signed URL (only behind a trusted proxy). */
   trustProxy?: boolean;
@@ -49,6 +52,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const validators = buildValidators();
   const handlers: Record<string, Handler> = { ...catalogHandlers(o.catalog), ...clusterHandlers(o.clusters), ...backupHandlers(o.backups),
     ...parameterHandlers(o.parameters),
+    ...commandHandlers(o.commands),
   };
   const credentialCache = new Map<string, { c: Credential | undefined; until: number }>();
   const lookup = async (key: string) => {

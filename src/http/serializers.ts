@@ -4,6 +4,7 @@
 import type { EngineVersion, ServerType } from '../domain/catalog.js';
 import type { ClusterPage } from '../domain/cluster-service.js';
 import type { BackupHistory, Cluster, ClusterDetail, OperationRequest } from '../domain/model.js';
+import type { CommandView } from '../domain/command-service.js';
 import type { ParameterPage, ParameterValue } from '../domain/parameter-service.js';
 import { allowedValues, dataType, isModifiable, type ParameterGroup } from '../domain/parameters.js';
 
@@ -199,5 +200,19 @@ export function parameterValues(r: { cluster: Cluster; values: ParameterValue[] 
     })),
     count: r.values.length,
     modified_at: r.cluster.modifiedAt,
+  };
+}
+
+export function commandList(r: { cluster: Cluster; commands: CommandView[] }) {
+  return {
+    contents: r.commands.map((c) => ({
+      applied_value: c.applied,
+      description: c.command.description,
+      id: c.id,
+      modifiable: c.command.modifiable,
+      name: c.command.name,
+    })),
+    last_updated_at: r.cluster.modifiedAt,
+    total_count: r.commands.length,
   };
 }
