@@ -3,7 +3,9 @@
 // CONFIG GET / CONFIG SET, and checked again by test/e2e/parameters.test.ts against the engines
 // installed here), whether CONFIG SET applies it at runtime ('dynamic') or only a restart does
 // ('static'), and whether the tenant may change it. Parameters the service owns say why
-// (`owner`); they are listed, never modifiable. Secrets (requirepass, masterauth) are not listed.
+// (`owner`); they are listed, never modifiable. Secrets (requirepass, masterauth) are not listed,
+// nor aliases (lua-time-limit is busy-reply-threshold under an old name: listing both would make
+// one look changed whenever the other is).
 import type { EngineKind } from './model.js';
 
 export type ParameterType = 'integer' | 'memory' | 'boolean' | 'enum' | 'string';
@@ -89,7 +91,6 @@ export const PARAMETERS: readonly ParameterDef[] = [
   { name: "replica-priority", type: 'integer', apply: 'dynamic', owner: "failover", description: "Failover priority (the service steers failovers)", engines: { redis: { default: "100", range: ["0", "2147483647"] }, valkey: { default: "100", range: ["0", "2147483647"] } } },
   { name: "replica-ignore-maxmemory", type: 'boolean', apply: 'dynamic', owner: "replication", description: "Replicas do not evict on their own (kept on)", engines: { redis: { default: "yes", values: ["yes", "no"] }, valkey: { default: "yes", values: ["yes", "no"] } } },
   { name: "dual-channel-replication-enabled", type: 'boolean', apply: 'dynamic', owner: "replication", description: "Dual-channel full sync (Valkey only; owned by the service)", engines: { valkey: { default: "no", values: ["yes", "no"] } } },
-  { name: "lua-time-limit", type: 'integer', apply: 'dynamic', description: "Milliseconds before a busy script is reported", engines: { redis: { default: "5000", range: ["0", "9223372036854775807"] }, valkey: { default: "5000", range: ["0", "9223372036854775807"] } } },
   { name: "busy-reply-threshold", type: 'integer', apply: 'dynamic', description: "Milliseconds before a busy script or module is reported", engines: { redis: { default: "5000", range: ["0", "9223372036854775807"] }, valkey: { default: "5000", range: ["0", "9223372036854775807"] } } },
   { name: "slowlog-log-slower-than", type: 'integer', apply: 'dynamic', description: "Microseconds from which a command is logged as slow (-1: off)", engines: { redis: { default: "10000", range: ["-1", "9223372036854775807"] }, valkey: { default: "10000", range: ["-1", "9223372036854775807"] } } },
   { name: "slowlog-max-len", type: 'integer', apply: 'dynamic', description: "Entries kept in the slow log", engines: { redis: { default: "128", range: ["0", "9223372036854775807"] }, valkey: { default: "128", range: ["0", "9223372036854775807"] } } },

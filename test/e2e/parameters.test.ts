@@ -203,6 +203,13 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s standalone', (produ
     expectEverywhere(await onEveryNode(id, Object.keys(want)), want);
   });
 
+  it('applies a restart-only parameter by restarting the node', async () => {
+    const v = await values(id);
+    await run202('PUT', `/v1/clusters/${id}/parameters`, { parameters: [change(v, 'tcp-backlog', '2048')] });
+    expectEverywhere(await onEveryNode(id, ['tcp-backlog', 'hz']), { 'tcp-backlog': '2048', hz: '25' });
+    expect((await values(id)).get('tcp-backlog').applied_value).toBe('2048');
+  });
+
   it('Synchronize Parameter Values records what changed behind the service\'s back and sets it back', async () => {
     const detail = (await h.service.store.clusterDetail(null, id))!;
     const [node] = clusterNodes(detail, await h.service.store.clusterPassword(id)).data;
