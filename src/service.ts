@@ -111,7 +111,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     backups,
     catalog: new CatalogService(versions),
     parameters: new ParameterService({ store, clusters, engines: engineConfig, engineVersions: versions }),
-    commands: new CommandService({ store, engines: engineConfig }),
+    commands: new CommandService({ store, engines: engineConfig, clusters }),
     findCredential: (k) => store.findCredential(k),
     trustProxy: config.trustProxy,
     loggerInstance: logger,

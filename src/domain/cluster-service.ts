@@ -77,6 +77,7 @@ export class ClusterService {
     op: 'create' | 'restore',
     payload: Record<string, unknown> | null,
     parameters: Record<string, string> = {},
+    commands: Record<string, string> = {},
   ): Promise<Submitted> {
     const plan = planCluster(body, {
       accountId: p.accountId,
@@ -87,6 +88,7 @@ export class ClusterService {
     });
     // A restore keeps the source's parameter values.
     plan.cluster.parameters = { ...parameters };
+    plan.cluster.commands = { ...commands };
     const subnet = this.deps.subnets.find((s) => s.id === plan.cluster.subnetId)!;
     const request = this.newRequest(p, plan.cluster.id, op, payload);
     const run = this.allocation.then(async () => {

@@ -199,6 +199,7 @@ export function planCluster(body: CreateClusterBody, ctx: PlanContext): ClusterP
     tags: tags(body),
     backupOption: backupOption(body, ctx.now),
     parameters: {},
+    commands: {},
     maintenanceOption: maintenanceOption(body),
     instanceNamePrefix: body.instance_name_prefix,
     createdAt: ctx.now,

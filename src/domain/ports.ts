@@ -78,6 +78,8 @@ export interface Store {
   setBackupOption(clusterId: string, option: BackupOption | null, at: string, by: string): Promise<void>;
   /** Replaces the tenant's parameter values of a cluster (name -> value). */
   setClusterParameters(clusterId: string, values: Record<string, string>, at: string, by: string): Promise<void>;
+  /** Replaces the renamed ('new name') and disabled ('') commands of a cluster. */
+  setClusterCommands(clusterId: string, commands: Record<string, string>, at: string, by: string): Promise<void>;
   findBackup(clusterId: string, id: string): Promise<BackupHistory | undefined>;
   /** Newest first. */
   listBackups(clusterId: string, page: { limit: number; page: number }): Promise<{ backups: BackupHistory[]; total: number }>;

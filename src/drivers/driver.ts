@@ -33,6 +33,8 @@ export interface NodeSpec {
    * service's own settings so they survive restarts, failovers, heals and restores.
    */
   parameters?: Record<string, string>;
+  /** Data nodes: renamed (new name) and disabled ('') commands, by their own name. */
+  commands?: Record<string, string>;
   /** Data nodes: the primary to replicate from (null for the primary). */
   replicaOf?: { ip: string; port: number } | null;
   /** Sentinels: what to monitor. */

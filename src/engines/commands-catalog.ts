@@ -46,3 +46,12 @@ export const SERVICE_OWNED_COMMANDS: readonly CatalogueCommand[] = [
 ];
 
 export const COMMAND_CATALOGUE: readonly CatalogueCommand[] = [...MODIFIABLE_COMMANDS, ...SERVICE_OWNED_COMMANDS];
+
+/**
+ * Catalogue commands that write and so reach the AOF and the replication stream under the
+ * name they were called by. While nodes run different rename maps these must not run.
+ */
+export const REPLICATED_WRITES: readonly string[] = ['FLUSHALL', 'FLUSHDB', 'SWAPDB', 'SORT'];
+
+/** The value of new_value (and applied_value) that means: the command is disabled. */
+export const DISABLED = 'DISABLED';

@@ -20,6 +20,8 @@ export interface DataNodeConfig extends ProcessConfig {
   keepWriteLog?: boolean;
   /** The tenant's parameter values; the catalogue checked names and values. */
   parameters?: Record<string, string>;
+  /** Renamed (new name) and disabled ('') commands; the same map on every node of a cluster. */
+  commands?: Record<string, string>;
 }
 
 /** What a Sentinel monitors, and whom it knows. */
@@ -91,6 +93,7 @@ export function renderDataNodeConfig(c: DataNodeConfig): string {
     'repl-diskless-sync-delay 0',
     ...(c.replicaOf ? [`replicaof ${c.replicaOf.ip} ${c.replicaOf.port}`] : []),
     ...renderParameters(c.parameters),
+    ...renderCommands(c.commands),
     '',
   ].join('\n');
 }
@@ -104,6 +107,13 @@ function renderParameters(values: Record<string, string> | undefined): string[] 
   const names = Object.keys(values ?? {}).sort();
   if (names.length === 0) return [];
   return ['# Parameters set through the API (Set Parameter Values).', ...names.map((n) => `${n} ${quote(values![n])}`)];
+}
+
+/** rename-command lines: a primary logs and replicates the names it was called by (README, Commands). */
+function renderCommands(commands: Record<string, string> | undefined): string[] {
+  const names = Object.keys(commands ?? {}).sort();
+  if (names.length === 0) return [];
+  return ['# Commands renamed or disabled through the API (Update Commands).', ...names.map((n) => `rename-command ${n} ${quote(commands![n])}`)];
 }
 
 /**

@@ -53,6 +53,7 @@ export function clusterNodes(detail: ClusterDetail, password: string, timings: S
     replicaOf: i.roleType === 'MASTER' ? null : master,
     keepWriteLog: c.backupOption !== null,
     parameters: c.parameters,
+    commands: c.commands,
   }));
   const sentinels: NodeSpec[] = [];
   if (c.haEnabled && master) {

@@ -175,6 +175,12 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('clusters').addColumn('parameters', 'text').execute();
     },
   },
+  '2026-12-01-011-cluster-commands': {
+    async up(db: Kysely<any>) {
+      // Renamed or disabled commands (Update Commands), as JSON.
+      await db.schema.alterTable('clusters').addColumn('commands', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -49,6 +49,7 @@ function newCluster(o: ClusterOpts = {}): NewCluster {
     name: o.name ?? `c-${id.slice(0, 8)}`,
     engineVersionId: 'f'.repeat(32),
     parameters: {},
+    commands: {},
     engine: 'valkey',
     productImageType: 'Valkey Sentinel',
     softwareVersion: '8.0.2',
