@@ -158,6 +158,27 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s standalone', (produ
     const events = (await h.client.get(`/v1/clusters/${id}/events`)).body.contents.map((e: any) => e.message).join('\n');
     expect(events).toMatch(/commands: every data node answers to the service's names/);
   });
+
+  it('a restore gets the source\'s command names', async () => {
+    const b = await h.client.post(`/v1/clusters/${id}/backup-histories`);
+    expect(b.status, JSON.stringify(b.body)).toBe(202);
+    expect(await h.client.waitRequest(b.body.request_id, 60_000)).toBe('COMPLETED');
+    const r = await h.client.post(`/v1/clusters/${id}/restore`, {
+      name: `restoredcmd${word}`, instance_name_prefix: `rc${word[0].toLowerCase()}`, server_type_name: word === 'Redis' ? 'redis1v1m2' : 'css1v1m2', backup_history_number: b.body.resource.id,
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    expect(await h.client.waitRequest(r.body.request_id, 60_000)).toBe('COMPLETED');
+    const restored = await list(r.body.resource.id);
+    expect(restored.get('FLUSHDB').applied_value).toBe('CLEARDB');
+    expect(restored.get('KEYS').applied_value).toBe('DISABLED');
+    const c = await primaryClient(r.body.resource.id);
+    try {
+      expect(await c.get('after')).toBe('2');
+      expect(await answer(c, 'FLUSHDB')).toMatch(/unknown command/i);
+    } finally {
+      c.disconnect();
+    }
+  });
 });
 
 describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s HA', (product) => {
@@ -183,6 +204,17 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s HA', (product) => {
   it('renames on every node under write load: no acknowledged write lost, replicas in step', async () => {
     const all = await list(id);
     const writer = startWriter(target(), `cmd-${word}`);
+    // A tenant sends SWAPDB 0 0 (a harmless replicated write) to the primary all along: while
+    // nodes run different maps it is denied.
+    const tenant = await primaryClient(id);
+    const swaps = new Set<string>();
+    let polling = true;
+    const poll = (async () => {
+      while (polling) {
+        swaps.add((await answer(tenant, 'SWAPDB', '0', '0')).split(' ')[0]);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
     try {
       await waitFor('writes', async () => writer.ackedCount() > 200);
       await run202('PUT', `/v1/clusters/${id}/commands`, {
@@ -191,8 +223,19 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s HA', (product) => {
       const at = writer.ackedCount();
       await waitFor('writes after the rename', async () => writer.ackedCount() > at + 200);
     } finally {
+      polling = false;
+      await poll;
+      tenant.disconnect();
       const result = await writer.stop();
       expect(await missingKeys(target(), result.acked)).toEqual([]);
+    }
+    expect(swaps.has('OK')).toBe(true);
+    expect(swaps.has('NOPERM')).toBe(true);
+    const after = await primaryClient(id);
+    try {
+      expect(await answer(after, 'SWAPDB', '0', '0')).toBe('OK');
+    } finally {
+      after.disconnect();
     }
     const answers = await onEveryNode(id, async (c) => [await answer(c, 'FLUSHDB'), await answer(c, 'HGETALL', 'x'), await answer(c, 'COMMAND', 'INFO', 'CLEARDB')]);
     expect(Object.keys(answers)).toHaveLength(3);
