@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpointOf } from '../../src/drivers/driver.js';
 import { connect } from '../../src/engines/client.js';
 import { MODIFIABLE_COMMANDS, SERVICE_OWNED_COMMANDS } from '../../src/engines/commands-catalog.js';
+import { LocalDriver } from '../../src/drivers/local/local-driver.js';
 import { clusterNodes } from '../../src/operations/nodes.js';
 import { enginePids } from '../support/engines.js';
 import { expectErrorShape } from '../support/errors.js';
@@ -178,6 +179,43 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s standalone', (produ
     } finally {
       c.disconnect();
     }
+  });
+});
+
+describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s standalone, a node started with another map', (product) => {
+  const word = product.startsWith('Redis') ? 'Redis' : 'Valkey';
+
+  it('Synchronize Commands records the difference and rolls the service\'s names out again', async () => {
+    const engine = engines.find((e) => e.product_image_type === product)!;
+    const r = await h.client.post('/v1/clusters', createBody(engine, { name: `drift${word}`, instance_name_prefix: `dr${word[0].toLowerCase()}` }));
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    const id = r.body.resource.id;
+    expect(await h.client.waitRequest(r.body.request_id, 60_000)).toBe('COMPLETED');
+    const all = await list(id);
+    await run202('PUT', `/v1/clusters/${id}/commands`, { commands: [{ id: all.get('KEYS').id, name: 'KEYS', new_value: 'DISABLED' }] });
+    // Behind the service's back: the node restarted from a configuration without the map.
+    const driver = new LocalDriver(h.dataDir, (kind) => h.service.engines.find((e) => e.version.engine === kind)?.binaries);
+    const detail = (await h.service.store.clusterDetail(null, id))!;
+    const [node] = clusterNodes(detail, await h.service.store.clusterPassword(id)).data;
+    await driver.stop(node, { save: true });
+    await driver.configure({ ...node, commands: {} });
+    await driver.launch(node);
+    await driver.waitReady(node, 15_000);
+    expect((await list(id)).get('KEYS').applied_value).toBe('KEYS');
+    // The reconciler may have seen the node down meanwhile: the cluster's state first.
+    await run202('POST', `/v1/clusters/${id}/sync-state`);
+    await h.client.waitState(id, 'RUNNING');
+    await run202('POST', `/v1/clusters/${id}/commands/sync`);
+    expect((await list(id)).get('KEYS').applied_value).toBe('DISABLED');
+    const c = await primaryClient(id);
+    try {
+      expect(await answer(c, 'KEYS', '*')).toMatch(/unknown command/i);
+    } finally {
+      c.disconnect();
+    }
+    const events = (await h.client.get(`/v1/clusters/${id}/events`)).body.contents.map((e: any) => e.message).join('\n');
+    expect(events).toMatch(/: KEYS answers as KEYS, the service holds DISABLED/);
+    expect(events).toMatch(/restarted with the new command names/);
   });
 });
 

@@ -10,14 +10,13 @@
 //    becomes the primary by a switchover (no acknowledged write lost), then every other node
 //    restarts empty with the map and copies it: no AOF written under the old map survives.
 // Sentinel needs nothing: CONFIG and SLAVEOF, which it sends, cannot be renamed.
-import { REPLICATED_WRITES } from '../../engines/commands-catalog.js';
-import { denyCommands, restoreUsers } from '../../engines/commands.js';
-import { rewriteAof } from '../../engines/aof.js';
-import { knownCommands } from '../../engines/parameters.js';
-import { MODIFIABLE_COMMANDS, DISABLED } from '../../engines/commands-catalog.js';
 import { endpointOf, type NodeSpec } from '../../drivers/driver.js';
+import { rewriteAof } from '../../engines/aof.js';
+import { DISABLED, MODIFIABLE_COMMANDS, REPLICATED_WRITES } from '../../engines/commands-catalog.js';
+import { denyCommands, restoreUsers } from '../../engines/commands.js';
+import { knownCommands } from '../../engines/parameters.js';
 import { switchover } from '../switchover.js';
-import { type Workflow, type WorkflowContext } from '../workflow.js';
+import type { Workflow, WorkflowContext } from '../workflow.js';
 import { startDataNodes } from './steps.js';
 import { refreshTopology } from './topology-refresh.js';
 
