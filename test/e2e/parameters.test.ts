@@ -297,6 +297,12 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s HA', (product) => {
     expect((await events(id)).join('\n')).toMatch(/restart-only parameters tcp-backlog="1024": applying by a rolling restart/);
   });
 
+  it('Synchronize Parameter Values finds every data node running the service\'s values after all that', async () => {
+    await run202('POST', `/v1/clusters/${id}/parameters/sync`);
+    const last = (await events(id)).filter((m) => m.startsWith('parameters:')).pop();
+    expect(last).toBe('parameters: every data node runs the service\'s values');
+  });
+
   it('a node that does not take a value leaves every node as before and the request names it', async () => {
     const v = await values(id);
     const detail = (await h.service.store.clusterDetail(null, id))!;
