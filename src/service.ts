@@ -11,12 +11,15 @@ import { LocalBackupStorage } from './backups/storage.js';
 import { BackupService } from './domain/backup-service.js';
 import { CatalogService } from './domain/catalog-service.js';
 import { ClusterService } from './domain/cluster-service.js';
+import { CommandService } from './domain/command-service.js';
+import { ParameterService } from './domain/parameter-service.js';
 import type { Credential } from './domain/model.js';
 import { systemClock, type Clock } from './domain/ports.js';
 import { LocalDriver } from './drivers/local/local-driver.js';
 import { detectEngines, type InstalledEngine } from './engines/detect.js';
 import { buildApp } from './http/app.js';
 import { lockDataDir } from './lock.js';
+import { EngineConfig } from './operations/engine-config.js';
 import { BackupScheduler } from './operations/backup-scheduler.js';
 import { PrimaryWatch } from './operations/primary-watch.js';
 import { Reconciler } from './operations/reconciler.js';
@@ -102,10 +105,13 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   });
   const backups = new BackupService({ store, clock, clusters, logs: archive });
   const scheduler = new BackupScheduler({ store, backups, clock: opts.scheduleClock ?? clock, logger, intervalMs: config.backupScheduleMs });
+  const engineConfig = new EngineConfig(store);
   const app = await buildApp({
     clusters,
     backups,
     catalog: new CatalogService(versions),
+    parameters: new ParameterService({ store, clusters, engines: engineConfig, engineVersions: versions }),
+    commands: new CommandService({ store, engines: engineConfig, clusters }),
     findCredential: (k) => store.findCredential(k),
     trustProxy: config.trustProxy,
     loggerInstance: logger,

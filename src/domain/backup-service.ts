@@ -239,6 +239,6 @@ export class BackupService {
         };
       }),
     };
-    return this.deps.clusters.createCluster(p, create, 'restore', payload);
+    return this.deps.clusters.createCluster(p, create, 'restore', payload, cluster.parameters, cluster.commands);
   }
 }

@@ -71,7 +71,14 @@ export class ClusterService {
   }
 
   /** Plans and records a new cluster; `restore` ones start from a backup (payload says which). */
-  async createCluster(p: Principal, body: CreateClusterBody, op: 'create' | 'restore', payload: Record<string, unknown> | null): Promise<Submitted> {
+  async createCluster(
+    p: Principal,
+    body: CreateClusterBody,
+    op: 'create' | 'restore',
+    payload: Record<string, unknown> | null,
+    parameters: Record<string, string> = {},
+    commands: Record<string, string> = {},
+  ): Promise<Submitted> {
     const plan = planCluster(body, {
       accountId: p.accountId,
       userId: p.userId,
@@ -79,6 +86,9 @@ export class ClusterService {
       engineVersions: this.deps.engineVersions(),
       subnets: this.deps.subnets,
     });
+    // A restore keeps the source's parameter values.
+    plan.cluster.parameters = { ...parameters };
+    plan.cluster.commands = { ...commands };
     const subnet = this.deps.subnets.find((s) => s.id === plan.cluster.subnetId)!;
     const request = this.newRequest(p, plan.cluster.id, op, payload);
     const run = this.allocation.then(async () => {

@@ -198,6 +198,8 @@ export function planCluster(body: CreateClusterBody, ctx: PlanContext): ClusterP
     allowableIpAddresses: body.allowable_ip_addresses ?? [],
     tags: tags(body),
     backupOption: backupOption(body, ctx.now),
+    parameters: {},
+    commands: {},
     maintenanceOption: maintenanceOption(body),
     instanceNamePrefix: body.instance_name_prefix,
     createdAt: ctx.now,

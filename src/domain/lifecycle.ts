@@ -28,6 +28,11 @@ export const TRANSITIONS: Record<OperationKind, Transition> = {
   'unset-backup': { from: ['RUNNING', 'STOPPED', 'ERROR'], during: null, success: 'RUNNING', failure: 'RUNNING' },
   // A restore creates a new cluster: it goes the way a create goes.
   restore: { from: [], during: 'CREATING', success: 'RUNNING', failure: 'FAILED' },
+  // Parameters change on running engines only; the outcome is what a probe finds afterwards.
+  'set-parameters': { from: ['RUNNING'], during: 'EDITING', success: 'RUNNING', failure: 'RUNNING' },
+  'sync-parameters': { from: ['RUNNING'], during: 'SYNCHRONIZING', success: 'RUNNING', failure: 'RUNNING' },
+  'set-commands': { from: ['RUNNING'], during: 'EDITING', success: 'RUNNING', failure: 'RUNNING' },
+  'sync-commands': { from: ['RUNNING'], during: 'SYNCHRONIZING', success: 'RUNNING', failure: 'RUNNING' },
 };
 
 /** Throws a 400 naming the state when `op` may not start on `cluster` now. */

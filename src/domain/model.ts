@@ -54,6 +54,10 @@ export interface Cluster {
   tags: Tag[];
   backupOption: BackupOption | null;
   maintenanceOption: MaintenanceOption | null;
+  /** Parameter values the tenant set (Set Parameter Values), by name, as the engines report them. */
+  parameters: Record<string, string>;
+  /** Renamed (new name) or disabled ('') catalogue commands, by their own name (Update Commands). */
+  commands: Record<string, string>;
   instanceNamePrefix: string;
   createdAt: string;
   createdBy: string;
@@ -94,7 +98,8 @@ export type RequestState = (typeof REQUEST_STATES)[number];
 
 export type OperationKind =
   | 'create' | 'stop' | 'start' | 'restart' | 'terminate' | 'switchover' | 'sync'
-  | 'backup' | 'remove-backups' | 'set-backup' | 'unset-backup' | 'restore';
+  | 'backup' | 'remove-backups' | 'set-backup' | 'unset-backup' | 'restore'
+  | 'set-parameters' | 'sync-parameters' | 'set-commands' | 'sync-commands';
 
 export interface OperationRequest {
   id: string;

@@ -76,6 +76,10 @@ export interface Store {
   releaseAllLeases(): Promise<number>;
 
   setBackupOption(clusterId: string, option: BackupOption | null, at: string, by: string): Promise<void>;
+  /** Replaces the tenant's parameter values of a cluster (name -> value). */
+  setClusterParameters(clusterId: string, values: Record<string, string>, at: string, by: string): Promise<void>;
+  /** Replaces the renamed ('new name') and disabled ('') commands of a cluster. */
+  setClusterCommands(clusterId: string, commands: Record<string, string>, at: string, by: string): Promise<void>;
   findBackup(clusterId: string, id: string): Promise<BackupHistory | undefined>;
   /** Newest first. */
   listBackups(clusterId: string, page: { limit: number; page: number }): Promise<{ backups: BackupHistory[]; total: number }>;
@@ -89,6 +93,17 @@ export interface Store {
 }
 
 export type { OperationKind };
+
+/** What a cluster's engines run now (the operations module answers with CONFIG GET). */
+export interface EngineConfigReader {
+  /**
+   * The values of `names` on the cluster's primary (or, without one, another running data
+   * node); null when no data node answers (e.g. the cluster is stopped).
+   */
+  read(clusterId: string, names: string[]): Promise<Record<string, string> | null>;
+  /** Which of `names` the same node knows as commands (COMMAND INFO); null when none answers. */
+  knownCommands(clusterId: string, names: string[]): Promise<Record<string, boolean> | null>;
+}
 
 /** Whether an address and port are free on the machine (the driver answers). */
 export interface AddressProbe {

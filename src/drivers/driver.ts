@@ -28,6 +28,13 @@ export interface NodeSpec {
    * point-in-time recovery can replay it. Set while the cluster has a backup schedule.
    */
   keepWriteLog?: boolean;
+  /**
+   * Data nodes: the tenant's parameter values (Set Parameter Values), rendered after the
+   * service's own settings so they survive restarts, failovers, heals and restores.
+   */
+  parameters?: Record<string, string>;
+  /** Data nodes: renamed (new name) and disabled ('') commands, by their own name. */
+  commands?: Record<string, string>;
   /** Data nodes: the primary to replicate from (null for the primary). */
   replicaOf?: { ip: string; port: number } | null;
   /** Sentinels: what to monitor. */

@@ -18,6 +18,10 @@ export interface DataNodeConfig extends ProcessConfig {
   replicaOf?: { ip: string; port: number } | null;
   /** No automatic AOF rewrite: the write log stays whole from one backup to the next. */
   keepWriteLog?: boolean;
+  /** The tenant's parameter values; the catalogue checked names and values. */
+  parameters?: Record<string, string>;
+  /** Renamed (new name) and disabled ('') commands; the same map on every node of a cluster. */
+  commands?: Record<string, string>;
 }
 
 /** What a Sentinel monitors, and whom it knows. */
@@ -50,6 +54,11 @@ export function processMarker(nodeId: string): string {
   return `cachestore:${nodeId}`;
 }
 
+/** The process title template of a node: the engines fill in the placeholders. */
+export function procTitleTemplate(nodeId: string): string {
+  return `{title} {listen-addr} {server-mode} ${processMarker(nodeId)}`;
+}
+
 export function renderDataNodeConfig(c: DataNodeConfig): string {
   return [
     '# Written by Cache Store; changes here are overwritten on the next start.',
@@ -65,7 +74,7 @@ export function renderDataNodeConfig(c: DataNodeConfig): string {
     `dir ${quote(c.dir)}`,
     `requirepass ${quote(c.password)}`,
     `masterauth ${quote(c.password)}`,
-    `proc-title-template ${quote(`{title} {listen-addr} {server-mode} ${processMarker(c.instanceId)}`)}`,
+    `proc-title-template ${quote(procTitleTemplate(c.instanceId))}`,
     // Durability: an append-only file synced every second plus periodic snapshots.
     'appendonly yes',
     'appendfsync everysec',
@@ -83,8 +92,28 @@ export function renderDataNodeConfig(c: DataNodeConfig): string {
     'repl-diskless-sync yes',
     'repl-diskless-sync-delay 0',
     ...(c.replicaOf ? [`replicaof ${c.replicaOf.ip} ${c.replicaOf.port}`] : []),
+    ...renderParameters(c.parameters),
+    ...renderCommands(c.commands),
     '',
   ].join('\n');
+}
+
+/**
+ * The tenant's parameters, last: a later line wins over an earlier one of the same name, so
+ * they override the service's defaults above (e.g. maxmemory-policy). Values are quoted; the
+ * engines read a quoted multi-part value ("normal 0 0 0 slave ...") as CONFIG SET does.
+ */
+function renderParameters(values: Record<string, string> | undefined): string[] {
+  const names = Object.keys(values ?? {}).sort();
+  if (names.length === 0) return [];
+  return ['# Parameters set through the API (Set Parameter Values).', ...names.map((n) => `${n} ${quote(values![n])}`)];
+}
+
+/** rename-command lines: a primary logs and replicates the names it was called by (README, Commands). */
+function renderCommands(commands: Record<string, string> | undefined): string[] {
+  const names = Object.keys(commands ?? {}).sort();
+  if (names.length === 0) return [];
+  return ['# Commands renamed or disabled through the API (Update Commands).', ...names.map((n) => `rename-command ${n} ${quote(commands![n])}`)];
 }
 
 /**

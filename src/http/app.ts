@@ -1,6 +1,6 @@
 // Builds the HTTP app (no listen): every operation of the contract is routed from the YAML,
 // with auth, validation against the contract, and the contract's error shape. An operation
-// without a handler would answer 501 (all 31 have one now).
+// without a handler answers 501 in the error shape (README "Not yet built").
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { EXTENSION_PATHS, servedDocument } from '../contract/extensions.js';
@@ -10,6 +10,8 @@ import { buildValidators, describeErrors, formatFieldErrors, type OperationValid
 import type { BackupService } from '../domain/backup-service.js';
 import type { CatalogService } from '../domain/catalog-service.js';
 import type { ClusterService } from '../domain/cluster-service.js';
+import type { CommandService } from '../domain/command-service.js';
+import type { ParameterService } from '../domain/parameter-service.js';
 import { NotImplementedError, ValidationError, type DomainError } from '../domain/errors.js';
 import type { Credential } from '../domain/model.js';
 import { verifySignature } from './auth.js';
@@ -17,12 +19,16 @@ import { errorBody, toErrorResponse } from './errors.js';
 import { backupHandlers } from './routes/backups.js';
 import { catalogHandlers } from './routes/catalog.js';
 import { clusterHandlers } from './routes/clusters.js';
+import { commandHandlers } from './routes/commands.js';
+import { parameterHandlers } from './routes/parameters.js';
 import type { Handler } from './routes/handler.js';
 
 export interface AppOptions {
   clusters: ClusterService;
   backups: BackupService;
   catalog: CatalogService;
+  parameters: ParameterService;
+  commands: CommandService;
   findCredential: (accessKey: string) => Promise<Credential | undefined>;
   /** Honour X-Forwarded-Proto/Host when rebuilding the signed URL (only behind a trusted proxy). */
   trustProxy?: boolean;
@@ -44,7 +50,10 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   });
   const now = o.now ?? Date.now;
   const validators = buildValidators();
-  const handlers: Record<string, Handler> = { ...catalogHandlers(o.catalog), ...clusterHandlers(o.clusters), ...backupHandlers(o.backups) };
+  const handlers: Record<string, Handler> = { ...catalogHandlers(o.catalog), ...clusterHandlers(o.clusters), ...backupHandlers(o.backups),
+    ...parameterHandlers(o.parameters),
+    ...commandHandlers(o.commands),
+  };
   const credentialCache = new Map<string, { c: Credential | undefined; until: number }>();
   const lookup = async (key: string) => {
     const hit = credentialCache.get(key);

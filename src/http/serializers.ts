@@ -4,6 +4,9 @@
 import type { EngineVersion, ServerType } from '../domain/catalog.js';
 import type { ClusterPage } from '../domain/cluster-service.js';
 import type { BackupHistory, Cluster, ClusterDetail, OperationRequest } from '../domain/model.js';
+import type { CommandView } from '../domain/command-service.js';
+import type { ParameterPage, ParameterValue } from '../domain/parameter-service.js';
+import { allowedValues, dataType, isModifiable, type ParameterGroup } from '../domain/parameters.js';
 
 const DBAAS_ENGINE: Record<Cluster['engine'], string> = { redis: 'Redis OSS', valkey: 'Valkey' };
 
@@ -147,5 +150,69 @@ export function backupHistory(b: BackupHistory) {
     backup_end_at: b.endedAt ?? '',
     backup_size_gb: b.sizeBytes === null ? 0 : b.sizeBytes / GIB,
     software_version: b.softwareVersion,
+  };
+}
+
+export function parameterGroupList(r: { groups: ParameterGroup[]; sort: string }) {
+  return {
+    contents: r.groups.map((g) => ({
+      id: g.id,
+      major_version: g.majorVersion,
+      name: g.name,
+      product_image_type: g.productImageType,
+      product_type: g.productType,
+    })),
+    sort: [r.sort],
+  };
+}
+
+export function parameterPage(p: ParameterPage) {
+  return {
+    contents: p.params.map((x) => ({
+      dbaas_parameter_group_id: p.group.id,
+      // Values derived per cluster (server type, address) have no single default.
+      default_value: x.def.derived ? `set per cluster (${x.def.owner})` : x.engine.default,
+      description: x.def.description,
+      id: x.id,
+      name: x.def.name,
+      software_type: p.group.productType,
+    })),
+    count: p.total,
+    page: p.page,
+    size: p.size,
+    sort: [p.sort],
+  };
+}
+
+export function parameterValues(r: { cluster: Cluster; values: ParameterValue[] }) {
+  return {
+    contents: r.values.map((v) => ({
+      allows_value: allowedValues(v.param.def, v.param.engine),
+      applied_value: v.applied,
+      apply_type: v.param.def.apply,
+      data_type: dataType(v.param.def),
+      default_value: v.defaultValue,
+      description: v.param.def.description,
+      id: v.param.id,
+      is_modifiable: isModifiable(v.param.def),
+      name: v.param.def.name,
+      software_type: DBAAS_ENGINE[r.cluster.engine],
+    })),
+    count: r.values.length,
+    modified_at: r.cluster.modifiedAt,
+  };
+}
+
+export function commandList(r: { cluster: Cluster; commands: CommandView[] }) {
+  return {
+    contents: r.commands.map((c) => ({
+      applied_value: c.applied,
+      description: c.command.description,
+      id: c.id,
+      modifiable: c.command.modifiable,
+      name: c.command.name,
+    })),
+    last_updated_at: r.cluster.modifiedAt,
+    total_count: r.commands.length,
   };
 }

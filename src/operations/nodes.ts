@@ -52,6 +52,8 @@ export function clusterNodes(detail: ClusterDetail, password: string, timings: S
     port: i.port,
     replicaOf: i.roleType === 'MASTER' ? null : master,
     keepWriteLog: c.backupOption !== null,
+    parameters: c.parameters,
+    commands: c.commands,
   }));
   const sentinels: NodeSpec[] = [];
   if (c.haEnabled && master) {

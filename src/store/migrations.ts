@@ -169,6 +169,18 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '2026-12-01-010-cluster-parameters': {
+    async up(db: Kysely<any>) {
+      // The parameter values the tenant set (Set Parameter Values), as JSON.
+      await db.schema.alterTable('clusters').addColumn('parameters', 'text').execute();
+    },
+  },
+  '2026-12-01-011-cluster-commands': {
+    async up(db: Kysely<any>) {
+      // Renamed or disabled commands (Update Commands), as JSON.
+      await db.schema.alterTable('clusters').addColumn('commands', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -28,6 +28,10 @@ export interface ClustersTable {
   tags: string;
   backup_option: string | null;
   maintenance_option: string | null;
+  /** JSON object name -> value: the tenant's parameter values (null: none). */
+  parameters: string | null;
+  /** JSON object command -> new name ('' disabled); null: none. */
+  commands: string | null;
   instance_name_prefix: string;
   password: string;
   /** 1 while the cluster is not TERMINATED: keeps names unique among live clusters. */

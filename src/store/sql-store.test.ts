@@ -48,6 +48,8 @@ function newCluster(o: ClusterOpts = {}): NewCluster {
     accountId: o.accountId ?? ACCOUNT,
     name: o.name ?? `c-${id.slice(0, 8)}`,
     engineVersionId: 'f'.repeat(32),
+    parameters: {},
+    commands: {},
     engine: 'valkey',
     productImageType: 'Valkey Sentinel',
     softwareVersion: '8.0.2',

@@ -94,6 +94,8 @@ function toCluster(r: Selectable<ClustersTable>): Cluster {
     tags: JSON.parse(r.tags),
     backupOption: r.backup_option ? JSON.parse(r.backup_option) : null,
     maintenanceOption: r.maintenance_option ? JSON.parse(r.maintenance_option) : null,
+    parameters: r.parameters ? JSON.parse(r.parameters) : {},
+    commands: r.commands ? JSON.parse(r.commands) : {},
     instanceNamePrefix: r.instance_name_prefix,
     createdAt: r.created_at,
     createdBy: r.created_by,
@@ -136,7 +138,7 @@ function toRequest(r: Selectable<RequestsTable>): OperationRequest {
 const CLUSTER_COLUMNS = [
   'id', 'account_id', 'name', 'engine_version_id', 'engine', 'product_image_type', 'software_version', 'ha_enabled',
   'replica_count', 'service_state', 'subnet_id', 'timezone', 'database_port', 'sentinel_port', 'nat_enabled',
-  'allowable_ip_addresses', 'tags', 'backup_option', 'maintenance_option', 'instance_name_prefix', 'live',
+  'allowable_ip_addresses', 'tags', 'backup_option', 'maintenance_option', 'parameters', 'commands', 'instance_name_prefix', 'live',
   'created_at', 'created_by', 'modified_at', 'modified_by',
 ] as const;
 
@@ -191,6 +193,8 @@ export class SqlStore implements Store {
             tags: JSON.stringify(c.tags),
             backup_option: c.backupOption ? JSON.stringify(c.backupOption) : null,
             maintenance_option: c.maintenanceOption ? JSON.stringify(c.maintenanceOption) : null,
+            parameters: Object.keys(c.parameters).length > 0 ? JSON.stringify(c.parameters) : null,
+            commands: Object.keys(c.commands).length > 0 ? JSON.stringify(c.commands) : null,
             instance_name_prefix: c.instanceNamePrefix,
             password: n.password,
             live: 1,
@@ -388,6 +392,22 @@ export class SqlStore implements Store {
     await this.db
       .updateTable('clusters')
       .set({ backup_option: option ? JSON.stringify(option) : null, modified_at: at, modified_by: by })
+      .where('id', '=', clusterId)
+      .execute();
+  }
+
+  async setClusterParameters(clusterId: string, values: Record<string, string>, at: string, by: string): Promise<void> {
+    await this.db
+      .updateTable('clusters')
+      .set({ parameters: Object.keys(values).length > 0 ? JSON.stringify(values) : null, modified_at: at, modified_by: by })
+      .where('id', '=', clusterId)
+      .execute();
+  }
+
+  async setClusterCommands(clusterId: string, commands: Record<string, string>, at: string, by: string): Promise<void> {
+    await this.db
+      .updateTable('clusters')
+      .set({ commands: Object.keys(commands).length > 0 ? JSON.stringify(commands) : null, modified_at: at, modified_by: by })
       .where('id', '=', clusterId)
       .execute();
   }

@@ -53,6 +53,8 @@ export class LocalDriver implements Driver {
             ioThreads: node.ioThreads,
             replicaOf: node.replicaOf,
             keepWriteLog: node.keepWriteLog ?? false,
+            parameters: node.parameters,
+            commands: node.commands,
           });
     // The file holds the password: readable by the owner only.
     await writeFile(p.conf, text, { mode: 0o600 });

@@ -7,6 +7,8 @@ import { endpointOf } from '../../drivers/driver.js';
 import { waitReplicaSynced } from '../../engines/replication.js';
 import { each, killAll, SYNC_TIMEOUT_MS, type Workflow, type WorkflowContext } from '../workflow.js';
 import { BACKUP_WORKFLOWS, removeBackups } from './backups.js';
+import { setCommandsWorkflow, syncCommandsWorkflow } from './commands.js';
+import { setParametersWorkflow, syncParametersWorkflow } from './parameters.js';
 import { discardNewCluster, startDataNodes, steps } from './steps.js';
 import { refreshTopology } from './topology-refresh.js';
 
@@ -153,4 +155,9 @@ export const WORKFLOWS: Record<OperationKind, Workflow> = {
   switchover: switchoverWorkflow,
   sync: syncWorkflow,
   ...BACKUP_WORKFLOWS,
+  // Restart-only parameters go through the rolling restart's own steps.
+  'set-parameters': setParametersWorkflow(restartWorkflow.steps, (ctx) => syncFinish(ctx, false)),
+  'sync-parameters': syncParametersWorkflow((ctx) => syncFinish(ctx, false)),
+  'set-commands': setCommandsWorkflow((ctx) => syncFinish(ctx, false)),
+  'sync-commands': syncCommandsWorkflow((ctx) => syncFinish(ctx, false)),
 };
