@@ -98,7 +98,7 @@ function newCluster(o: ClusterOpts = {}): NewCluster {
     port: roles[i % 3] === 'SENTINEL' ? 26379 : 6379,
     serviceState: o.serviceState ?? 'CREATING',
   }));
-  return { cluster, password: `pw-${id}`, groups, instances };
+  return { cluster, password: `pw-${id}`, serviceSecret: `secret-${id}`, groups, instances };
 }
 
 function request(clusterId: string, operation: OperationKind, createdAt = at(1), accountId = ACCOUNT): OperationRequest {
