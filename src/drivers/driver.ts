@@ -72,3 +72,11 @@ export interface Driver {
 export function endpointOf(n: NodeSpec): Endpoint {
   return { host: n.ip, port: n.port, username: SERVICE_USER, password: n.serviceSecret };
 }
+
+/**
+ * How an earlier version of the service reached a node: the `default` user with the cluster
+ * password. Only for bringing such engines under the service's user (operations/engine-upgrade.ts).
+ */
+export function legacyEndpointOf(n: NodeSpec): Endpoint {
+  return { host: n.ip, port: n.port, password: n.password };
+}
