@@ -49,7 +49,8 @@ const REFUSED_ON_DATA_NODES: string[][] = [
 const REFUSED_ON_SENTINELS: string[][] = [
   ['SENTINEL', 'SET', '<m>', 'down-after-milliseconds', '100'], ['SENTINEL', 'CONFIG', 'SET', 'resolve-hostnames', 'yes'],
   ['SENTINEL', 'RESET', '<m>'], ['SENTINEL', 'REMOVE', '<m>'], ['SENTINEL', 'MONITOR', 'other', '127.0.0.1', '6379', '1'],
-  ['SENTINEL', 'FAILOVER', '<m>'],
+  ['SENTINEL', 'FAILOVER', '<m>'], ['SENTINEL', 'FLUSHCONFIG'], ['SENTINEL', 'SIMULATE-FAILURE', 'CRASH-AFTER-ELECTION'],
+  ['SENTINEL', 'DEBUG'], ['SENTINEL', 'IS-MASTER-DOWN-BY-ADDR', '127.0.0.1', '6378', '0', '*'], ['ACL', 'WHOAMI'], ['SHUTDOWN'],
 ];
 
 async function expectDataNodeOwned(h: Harness, clusterId: string, ip: string, primary = true): Promise<void> {
@@ -135,6 +136,10 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s', (product) => {
       expect(await tenant(n.ip, 26378, (c) => c.call('SENTINEL', 'REPLICAS', name))).toHaveLength(1);
       expect(await tenant(n.ip, 26378, (c) => c.call('SENTINEL', 'SENTINELS', name))).toHaveLength(2);
       expect(await tenant(n.ip, 26378, (c) => c.info('sentinel'))).toContain(`name=${name},status=ok,address=${primary.ip}:6378`);
+      expect(await tenant(n.ip, 26378, (c) => c.call('SENTINEL', 'MASTER', name))).toContain(primary.ip);
+      expect(String(await tenant(n.ip, 26378, (c) => c.call('SENTINEL', 'CKQUORUM', name)))).toMatch(/^OK /);
+      expect(((await tenant(n.ip, 26378, (c) => c.call('ROLE'))) as string[])[0]).toBe('sentinel');
+      expect(await tenant(n.ip, 26378, (c) => c.subscribe('+switch-master'))).toBe(1);
       for (const cmd of REFUSED_ON_SENTINELS) {
         const args = cmd.map((a) => (a === '<m>' ? name : a));
         expect(await refusal(n.ip, 26378, ...args), args.join(' ')).toMatch(/^NOPERM /);
