@@ -10,7 +10,7 @@ import { ping, shutdown } from '../../engines/client.js';
 import type { EngineBinaries } from '../../engines/detect.js';
 import type { EngineKind } from '../../domain/model.js';
 import { endpointOf, type Driver, type NodeSpec } from '../driver.js';
-import { identify, inspect, isAdoptable, isSameProcess, signal, waitForExit, type ProcessIdentity } from './processes.js';
+import { findEnginesIn, identify, inspect, isAdoptable, isSameProcess, signal, waitForExit, type ProcessIdentity } from './processes.js';
 
 const STOP_TIMEOUT_MS = 60_000;
 const LAUNCH_TIMEOUT_MS = 10_000;
@@ -56,7 +56,8 @@ export async function engineProcessIn(nodeDir: string): Promise<ProcessIdentity 
   } catch {
     return null;
   }
-  if (!(pid > 0) || (recorded && recorded.pid === pid)) return null;
+  // A pid that is not an engine in this data dir (a recycled pid, a stale file) is never adopted.
+  if (!(pid > 0)) return null;
   if (!isAdoptable(await inspect(pid), p.data)) return null;
   const id = await identify(pid);
   if (id) await writeRecord(p.launch, id).catch(() => undefined);
@@ -111,6 +112,14 @@ export class LocalDriver implements Driver {
     return engineProcessIn(this.paths(node).dir);
   }
 
+  /** The node's engine found by a scan of /proc (its pid file lost), recorded; or null. */
+  private async adoptByScan(node: NodeSpec): Promise<ProcessIdentity | null> {
+    const [pid] = await findEnginesIn(this.paths(node).data);
+    const id = pid === undefined ? null : await identify(pid);
+    if (id) await writeRecord(this.paths(node).launch, id);
+    return id;
+  }
+
   async isRunning(node: NodeSpec): Promise<boolean> {
     return (await this.process(node)) !== null;
   }
@@ -121,15 +130,17 @@ export class LocalDriver implements Driver {
 
   async launch(node: NodeSpec): Promise<void> {
     if ((await this.process(node)) !== null) return;
+    // Without a live pid file, a free address means nothing runs there; only when the port is
+    // taken is the (slower) scan of /proc needed, to tell this node's engine from a stranger.
     if (!(await this.isAddressFree(node.ip, node.port))) {
+      if ((await this.adoptByScan(node)) !== null) return;
       throw new Error(`${node.ip}:${node.port} is taken by a process that is not this node's engine`);
     }
     const bin = this.binaries(node.engine);
     if (!bin) throw new Error(`the ${node.engine} engine is not installed on this machine`);
     const p = this.paths(node);
-    // What an engine that died left behind: the new one writes its own pid, and is recorded.
-    await rm(p.pid, { force: true });
-    await rm(p.launch, { force: true });
+    // A pid file or launch record left by an engine that died is harmless: its pid is no engine
+    // in this data dir any more (or has another start time), and the new engine overwrites it.
     const stderr: Buffer[] = [];
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn(node.kind === 'sentinel' ? bin.sentinel : bin.server, [p.conf], { detached: true, stdio: ['ignore', 'ignore', 'pipe'], cwd: p.dir });
@@ -205,10 +216,15 @@ export class LocalDriver implements Driver {
   }
 
   async kill(node: NodeSpec): Promise<void> {
-    const proc = await this.process(node);
-    if (proc === null) return;
-    signal(proc.pid, 'SIGKILL');
-    await waitForExit(proc, 10_000);
+    // Every engine in the node's data dir, also one whose pid file was lost.
+    const found = await this.process(node);
+    const pids = new Set([...(found ? [found.pid] : []), ...(await findEnginesIn(this.paths(node).data))]);
+    for (const pid of pids) {
+      const proc = await identify(pid);
+      if (!proc) continue;
+      signal(pid, 'SIGKILL');
+      await waitForExit(proc, 10_000);
+    }
   }
 
   async importAof(node: NodeSpec, fromDir: string): Promise<void> {

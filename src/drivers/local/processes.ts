@@ -3,7 +3,7 @@
 // time and executable that the service records beside it when it launches the engine. The
 // process title is for people only: a tenant could once change it (proc-title-template), and a
 // recycled pid must never be taken for the engine (its start time differs).
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { readFile, readlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 
@@ -63,6 +63,26 @@ export async function inspect(pid: number): Promise<SeenProcess | null> {
   } catch {
     return null;
   }
+}
+
+/**
+ * Every live engine process working in `dataDir` (see isAdoptable), by a scan of /proc: for an
+ * engine whose pid file is gone (two launches raced, one removed what the other wrote).
+ */
+export async function findEnginesIn(dataDir: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    let cwd: string;
+    try {
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      continue;
+    }
+    if (cwd === dataDir && isAdoptable(await inspect(pid), dataDir)) out.push(pid);
+  }
+  return out;
 }
 
 /** The identity of a live process, to record at launch. */
