@@ -19,7 +19,8 @@ let h: Harness;
 let engines: Awaited<ReturnType<typeof engineVersions>>;
 
 beforeAll(async () => {
-  h = await startHarness();
+  // Reconcile and heal soon, so the primary killed below rejoins within the test.
+  h = await startHarness({ CACHESTORE_RECONCILE_INTERVAL_MS: '500', CACHESTORE_HEAL_AFTER_MS: '1000' });
   engines = await engineVersions(h.client);
 });
 afterAll(async () => {
@@ -81,7 +82,7 @@ async function startAsEarlierVersion(nodeId: string, engine: 'redis' | 'valkey')
 }
 
 describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s', (product) => {
-  it('an HA cluster of the earlier version is taken over at start: the tenant loses CONFIG and SENTINEL SET, the engines keep running, switchover works', async () => {
+  it('an HA cluster of the earlier version is taken over at start: the tenant loses CONFIG and SENTINEL SET, the engines keep running, failover and switchover work', async () => {
     const engine = engines.find((e) => e.product_image_type === product)!;
     const kind = product.startsWith('Redis') ? 'redis' : 'valkey';
     const name = `upgrade${kind}`;
@@ -127,15 +128,27 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s', (product) => {
     expect(events).toContain("5 running engine process(es) moved to the service's own user; the cluster password no longer reconfigures them");
     expect(await tenant(primary.serviceIpAddress, 6378, (c) => c.get('before-upgrade'))).toBe('kept');
 
-    // The service still drives the cluster, and Sentinels agree under the new users.
-    const sw = await h.client.post(`/v1/clusters/${id}/switchover`, { switch_host_name: replica.name });
+    // The Sentinels, moved to the service's user while running (not restarted), fail over a dead
+    // primary: they authenticate to the replica they promote and to each other as the service.
+    const sentinelsName = (ip: string) => waitFor(`every Sentinel to name ${ip}`, async () => {
+      const named = await Promise.all(sentinelIps.map((s) => tenant(s, 26378, (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)).catch(() => []) as Promise<string[]>));
+      return named.every((a) => a[0] === ip);
+    }, 20_000);
+    signal((await enginePidOf(h.dataDir, primary.id))!, 'SIGKILL');
+    await sentinelsName(replica.serviceIpAddress);
+    expect(((await tenant(replica.serviceIpAddress, 6378, (c) => c.call('ROLE'))) as string[])[0]).toBe('master');
+    expect(await tenant(replica.serviceIpAddress, 6378, (c) => c.get('before-upgrade'))).toBe('kept');
+    // The dead primary is healed back as a replica; then a switchover returns the primary to it.
+    await waitFor('the old primary to rejoin as a RUNNING replica', async () => {
+      const all = (await h.client.get(`/v1/clusters/${id}`)).body.instance_groups.flatMap((g: any) => g.instances);
+      const old = all.find((i: any) => i.name === primary.name);
+      return old.role_type === 'REPLICA' && all.every((i: any) => i.service_state === 'RUNNING');
+    }, 30_000);
+    const sw = await h.client.post(`/v1/clusters/${id}/switchover`, { switch_host_name: primary.name });
     expect(sw.status, JSON.stringify(sw.body)).toBe(202);
     expect(await h.client.waitRequest(sw.body.request_id, 30_000)).toBe('COMPLETED');
-    expect(((await tenant(replica.serviceIpAddress, 6378, (c) => c.call('ROLE'))) as string[])[0]).toBe('master');
-    await waitFor('every Sentinel to name the new primary', async () => {
-      const named = await Promise.all(sentinelIps.map((ip) => tenant(ip, 26378, (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as Promise<string[]>));
-      return named.every((a) => a[0] === replica.serviceIpAddress);
-    }, 10_000);
+    expect(((await tenant(primary.serviceIpAddress, 6378, (c) => c.call('ROLE'))) as string[])[0]).toBe('master');
+    await sentinelsName(primary.serviceIpAddress);
     // A second start finds nothing left to do.
     await h.restartService();
     const again = (await h.client.get(`/v1/clusters/${id}/events`)).body.contents.filter((e: any) => /moved to the service's own user/.test(e.message));
