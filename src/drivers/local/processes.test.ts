@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { identify, isAdoptable, isRunningProcess, isSameProcess, parseStat, waitForExit } from './processes.js';
+import { findEnginesIn, identify, isAdoptable, isRunningProcess, isSameProcess, parseStat, waitForExit } from './processes.js';
 
 const seen = (o: Partial<{ startTicks: number; exe: string; cwd: string; zombie: boolean }> = {}) => ({
   startTicks: 1000, exe: '/usr/bin/redis-check-rdb', cwd: '/data/engines/n1/data', zombie: false, ...o,
@@ -43,6 +46,25 @@ describe('process identity', () => {
       expect(await waitForExit(id, 5000)).toBe(true);
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+
+  it('finds an engine by the data dir it works in, and nothing else that runs there', async () => {
+    const dir = await realpath(await mkdtemp(join(tmpdir(), 'cachestore-proc-')));
+    const engine = spawn('redis-server', ['--port', '0', '--unixsocket', join(dir, 's.sock'), '--dir', dir, '--save', ''], { stdio: 'ignore', cwd: tmpdir() });
+    const other = spawn('sleep', ['30'], { stdio: 'ignore', cwd: dir });
+    try {
+      let found: number[] = [];
+      for (let i = 0; i < 200 && found.length === 0; i++) {
+        found = await findEnginesIn(join(dir));
+        if (found.length === 0) await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(found).toEqual([engine.pid]);
+      expect(await findEnginesIn(join(dir, 'elsewhere'))).toEqual([]);
+    } finally {
+      engine.kill('SIGKILL');
+      other.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
