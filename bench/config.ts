@@ -46,7 +46,7 @@ async function main() {
     const id = c.body.resource.id;
     await h.client.waitState(id, 'RUNNING', 60_000);
     const detail = (await h.service.store.clusterDetail(null, id))!;
-    const primary = clusterNodes(detail, await h.service.store.clusterPassword(id)).primary!;
+    const primary = clusterNodes(detail, await h.service.store.clusterSecrets(id)).primary!;
 
     const api: number[] = [];
     const bare: number[] = [];

@@ -49,7 +49,7 @@ import { loadConfig, type Config } from '../src/config.js';
 import type { CreateClusterBody } from '../src/contract/types.js';
 import type { EngineVersion } from '../src/domain/catalog.js';
 import { planCluster } from '../src/domain/create-cluster.js';
-import { newId, newRequestId } from '../src/domain/ids.js';
+import { newId, newRequestId, newServiceSecret } from '../src/domain/ids.js';
 import type { Instance, OperationRequest } from '../src/domain/model.js';
 import { freeAddresses } from '../src/domain/network.js';
 import { findByMarker, signal } from '../src/drivers/local/processes.js';
@@ -432,6 +432,7 @@ async function insertStoreOnly(config: Config, engine: EngineVersion, versions: 
         {
           cluster: plan.cluster,
           password: plan.password,
+          serviceSecret: newServiceSecret(),
           groups: plan.groups,
           instances: plan.instances.map(
             (pi): Instance => ({

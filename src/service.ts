@@ -21,6 +21,7 @@ import { buildApp } from './http/app.js';
 import { lockDataDir } from './lock.js';
 import { EngineConfig } from './operations/engine-config.js';
 import { BackupScheduler } from './operations/backup-scheduler.js';
+import { upgradeEngines } from './operations/engine-upgrade.js';
 import { PrimaryWatch } from './operations/primary-watch.js';
 import { Reconciler } from './operations/reconciler.js';
 import { Worker } from './operations/worker.js';
@@ -128,6 +129,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     const swept = await storage.sweep();
     if (swept > 0) logger.info({ files: swept }, 'removed half-copied backup files');
   }
+  // Engines started by an earlier version answer to the cluster password alone: bring them
+  // under the service's own user before anything else talks to them.
+  await upgradeEngines({ store, driver, logger, timings: sentinelTimings, at: () => clock.now().toISOString() });
   await reconciler.check();
   reconciler.start();
   primaryWatch.start();

@@ -4,7 +4,7 @@ import type { CreateClusterBody, ListClustersQuery } from '../contract/types.js'
 import type { EngineVersion } from './catalog.js';
 import { planCluster, type PlannedInstance } from './create-cluster.js';
 import { InvalidStateError, NotFoundError, ValidationError } from './errors.js';
-import { newId, newRequestId } from './ids.js';
+import { newId, newRequestId, newServiceSecret } from './ids.js';
 import { assertCanStart, busyError, TRANSITIONS } from './lifecycle.js';
 import { SERVICE_STATES, type BackupHistory, type Cluster, type ClusterDetail, type Instance, type OperationKind, type OperationRequest, type ServiceState } from './model.js';
 import { freeAddresses, type Subnet } from './network.js';
@@ -97,6 +97,7 @@ export class ClusterService {
         {
           cluster: plan.cluster,
           password: plan.password,
+          serviceSecret: newServiceSecret(),
           groups: plan.groups,
           instances: plan.instances.map((pi, i): Instance => ({
             id: newId(),

@@ -1,5 +1,5 @@
 // Ids as the vendor issues them: resources are 32 lowercase hex characters, requests `req-<uuid>`.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 
 export function newId(): string {
   return randomUUID().replace(/-/g, '');
@@ -11,4 +11,9 @@ export function newRequestId(): string {
 
 export function isResourceId(s: string): boolean {
   return /^[0-9a-f]{32}$/.test(s);
+}
+
+/** A cluster's secret for the service's own ACL user on its processes: 64 hex characters. */
+export function newServiceSecret(): string {
+  return randomBytes(32).toString('hex');
 }

@@ -16,6 +16,14 @@ export interface ClusterQuery {
   sortDir: 'asc' | 'desc';
 }
 
+/** Never in a response, log, event or error. */
+export interface ClusterSecrets {
+  /** The tenant's password (the `default` user). */
+  password: string;
+  /** The service's own ACL user's secret. */
+  serviceSecret: string;
+}
+
 export interface ClusterSummary extends Cluster {
   instanceCount: number;
 }
@@ -23,6 +31,8 @@ export interface ClusterSummary extends Cluster {
 export interface NewCluster {
   cluster: Cluster;
   password: string;
+  /** The secret of the service's own ACL user on the cluster's processes. */
+  serviceSecret: string;
   groups: InstanceGroup[];
   instances: Instance[];
 }
@@ -48,6 +58,8 @@ export interface Store {
   listClusters(accountId: string, q: ClusterQuery): Promise<{ clusters: ClusterSummary[]; total: number }>;
   clustersInStates(states: ServiceState[]): Promise<Cluster[]>;
   clusterPassword(id: string): Promise<string>;
+  /** The cluster password and the service user's secret: what the cluster's processes need. */
+  clusterSecrets(id: string): Promise<ClusterSecrets>;
   setClusterState(id: string, state: ServiceState, at: string, modifiedBy?: string): Promise<void>;
   /** Moves the cluster to `state` only if it is still in `expected`; says whether it did. */
   compareAndSetClusterState(id: string, expected: ServiceState, state: ServiceState, at: string): Promise<boolean>;

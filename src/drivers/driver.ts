@@ -1,6 +1,7 @@
 // The driver port: how workflows make nodes exist, run, stop and vanish. The local driver runs
 // processes on loopback addresses; a Kubernetes driver would run StatefulSets.
 import type { EngineKind } from '../domain/model.js';
+import { SERVICE_USER } from '../engines/acl.js';
 import type { Endpoint } from '../engines/client.js';
 import type { SentinelSettings } from '../engines/config.js';
 
@@ -20,7 +21,10 @@ export interface NodeSpec {
   engine: EngineKind;
   ip: string;
   port: number;
+  /** The cluster password (the tenant's `default` user). The service never uses it to connect. */
   password: string;
+  /** The secret of the service's own ACL user on this cluster's processes. Never shown. */
+  serviceSecret: string;
   maxMemoryBytes: number;
   ioThreads: number;
   /**
@@ -48,7 +52,7 @@ export interface Driver {
   configure(node: NodeSpec): Promise<void>;
   /** Starts the node's engine unless it already runs (idempotent). */
   launch(node: NodeSpec): Promise<void>;
-  /** Resolves when the engine answers PING with the cluster password; throws on timeout or death. */
+  /** Resolves when the engine answers PING to the service's user; throws on timeout or death. */
   waitReady(node: NodeSpec, timeoutMs: number): Promise<void>;
   /** Stops the engine; with `save` a data node persists its dataset first (idempotent). */
   stop(node: NodeSpec, opts: { save: boolean }): Promise<void>;
@@ -63,11 +67,23 @@ export interface Driver {
   removeData(node: NodeSpec): Promise<void>;
   /** Whether the engine process of this node is alive. */
   isRunning(node: NodeSpec): Promise<boolean>;
-  /** Whether the engine process is alive and answers with the password. */
+  /** Whether the engine process is alive and answers the service's user. */
   isHealthy(node: NodeSpec): Promise<boolean>;
 }
 
-/** Where a node's engine answers, with the password it asks for. */
+/**
+ * Where a node's engine answers, and the credential the service uses there: its own ACL user,
+ * never the tenant's. Every connection the service makes to an engine or Sentinel goes through
+ * this function.
+ */
 export function endpointOf(n: NodeSpec): Endpoint {
+  return { host: n.ip, port: n.port, username: SERVICE_USER, password: n.serviceSecret };
+}
+
+/**
+ * How an earlier version of the service reached a node: the `default` user with the cluster
+ * password. Only for bringing such engines under the service's user (operations/engine-upgrade.ts).
+ */
+export function legacyEndpointOf(n: NodeSpec): Endpoint {
   return { host: n.ip, port: n.port, password: n.password };
 }

@@ -5,6 +5,8 @@ import { Redis } from 'ioredis';
 export interface Endpoint {
   host: string;
   port: number;
+  /** The ACL user; absent: `default` (an engine from before the service had its own user). */
+  username?: string;
   password: string;
 }
 
@@ -12,6 +14,7 @@ export function connect(ep: Endpoint, timeoutMs = 1000): Redis {
   return new Redis({
     host: ep.host,
     port: ep.port,
+    username: ep.username,
     password: ep.password,
     lazyConnect: true,
     connectTimeout: timeoutMs,
@@ -23,7 +26,7 @@ export function connect(ep: Endpoint, timeoutMs = 1000): Redis {
   });
 }
 
-/** True when the engine answers PING with the cluster password. */
+/** True when the engine answers PING to these credentials. */
 export async function ping(ep: Endpoint, timeoutMs = 1000): Promise<boolean> {
   const client = connect(ep, timeoutMs);
   client.on('error', () => undefined);

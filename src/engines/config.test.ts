@@ -10,20 +10,27 @@ import { ping } from './client.js';
 import { quote, renderDataNodeConfig, renderSentinelConfig } from './config.js';
 import { detectEngines } from './detect.js';
 
-const files = { dir: '/d', pidFile: '/d/p', logFile: '/d/l' };
+const files = { dir: '/d', pidFile: '/d/p', logFile: '/d/l', serviceSecret: 'svc-secret' };
 
 describe('engine config rendering', () => {
   it('quotes passwords for the engine\'s config parser (backslash and double quote escaped)', () => {
     expect(quote('a\\b"c')).toBe('"a\\\\b\\"c"');
     const text = renderDataNodeConfig({ instanceId: 'i1', ip: '127.1.2.3', port: 6378, password: 'p\\w 1!', ...files, maxMemoryBytes: 100, ioThreads: 1 });
-    expect(text).toContain('requirepass "p\\\\w 1!"');
-    expect(text).toContain('masterauth "p\\\\w 1!"');
+    expect(text).toContain('user default reset on ">p\\\\w 1!" ~* &* +@all -config');
+    expect(text).not.toContain('requirepass');
+  });
+
+  it('gives the service its own user, and replicas connect to their primary as that user', () => {
+    const text = renderDataNodeConfig({ instanceId: 'i1', ip: '127.1.2.3', port: 6378, password: 'tenant', ...files, maxMemoryBytes: 100, ioThreads: 1 });
+    expect(text).toContain('user cachestore-service reset on ">svc-secret" ~* &* +@all\n');
+    expect(text).toContain('masteruser cachestore-service\nmasterauth "svc-secret"');
+    expect(text).not.toContain('masterauth "tenant"');
   });
 
   it('binds, announces and connects from the node\'s own address, and replicates when told', () => {
     const primary = renderDataNodeConfig({ instanceId: 'i1', ip: '127.1.2.3', port: 6378, password: 'x', ...files, maxMemoryBytes: 100, ioThreads: 1 });
     for (const line of ['bind 127.1.2.3', 'bind-source-addr 127.1.2.3', 'replica-announce-ip 127.1.2.3', 'maxmemory 100']) expect(primary).toContain(line);
-    expect(primary).not.toContain('replicaof');
+    expect(primary).not.toMatch(/^replicaof /m);
     const replica = renderDataNodeConfig({ instanceId: 'i2', ip: '127.1.2.4', port: 6378, password: 'x', ...files, maxMemoryBytes: 100, ioThreads: 1, replicaOf: { ip: '127.1.2.3', port: 6378 } });
     expect(replica).toContain('replicaof 127.1.2.3 6378');
   });
@@ -41,6 +48,20 @@ describe('engine config rendering', () => {
     ]) expect(text).toContain(line);
     expect(text).not.toContain('current-epoch');
     expect(renderSentinelConfig({ ...base, epoch: 42 })).toContain('sentinel config-epoch mycache 42');
+  });
+
+  it('has Sentinels talk to the data nodes and to each other as the service, and lets the tenant only discover', () => {
+    const text = renderSentinelConfig({
+      nodeId: 's1', ip: '127.1.2.3', port: 26378, password: 'tenant', ...files, masterName: 'mycache', master: { ip: '127.1.2.3', port: 6378 },
+      quorum: 2, downAfterMs: 1100, failoverTimeoutMs: 10000, myid: 'a'.repeat(40), knownReplicas: [], knownSentinels: [],
+    });
+    for (const line of [
+      'sentinel sentinel-user cachestore-service', 'sentinel sentinel-pass "svc-secret"',
+      'sentinel auth-user mycache cachestore-service', 'sentinel auth-pass mycache "svc-secret"',
+      'user default reset on ">tenant" ~* &* +@all -sentinel|set -sentinel|config -sentinel|reset -sentinel|remove -sentinel|monitor -sentinel|failover',
+    ]) expect(text).toContain(line);
+    // `sentinel auth-user` names the master, so it must come after `sentinel monitor`.
+    expect(text.indexOf('sentinel auth-user')).toBeGreaterThan(text.indexOf('sentinel monitor'));
   });
 });
 
@@ -68,7 +89,7 @@ describe.each(['redis', 'valkey'] as const)('%s reads a rendered password back e
     const nodeId = `cfg-${engine}-${password.length}-${password.charCodeAt(1)}`;
     const node: NodeSpec = {
       nodeId, instanceId: nodeId, clusterId: 'c', kind: 'data', engine,
-      ip: `${base}.${10 + Math.floor(Math.random() * 200)}`, port: 6378, password, maxMemoryBytes: 1e8, ioThreads: 1, replicaOf: null,
+      ip: `${base}.${10 + Math.floor(Math.random() * 200)}`, port: 6378, password, serviceSecret: 'f'.repeat(64), maxMemoryBytes: 1e8, ioThreads: 1, replicaOf: null,
     };
     await driver.configure(node);
     await driver.launch(node);

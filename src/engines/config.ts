@@ -1,10 +1,15 @@
 // Renders an engine's configuration file. Pure: the same node gives the same text, so a
 // rewrite on resume is harmless and the builder is tested without any process.
-/** What every engine process has: where it listens, its password, and its files. */
+import { SERVICE_USER, usersOf } from './acl.js';
+
+/** What every engine process has: where it listens, its users' passwords, and its files. */
 interface ProcessConfig {
   ip: string;
   port: number;
+  /** The cluster password: the tenant's `default` user. */
   password: string;
+  /** The secret of the service's own user (SERVICE_USER). */
+  serviceSecret: string;
   dir: string;
   pidFile: string;
   logFile: string;
@@ -49,7 +54,15 @@ export function quote(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-/** The marker in the process title by which the service recognises its own processes. */
+/** `user` config lines for the tenant's and the service's users (see acl.ts for why lines). */
+export function userLines(kind: 'data' | 'sentinel', c: ProcessConfig): string[] {
+  return usersOf(kind, c).map(([name, ...rules]) => `user ${name} ${rules.map((r) => (r.startsWith('>') ? quote(r) : r)).join(' ')}`);
+}
+
+/**
+ * The marker in the process title, for people reading `ps`. The service does not rely on it
+ * (processes are recognised by pid file, start time and executable: drivers/local/processes.ts).
+ */
 export function processMarker(nodeId: string): string {
   return `cachestore:${nodeId}`;
 }
@@ -72,8 +85,11 @@ export function renderDataNodeConfig(c: DataNodeConfig): string {
     `pidfile ${quote(c.pidFile)}`,
     `logfile ${quote(c.logFile)}`,
     `dir ${quote(c.dir)}`,
-    `requirepass ${quote(c.password)}`,
-    `masterauth ${quote(c.password)}`,
+    // No requirepass: the `default` user line carries the cluster password. Replicas connect to
+    // their primary as the service's user (the tenant's user may not PSYNC).
+    ...userLines('data', c),
+    `masteruser ${SERVICE_USER}`,
+    `masterauth ${quote(c.serviceSecret)}`,
     `proc-title-template ${quote(procTitleTemplate(c.instanceId))}`,
     // Durability: an append-only file synced every second plus periodic snapshots.
     'appendonly yes',
@@ -130,13 +146,16 @@ export function renderSentinelConfig(c: SentinelConfig): string {
     `pidfile ${quote(c.pidFile)}`,
     `logfile ${quote(c.logFile)}`,
     `dir ${quote(c.dir)}`,
-    `proc-title-template ${quote(`{title} {listen-addr} {server-mode} ${processMarker(c.nodeId)}`)}`,
-    // Clients and the other Sentinels authenticate with the cluster password.
-    `requirepass ${quote(c.password)}`,
-    `sentinel sentinel-pass ${quote(c.password)}`,
+    `proc-title-template ${quote(procTitleTemplate(c.nodeId))}`,
+    // Clients authenticate as `default` with the cluster password and may discover the primary;
+    // Sentinels talk to each other, and to the data nodes, as the service's user.
+    ...userLines('sentinel', c),
+    `sentinel sentinel-user ${SERVICE_USER}`,
+    `sentinel sentinel-pass ${quote(c.serviceSecret)}`,
     `sentinel announce-ip ${c.ip}`,
     `sentinel monitor ${n} ${c.master.ip} ${c.master.port} ${c.quorum}`,
-    `sentinel auth-pass ${n} ${quote(c.password)}`,
+    `sentinel auth-user ${n} ${SERVICE_USER}`,
+    `sentinel auth-pass ${n} ${quote(c.serviceSecret)}`,
     `sentinel down-after-milliseconds ${n} ${c.downAfterMs}`,
     `sentinel failover-timeout ${n} ${c.failoverTimeoutMs}`,
     `sentinel parallel-syncs ${n} 1`,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDriver } from '../drivers/local/local-driver.js';
-import type { NodeSpec } from '../drivers/driver.js';
+import { endpointOf, type NodeSpec } from '../drivers/driver.js';
 import { killEnginesUnder } from '../../test/support/engines.js';
 import { testSubnet } from '../../test/support/harness.js';
 import { withClient } from './replication.js';
@@ -31,9 +31,9 @@ afterAll(async () => {
 describe.each(['redis', 'valkey'] as const)('%s snapshots', (engine) => {
   const node: NodeSpec = {
     nodeId: `snap-${engine}`, instanceId: `snap-${engine}`, clusterId: 'c', kind: 'data', engine,
-    ip: `${base}.${engine === 'redis' ? 11 : 12}`, port: 6378, password: 'Secr3t!pass', maxMemoryBytes: 1e9, ioThreads: 1, replicaOf: null,
+    ip: `${base}.${engine === 'redis' ? 11 : 12}`, port: 6378, password: 'Secr3t!pass', serviceSecret: 's'.repeat(64), maxMemoryBytes: 1e9, ioThreads: 1, replicaOf: null,
   };
-  const ep = { host: node.ip, port: node.port, password: node.password };
+  const ep = endpointOf(node);
   const bin = () => engines.find((e) => e.version.engine === engine)!.binaries;
 
   it('takes a consistent snapshot that loads with every key, and gives equal data an equal digest', async () => {

@@ -21,7 +21,7 @@ export class EngineConfig implements EngineConfigReader {
   private async first<T>(clusterId: string, ask: (n: NodeSpec) => Promise<T>): Promise<T | null> {
     const detail = await this.store.clusterDetail(null, clusterId);
     if (!detail) return null;
-    const nodes = clusterNodes(detail, await this.store.clusterPassword(clusterId));
+    const nodes = clusterNodes(detail, await this.store.clusterSecrets(clusterId));
     // After a failover the reconciler has usually caught up, and every data node runs the same
     // values anyway (Set Parameter Values sets them all).
     const order = [...nodes.data].sort((a, b) => Number(a.replicaOf != null) - Number(b.replicaOf != null));

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { findServerType, ioThreads, maxMemoryBytes } from '../domain/catalog.js';
 import type { ClusterDetail, Instance } from '../domain/model.js';
+import type { ClusterSecrets } from '../domain/ports.js';
 import type { NodeSpec } from '../drivers/driver.js';
 
 export interface SentinelTimings {
@@ -38,12 +39,12 @@ function limits(detail: ClusterDetail, i: Instance) {
   return { maxMemoryBytes: maxMemoryBytes(type), ioThreads: ioThreads(type) };
 }
 
-export function clusterNodes(detail: ClusterDetail, password: string, timings: SentinelTimings = DEFAULT_SENTINEL_TIMINGS): ClusterNodes {
+export function clusterNodes(detail: ClusterDetail, secrets: ClusterSecrets, timings: SentinelTimings = DEFAULT_SENTINEL_TIMINGS): ClusterNodes {
   const c = detail.cluster;
   const dataInstances = detail.instances.filter((i) => i.roleType === 'MASTER' || i.roleType === 'REPLICA');
   const primaryInstance = dataInstances.find((i) => i.roleType === 'MASTER');
   const master = primaryInstance ? { ip: primaryInstance.serviceIpAddress, port: primaryInstance.port } : null;
-  const base = (i: Instance) => ({ instanceId: i.id, clusterId: c.id, engine: c.engine, password, ...limits(detail, i) });
+  const base = (i: Instance) => ({ instanceId: i.id, clusterId: c.id, engine: c.engine, password: secrets.password, serviceSecret: secrets.serviceSecret, ...limits(detail, i) });
   const data: NodeSpec[] = dataInstances.map((i) => ({
     ...base(i),
     nodeId: i.id,

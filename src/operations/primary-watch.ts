@@ -48,7 +48,7 @@ export class PrimaryWatch {
     for (const c of clusters) {
       const detail = await this.o.store.clusterDetail(null, c.id);
       if (!detail) continue;
-      const nodes = clusterNodes(detail, await this.o.store.clusterPassword(c.id), this.o.timings);
+      const nodes = clusterNodes(detail, await this.o.store.clusterSecrets(c.id), this.o.timings);
       if (nodes.primary) next.push({ clusterId: c.id, nodes, name: masterName(detail) });
     }
     this.watched = next;

@@ -101,8 +101,7 @@ export class Reconciler {
     if (active && !runsBesideTheWorkload(active.operation)) return 0;
     const detail = await store.clusterDetail(null, cluster.id);
     if (!detail) return 0;
-    const password = await store.clusterPassword(cluster.id);
-    const nodes = clusterNodes(detail, password, this.o.sentinelTimings ?? DEFAULT_SENTINEL_TIMINGS);
+    const nodes = clusterNodes(detail, await store.clusterSecrets(cluster.id), this.o.sentinelTimings ?? DEFAULT_SENTINEL_TIMINGS);
     const at = () => this.o.clock.now().toISOString();
 
     if (!cluster.haEnabled) {

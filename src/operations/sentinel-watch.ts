@@ -2,7 +2,7 @@
 // instead of at the next periodic reconcile: any topology event schedules a reconcile of that
 // cluster (debounced), and a second one shortly after, when Sentinel has settled.
 import { Redis } from 'ioredis';
-import type { NodeSpec } from '../drivers/driver.js';
+import { endpointOf, type NodeSpec } from '../drivers/driver.js';
 import type { Logger } from './worker.js';
 
 const INTERESTING = new Set([
@@ -32,10 +32,12 @@ export class SentinelWatcher {
     if (current?.key === key) return;
     if (current) this.drop(clusterId);
     const clients = sentinels.map((s) => {
+      const ep = endpointOf(s);
       const c = new Redis({
-        host: s.ip,
-        port: s.port,
-        password: s.password,
+        host: ep.host,
+        port: ep.port,
+        username: ep.username,
+        password: ep.password,
         connectTimeout: 1000,
         maxRetriesPerRequest: null,
         retryStrategy: (n) => Math.min(200 * n, 2000),

@@ -152,12 +152,12 @@ export class Worker {
 
   private async context(request: OperationRequest, now: () => string): Promise<WorkflowContext> {
     const { store, driver } = this.o;
-    const password = await store.clusterPassword(request.clusterId);
+    const secrets = await store.clusterSecrets(request.clusterId);
     const timings = this.o.sentinelTimings ?? DEFAULT_SENTINEL_TIMINGS;
     const load = async () => {
       const detail = await store.clusterDetail(null, request.clusterId);
       if (!detail) throw new Error('the cluster no longer exists');
-      return { detail, nodes: clusterNodes(detail, password, timings) };
+      return { detail, nodes: clusterNodes(detail, secrets, timings) };
     };
     const first = await load();
     const ctx: WorkflowContext = {

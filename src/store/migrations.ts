@@ -1,5 +1,6 @@
 // Versioned migrations, applied at start by Kysely's Migrator. Never edit a released one: add
 // the next. Names sort by their timestamp prefix.
+import { newServiceSecret } from '../domain/ids.js';
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const migrations: Record<string, Migration> = {
@@ -167,6 +168,18 @@ const migrations: Record<string, Migration> = {
         .columns(['cluster_id', 'slot'])
         .where(sql.ref('kind'), '=', 'scheduled')
         .execute();
+    },
+  },
+  '2026-12-01-004-service-secret': {
+    async up(db: Kysely<any>) {
+      // The secret of the service's own ACL user on a cluster's engines and Sentinels, kept like
+      // the cluster password and never shown. Clusters from before get one here; their running
+      // engines are brought to it at the next start of the service (operations/engine-upgrade.ts).
+      await db.schema.alterTable('clusters').addColumn('service_secret', 'varchar(64)').execute();
+      const rows = await db.selectFrom('clusters').select('id').execute();
+      for (const r of rows) {
+        await db.updateTable('clusters').set({ service_secret: newServiceSecret() }).where('id', '=', r.id).execute();
+      }
     },
   },
   '2026-12-01-010-cluster-parameters': {

@@ -34,6 +34,8 @@ export interface ClustersTable {
   commands: string | null;
   instance_name_prefix: string;
   password: string;
+  /** The service's ACL user's secret (migration 004); null only before that migration ran. */
+  service_secret: string | null;
   /** 1 while the cluster is not TERMINATED: keeps names unique among live clusters. */
   live: number;
   created_at: string;

@@ -11,6 +11,17 @@ import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
 
+/** A connection to a test database without migrating it (to stage an earlier schema). */
+async function openRawForMigration(t: TestDatabase): Promise<Kysely<any>> {
+  const { Kysely: K, PostgresDialect, SqliteDialect } = await import('kysely');
+  if (t.config.kind === 'sqlite') {
+    const { default: SQLite } = await import('better-sqlite3');
+    return new K<any>({ dialect: new SqliteDialect({ database: new SQLite(t.config.file) }) });
+  }
+  const { default: pg } = await import('pg');
+  return new K<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: t.config.url, max: 2 }) }) });
+}
+
 const ACCOUNT = 'a'.repeat(32);
 const OTHER_ACCOUNT = 'b'.repeat(32);
 const SUBNET = 'subnet-1';
@@ -100,7 +111,7 @@ function newCluster(o: ClusterOpts = {}): NewCluster {
     port: roles[i % 3] === 'SENTINEL' ? 26379 : 6379,
     serviceState: o.serviceState ?? 'CREATING',
   }));
-  return { cluster, password: `pw-${id}`, groups, instances };
+  return { cluster, password: `pw-${id}`, serviceSecret: `secret-${id}`, groups, instances };
 }
 
 function request(clusterId: string, operation: OperationKind, createdAt = at(1), accountId = ACCOUNT): OperationRequest {
@@ -202,6 +213,40 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
       const known = Object.keys(await migrationProvider.getMigrations()).sort();
       expect(applied.map((r) => r.name)).toEqual(known);
     });
+
+    it('gives every cluster recorded before the service had its own user a secret of its own', async () => {
+      const old = await createTestDatabase(dialect);
+      try {
+        const { Migrator } = await import('kysely');
+        const raw = await openRawForMigration(old);
+        try {
+          const r = await new Migrator({ db: raw, provider: migrationProvider }).migrateTo('2026-11-27-003-backup-histories');
+          expect(r.error).toBeUndefined();
+          for (const id of ['c1', 'c2']) {
+            await raw.insertInto('clusters').values({
+              id, account_id: ACCOUNT, name: id, engine_version_id: 'e', engine: 'redis', product_image_type: 'Redis OSS Sentinel', software_version: '7.0.15',
+              ha_enabled: 0, replica_count: 0, service_state: 'RUNNING', subnet_id: SUBNET, timezone: 'UTC', database_port: 6378, sentinel_port: 26378,
+              nat_enabled: 0, allowable_ip_addresses: '[]', tags: '[]', instance_name_prefix: 'p', password: `pw-${id}`, live: 1,
+              created_at: at(0), created_by: 'u', modified_at: at(0), modified_by: 'u',
+            }).execute();
+          }
+        } finally {
+          await raw.destroy();
+        }
+        const upgraded = new SqlStore(await openDatabase(old.config));
+        try {
+          const [a, b] = [await upgraded.clusterSecrets('c1'), await upgraded.clusterSecrets('c2')];
+          expect(a.password).toBe('pw-c1');
+          expect(a.serviceSecret).toMatch(/^[0-9a-f]{64}$/);
+          expect(b.serviceSecret).toMatch(/^[0-9a-f]{64}$/);
+          expect(a.serviceSecret).not.toBe(b.serviceSecret);
+        } finally {
+          await upgraded.close();
+        }
+      } finally {
+        await old.cleanup();
+      }
+    });
   });
 
   describe('credentials', () => {
@@ -230,7 +275,9 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
         expect(await store.findCluster(ACCOUNT, n.cluster.id)).toEqual(n.cluster);
         expect(await store.findCluster(null, n.cluster.id)).toEqual(n.cluster);
         expect(await store.clusterPassword(n.cluster.id)).toBe(n.password);
+        expect(await store.clusterSecrets(n.cluster.id)).toEqual({ password: n.password, serviceSecret: n.serviceSecret });
         expect(JSON.stringify(detail)).not.toContain(n.password);
+        expect(JSON.stringify(detail)).not.toContain(n.serviceSecret);
         expect(await store.findRequest(ACCOUNT, req.id)).toEqual(req);
         expect(await store.activeRequest(n.cluster.id)).toEqual(req);
       }

@@ -5,7 +5,7 @@ import type {
   BackupHistory, BackupOption, Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceRole, OperationKind, OperationRequest,
   RequestState, ServiceState,
 } from '../domain/model.js';
-import { UniqueViolation, type ClusterQuery, type ClusterSummary, type NewCluster, type Store } from '../domain/ports.js';
+import { UniqueViolation, type ClusterQuery, type ClusterSecrets, type ClusterSummary, type NewCluster, type Store } from '../domain/ports.js';
 import type { BackupHistoriesTable, ClustersTable, Database, InstancesTable, RequestsTable } from './schema.js';
 
 const ADDRESS_RELEASED: ServiceState[] = ['TERMINATED', 'FAILED'];
@@ -197,6 +197,7 @@ export class SqlStore implements Store {
             commands: Object.keys(c.commands).length > 0 ? JSON.stringify(c.commands) : null,
             instance_name_prefix: c.instanceNamePrefix,
             password: n.password,
+            service_secret: n.serviceSecret,
             live: 1,
             created_at: c.createdAt,
             created_by: c.createdBy,
@@ -260,7 +261,7 @@ export class SqlStore implements Store {
     let q = this.db.selectFrom('clusters').select(CLUSTER_COLUMNS).where('id', '=', id);
     if (accountId !== null) q = q.where('account_id', '=', accountId);
     const r = await q.executeTakeFirst();
-    return r && toCluster({ ...r, password: '' });
+    return r && toCluster({ ...r, password: '', service_secret: null });
   }
 
   async clusterDetail(accountId: string | null, id: string): Promise<ClusterDetail | undefined> {
@@ -304,14 +305,20 @@ export class SqlStore implements Store {
       .execute();
     return {
       total: Number(totalRow?.n ?? 0),
-      clusters: rows.map((r) => ({ ...toCluster({ ...r, password: '' }), instanceCount: Number(r.instance_count ?? 0) })),
+      clusters: rows.map((r) => ({ ...toCluster({ ...r, password: '', service_secret: null }), instanceCount: Number(r.instance_count ?? 0) })),
     };
   }
 
   async clustersInStates(states: ServiceState[]): Promise<Cluster[]> {
     if (states.length === 0) return [];
     const rows = await this.db.selectFrom('clusters').select(CLUSTER_COLUMNS).where('service_state', 'in', states).execute();
-    return rows.map((r) => toCluster({ ...r, password: '' }));
+    return rows.map((r) => toCluster({ ...r, password: '', service_secret: null }));
+  }
+
+  async clusterSecrets(id: string): Promise<ClusterSecrets> {
+    const r = await this.db.selectFrom('clusters').select(['password', 'service_secret']).where('id', '=', id).executeTakeFirstOrThrow();
+    if (!r.service_secret) throw new Error(`cluster ${id} has no service secret`);
+    return { password: r.password, serviceSecret: r.service_secret };
   }
 
   async clusterPassword(id: string): Promise<string> {

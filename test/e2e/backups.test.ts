@@ -6,7 +6,8 @@ import { latestSlot } from '../../src/domain/backup-schedule.js';
 import { listFiles as files } from '../support/files.js';
 import { connectTo, fill, readAll, writeWithinOneSecond } from '../support/dataset.js';
 import { expectErrorShape } from '../support/errors.js';
-import { createBody, engineVersions, ManualClock, startHarness, type Harness } from '../support/harness.js';
+import { createBody, engineVersions, ManualClock, serviceEndpoint, startHarness, type Harness } from '../support/harness.js';
+import { withClient } from '../../src/engines/replication.js';
 
 type Engine = Awaited<ReturnType<typeof engineVersions>>[number];
 
@@ -228,10 +229,8 @@ describe('backup histories, settings, schedule and retention', () => {
     expect(await h.client.waitRequest(unset.body.request_id)).toBe('COMPLETED');
     expect((await h.client.get(`/v1/clusters/${c.id}`)).body.init_config_option.backup_option).toEqual({ retention_period_day: null, starting_time_hour: null });
     // Without backups the engine compacts its log itself again.
-    const redis = connectTo(c.ip);
-    await redis.connect();
-    expect(await redis.config('GET', 'auto-aof-rewrite-percentage')).toEqual(['auto-aof-rewrite-percentage', '100']);
-    redis.disconnect();
+    const svc = await serviceEndpoint(h, c.id, c.ip);
+    expect(await withClient(svc, (r) => r.config('GET', 'auto-aof-rewrite-percentage'))).toEqual(['auto-aof-rewrite-percentage', '100']);
     // Thirty days on, far past the 7-day retention that applied while backups were set: no
     // backup is taken and the one kept does not expire.
     clock.set(new Date(clock.now().getTime() + 30 * 86400_000));
@@ -248,10 +247,8 @@ describe('backup histories, settings, schedule and retention', () => {
     });
     expect((await h.client.get(`/v1/clusters/${c.id}`)).body.init_config_option.backup_option).toEqual({ retention_period_day: '14', starting_time_hour: '5' });
     // The backup node keeps its whole write log between backups: no automatic AOF rewrite.
-    const redis = connectTo(c.ip);
-    await redis.connect();
-    expect(await redis.config('GET', 'auto-aof-rewrite-percentage')).toEqual(['auto-aof-rewrite-percentage', '0']);
-    redis.disconnect();
+    const svc = await serviceEndpoint(h, c.id, c.ip);
+    expect(await withClient(svc, (r) => r.config('GET', 'auto-aof-rewrite-percentage'))).toEqual(['auto-aof-rewrite-percentage', '0']);
 
     // Today's 05:00 UTC came before the cluster did (or is still ahead): nothing is owed yet.
     const now = new Date();

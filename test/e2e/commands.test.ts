@@ -46,8 +46,8 @@ async function list(id: string): Promise<Map<string, any>> {
 async function onEveryNode<T>(id: string, fn: (c: Redis) => Promise<T>): Promise<Record<string, T>> {
   const detail = (await h.service.store.clusterDetail(null, id))!;
   const out: Record<string, T> = {};
-  for (const n of clusterNodes(detail, PASSWORD).data) {
-    const c = connect({ ...endpointOf(n), password: PASSWORD });
+  for (const n of clusterNodes(detail, await h.service.store.clusterSecrets(id)).data) {
+    const c = connect({ host: n.ip, port: n.port, password: PASSWORD });
     c.on('error', () => undefined);
     try {
       await c.connect();
@@ -61,7 +61,8 @@ async function onEveryNode<T>(id: string, fn: (c: Redis) => Promise<T>): Promise
 
 async function primaryClient(id: string): Promise<Redis> {
   const detail = (await h.service.store.clusterDetail(null, id))!;
-  const c = connect({ ...endpointOf(clusterNodes(detail, PASSWORD).primary!), password: PASSWORD });
+  const primary = clusterNodes(detail, await h.service.store.clusterSecrets(id)).primary!;
+  const c = connect({ host: primary.ip, port: primary.port, password: PASSWORD });
   c.on('error', () => undefined);
   await c.connect();
   return c;
@@ -196,7 +197,7 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s standalone, a node 
     // Behind the service's back: the node restarted from a configuration without the map.
     const driver = new LocalDriver(h.dataDir, (kind) => h.service.engines.find((e) => e.version.engine === kind)?.binaries);
     const detail = (await h.service.store.clusterDetail(null, id))!;
-    const [node] = clusterNodes(detail, await h.service.store.clusterPassword(id)).data;
+    const [node] = clusterNodes(detail, await h.service.store.clusterSecrets(id)).data;
     await driver.stop(node, { save: true });
     await driver.configure({ ...node, commands: {} });
     await driver.launch(node);

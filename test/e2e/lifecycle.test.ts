@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBody, engineVersions, startHarness, type Harness } from '../support/harness.js';
+import { createBody, engineVersions, serviceEndpoint, startHarness, type Harness } from '../support/harness.js';
+import { withClient } from '../../src/engines/replication.js';
 import { enginePids, onePid } from '../support/engines.js';
 
 const run = promisify(execFile);
@@ -77,8 +78,9 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s standalone lifecycl
     ip = inst.service_ip_address;
     expect(ip).toMatch(/^127\./);
     expect(await cli(ip, 6378, password, 'PING')).toBe('PONG');
-    // maxmemory follows the server type (1v1m2: 2 GB, 75% for data).
-    expect(await cli(ip, 6378, password, 'CONFIG', 'GET', 'maxmemory')).toContain(String(Math.floor(2 * 0.75 * 1024 ** 3)));
+    // maxmemory follows the server type (1v1m2: 2 GB, 75% for data). CONFIG is the service's.
+    const svc = await serviceEndpoint(h, clusterId, ip);
+    expect(await withClient(svc, (c) => c.config('GET', 'maxmemory'))).toEqual(['maxmemory', String(Math.floor(2 * 0.75 * 1024 ** 3))]);
   });
 
   it('refuses a client without the password', async () => {

@@ -56,7 +56,7 @@ async function values(id: string): Promise<Map<string, any>> {
 /** Each data node's values of `names`, by instance name, read with the service's own endpoint. */
 async function onEveryNode(id: string, names: string[]): Promise<Record<string, Record<string, string>>> {
   const detail = (await h.service.store.clusterDetail(null, id))!;
-  const nodes = clusterNodes(detail, await h.service.store.clusterPassword(id));
+  const nodes = clusterNodes(detail, await h.service.store.clusterSecrets(id));
   const out: Record<string, Record<string, string>> = {};
   for (const n of nodes.data) out[detail.instances.find((i) => i.id === n.instanceId)!.name] = await configGet(endpointOf(n), names);
   return out;
@@ -212,7 +212,7 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s standalone', (produ
 
   it('Synchronize Parameter Values records what changed behind the service\'s back and sets it back', async () => {
     const detail = (await h.service.store.clusterDetail(null, id))!;
-    const [node] = clusterNodes(detail, await h.service.store.clusterPassword(id)).data;
+    const [node] = clusterNodes(detail, await h.service.store.clusterSecrets(id)).data;
     await configSet(endpointOf(node), { hz: '50', 'maxmemory-policy': 'noeviction', 'slowlog-max-len': '7' });
     await run202('POST', `/v1/clusters/${id}/parameters/sync`);
     expect(await configGet(endpointOf(node), ['hz', 'maxmemory-policy', 'slowlog-max-len'])).toEqual({ hz: '25', 'maxmemory-policy': 'allkeys-lfu', 'slowlog-max-len': '128' });

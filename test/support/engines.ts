@@ -1,9 +1,11 @@
 // Test clean-up: ends every engine process that a test's data dir started, also when the test
-// failed halfway. Engines are recognised by the marker in their process title.
+// failed halfway. Engines are found as the driver finds them (launch record and pid file), and
+// by the marker in their title as well, for any the driver would not adopt.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { processMarker } from '../../src/engines/config.js';
-import { findByMarker, signal, waitForExit } from '../../src/drivers/local/processes.js';
+import { engineProcessIn } from '../../src/drivers/local/local-driver.js';
+import { findByMarker, identify, signal, waitForExit } from '../../src/drivers/local/processes.js';
 
 export async function killEnginesUnder(dataDir: string): Promise<number> {
   let ids: string[] = [];
@@ -14,10 +16,13 @@ export async function killEnginesUnder(dataDir: string): Promise<number> {
   }
   let killed = 0;
   for (const id of ids) {
-    const marker = processMarker(id);
-    for (const pid of await findByMarker(marker)) {
+    const found = await engineProcessIn(join(dataDir, 'engines', id));
+    const pids = new Set([...(found ? [found.pid] : []), ...(await findByMarker(processMarker(id)))]);
+    for (const pid of pids) {
+      const proc = await identify(pid);
+      if (!proc) continue;
       signal(pid, 'SIGKILL');
-      await waitForExit(pid, marker, 5000);
+      await waitForExit(proc, 5000);
       killed++;
     }
   }
@@ -41,4 +46,9 @@ export async function sigkillEngine(nodeId: string): Promise<number> {
   const pid = await onePid(nodeId);
   process.kill(pid, 'SIGKILL');
   return pid;
+}
+
+/** The pid of a node's engine as the service recognises it (not by its title), or null. */
+export async function enginePidOf(dataDir: string, nodeId: string): Promise<number | null> {
+  return (await engineProcessIn(join(dataDir, 'engines', nodeId)))?.pid ?? null;
 }

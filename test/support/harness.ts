@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Clock } from '../../src/domain/ports.js';
 import { startService, type Service } from '../../src/service.js';
+import { SERVICE_USER } from '../../src/engines/acl.js';
+import type { Endpoint } from '../../src/engines/client.js';
 import { SignedClient } from './client.js';
 import { killEnginesUnder } from './engines.js';
 
@@ -168,4 +170,10 @@ export async function settle(client: SignedClient, requestId: string, clusterId:
     const details = await client.get(`/v1/requests/${requestId}/details`);
     throw new Error(`request ${requestId} for cluster ${clusterId} ended ${state}, not COMPLETED: ${details.body?.error}`);
   }
+}
+
+/** How the service itself reaches a cluster's engine or Sentinel (its own user): for tests that inspect what the tenant may not. */
+export async function serviceEndpoint(h: Harness, clusterId: string, ip: string, port = 6378): Promise<Endpoint> {
+  const { serviceSecret } = await h.service.store.clusterSecrets(clusterId);
+  return { host: ip, port, username: SERVICE_USER, password: serviceSecret };
 }

@@ -1,20 +1,68 @@
 // The local driver: every instance is an engine process on its own loopback address, detached
 // from the service (daemonized) so that restarting the service never stops a database.
-// Layout: <dataDir>/engines/<nodeId>/{engine.conf, engine.pid, engine.log, data/}
+// Layout: <dataDir>/engines/<nodeId>/{engine.conf, engine.pid, engine.launch, engine.log, data/}
 import { spawn } from 'node:child_process';
-import { chmod, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { processMarker, renderDataNodeConfig, renderSentinelConfig } from '../../engines/config.js';
+import { renderDataNodeConfig, renderSentinelConfig } from '../../engines/config.js';
 import { ping, shutdown } from '../../engines/client.js';
 import type { EngineBinaries } from '../../engines/detect.js';
 import type { EngineKind } from '../../domain/model.js';
 import { endpointOf, type Driver, type NodeSpec } from '../driver.js';
-import { findByMarker, isAlive, signal, waitForExit } from './processes.js';
+import { findEnginesIn, identify, inspect, isAdoptable, isSameProcess, signal, waitForExit, type ProcessIdentity } from './processes.js';
 
 const STOP_TIMEOUT_MS = 60_000;
 const LAUNCH_TIMEOUT_MS = 10_000;
 const STOP_ATTEMPTS = 20;
+
+function nodePaths(nodeDir: string) {
+  return { dir: nodeDir, conf: join(nodeDir, 'engine.conf'), pid: join(nodeDir, 'engine.pid'), launch: join(nodeDir, 'engine.launch'), log: join(nodeDir, 'engine.log'), data: join(nodeDir, 'data') };
+}
+
+async function readRecord(path: string): Promise<ProcessIdentity | null> {
+  try {
+    const r = JSON.parse(await readFile(path, 'utf8')) as ProcessIdentity;
+    return Number.isInteger(r.pid) && Number.isInteger(r.startTicks) && typeof r.exe === 'string' ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+async function writeRecord(path: string, id: ProcessIdentity): Promise<void> {
+  // Written whole or not at all: a half-written record would lose the engine.
+  await writeFile(`${path}.tmp`, JSON.stringify(id), { mode: 0o600 });
+  await rename(`${path}.tmp`, path);
+}
+
+/** The text without the node's secrets. */
+function masked(node: NodeSpec, text: string): string {
+  return text.split(node.password).join('***').split(node.serviceSecret).join('***');
+}
+
+/**
+ * The live engine process of the node whose directory this is, or null. First the identity the
+ * service recorded at launch (pid, start time, executable); without one that matches, the pid in
+ * the engine's own pid file if that process is an engine working in this node's data dir (an
+ * engine from before launch records, or one whose record was not written): it is recorded then.
+ */
+export async function engineProcessIn(nodeDir: string): Promise<ProcessIdentity | null> {
+  const p = nodePaths(nodeDir);
+  const recorded = await readRecord(p.launch);
+  if (recorded && isSameProcess(recorded, await inspect(recorded.pid))) return recorded;
+  let pid: number;
+  try {
+    pid = Number((await readFile(p.pid, 'utf8')).trim());
+  } catch {
+    return null;
+  }
+  // A pid that is not an engine in this data dir (a recycled pid, a stale file) is never adopted.
+  if (!(pid > 0)) return null;
+  if (!isAdoptable(await inspect(pid), p.data)) return null;
+  const id = await identify(pid);
+  if (id) await writeRecord(p.launch, id).catch(() => undefined);
+  return id;
+}
 
 export class LocalDriver implements Driver {
   constructor(
@@ -23,8 +71,7 @@ export class LocalDriver implements Driver {
   ) {}
 
   private paths(node: NodeSpec) {
-    const dir = join(this.dataDir, 'engines', node.nodeId);
-    return { dir, conf: join(dir, 'engine.conf'), pid: join(dir, 'engine.pid'), log: join(dir, 'engine.log'), data: join(dir, 'data') };
+    return nodePaths(join(this.dataDir, 'engines', node.nodeId));
   }
 
   async isAddressFree(ip: string, port: number): Promise<boolean> {
@@ -42,12 +89,13 @@ export class LocalDriver implements Driver {
     const files = { dir: p.data, pidFile: p.pid, logFile: p.log };
     const text =
       node.kind === 'sentinel'
-        ? renderSentinelConfig({ nodeId: node.nodeId, ip: node.ip, port: node.port, password: node.password, ...files, ...node.sentinel! })
+        ? renderSentinelConfig({ nodeId: node.nodeId, ip: node.ip, port: node.port, password: node.password, serviceSecret: node.serviceSecret, ...files, ...node.sentinel! })
         : renderDataNodeConfig({
             instanceId: node.nodeId,
             ip: node.ip,
             port: node.port,
             password: node.password,
+            serviceSecret: node.serviceSecret,
             ...files,
             maxMemoryBytes: node.maxMemoryBytes,
             ioThreads: node.ioThreads,
@@ -61,28 +109,21 @@ export class LocalDriver implements Driver {
     await chmod(p.conf, 0o600);
   }
 
-  /** The pid of the node's engine if it runs: from its pid file, else by scanning for the marker. */
-  private async pid(node: NodeSpec): Promise<number | null> {
-    const fromFile = await this.pidFromFile(node);
-    if (fromFile !== null) return fromFile;
-    // No live pid file: the engine never started, exited cleanly, or died before writing it;
-    // or its pid file was lost. Only a scan of /proc tells for sure.
-    const found = await findByMarker(processMarker(node.nodeId));
-    return found[0] ?? null;
+  /** The node's engine process if it runs. */
+  private process(node: NodeSpec): Promise<ProcessIdentity | null> {
+    return engineProcessIn(this.paths(node).dir);
   }
 
-  private async pidFromFile(node: NodeSpec): Promise<number | null> {
-    try {
-      const pid = Number((await readFile(this.paths(node).pid, 'utf8')).trim());
-      if (pid > 0 && (await isAlive(pid, processMarker(node.nodeId)))) return pid;
-    } catch {
-      // no pid file yet
-    }
-    return null;
+  /** The node's engine found by a scan of /proc (its pid file lost), recorded; or null. */
+  private async adoptByScan(node: NodeSpec): Promise<ProcessIdentity | null> {
+    const [pid] = await findEnginesIn(this.paths(node).data);
+    const id = pid === undefined ? null : await identify(pid);
+    if (id) await writeRecord(this.paths(node).launch, id);
+    return id;
   }
 
   async isRunning(node: NodeSpec): Promise<boolean> {
-    return (await this.pid(node)) !== null;
+    return (await this.process(node)) !== null;
   }
 
   async isHealthy(node: NodeSpec): Promise<boolean> {
@@ -90,16 +131,18 @@ export class LocalDriver implements Driver {
   }
 
   async launch(node: NodeSpec): Promise<void> {
-    if ((await this.pidFromFile(node)) !== null) return;
+    if ((await this.process(node)) !== null) return;
     // Without a live pid file, a free address means nothing runs there; only when the port is
-    // taken is the (slower) scan of /proc needed, to tell our engine from a stranger.
+    // taken is the (slower) scan of /proc needed, to tell this node's engine from a stranger.
     if (!(await this.isAddressFree(node.ip, node.port))) {
-      if ((await findByMarker(processMarker(node.nodeId))).length > 0) return;
+      if ((await this.adoptByScan(node)) !== null) return;
       throw new Error(`${node.ip}:${node.port} is taken by a process that is not this node's engine`);
     }
     const bin = this.binaries(node.engine);
     if (!bin) throw new Error(`the ${node.engine} engine is not installed on this machine`);
     const p = this.paths(node);
+    // A pid file or launch record left by an engine that died is harmless: its pid is no engine
+    // in this data dir any more (or has another start time), and the new engine overwrites it.
     const stderr: Buffer[] = [];
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn(node.kind === 'sentinel' ? bin.sentinel : bin.server, [p.conf], { detached: true, stdio: ['ignore', 'ignore', 'pipe'], cwd: p.dir });
@@ -112,9 +155,10 @@ export class LocalDriver implements Driver {
       throw new Error(`${node.engine} engine did not start (exit ${code}): ${await this.why(node, Buffer.concat(stderr).toString())}`);
     }
     // The launcher exits as soon as it has forked the daemon; wait until the daemon shows up
-    // (pid file written, title set), so that "not running" means dead from here on.
+    // (pid file written, in its data dir) and record it, so that "not running" means dead from
+    // here on.
     const deadline = Date.now() + LAUNCH_TIMEOUT_MS;
-    while ((await this.pidFromFile(node)) === null) {
+    while ((await this.process(node)) === null) {
       if (Date.now() > deadline) throw new Error(`${node.engine} engine exited right after starting: ${await this.why(node)}`);
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -129,7 +173,7 @@ export class LocalDriver implements Driver {
       // no log yet
     }
     const text = `${stderr.trim()} ${log}`.trim() || 'no output';
-    return text.split(node.password).join('***').slice(0, 600);
+    return masked(node, text).slice(0, 600);
   }
 
   async waitReady(node: NodeSpec, timeoutMs: number): Promise<void> {
@@ -144,9 +188,8 @@ export class LocalDriver implements Driver {
   }
 
   async stop(node: NodeSpec, opts: { save: boolean }): Promise<void> {
-    const pid = await this.pid(node);
-    if (pid === null) return;
-    const marker = processMarker(node.nodeId);
+    const proc = await this.process(node);
+    if (proc === null) return;
     const ep = endpointOf(node);
     // A Sentinel has no dataset to save.
     const save = opts.save && node.kind === 'data';
@@ -158,27 +201,31 @@ export class LocalDriver implements Driver {
         const msg = err instanceof Error ? err.message : String(err);
         if (/ECONNREFUSED|ETIMEDOUT|Connection is closed|connect/i.test(msg)) {
           // It does not answer: SIGTERM asks it to persist and exit.
-          signal(pid, 'SIGTERM');
+          signal(proc.pid, 'SIGTERM');
           break;
         }
         // The engine refused, e.g. its save failed, or a replica was still loading what its
         // primary sent: try again for a while, then give up and say why (it keeps running).
         if (attempt >= STOP_ATTEMPTS) {
-          throw new Error(`${node.engine} engine refused to shut down: ${msg.split(node.password).join('***')}; ${await this.why(node)}`);
+          throw new Error(`${node.engine} engine refused to shut down: ${masked(node, msg)}; ${await this.why(node)}`);
         }
         await new Promise((r) => setTimeout(r, 250));
       }
     }
-    if (!(await waitForExit(pid, marker, STOP_TIMEOUT_MS))) {
-      throw new Error(`${node.engine} engine (pid ${pid}) did not exit within ${STOP_TIMEOUT_MS / 1000} s`);
+    if (!(await waitForExit(proc, STOP_TIMEOUT_MS))) {
+      throw new Error(`${node.engine} engine (pid ${proc.pid}) did not exit within ${STOP_TIMEOUT_MS / 1000} s`);
     }
   }
 
   async kill(node: NodeSpec): Promise<void> {
-    const marker = processMarker(node.nodeId);
-    for (const pid of await findByMarker(marker)) {
+    // Every engine in the node's data dir, also one whose pid file was lost.
+    const found = await this.process(node);
+    const pids = new Set([...(found ? [found.pid] : []), ...(await findEnginesIn(this.paths(node).data))]);
+    for (const pid of pids) {
+      const proc = await identify(pid);
+      if (!proc) continue;
       signal(pid, 'SIGKILL');
-      await waitForExit(pid, marker, 10_000);
+      await waitForExit(proc, 10_000);
     }
   }
 

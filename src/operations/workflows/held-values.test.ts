@@ -7,7 +7,7 @@ import { heldValue } from './parameters.js';
 
 const def = (name: string) => PARAMETERS.find((d) => d.name === name)!;
 const node = (engine: 'redis' | 'valkey', keepWriteLog = false): NodeSpec => ({
-  nodeId: 'n1', instanceId: 'n1', clusterId: 'c1', kind: 'data', engine, ip: '127.1.2.3', port: 6378, password: 'x', maxMemoryBytes: 1234, ioThreads: 1, keepWriteLog,
+  nodeId: 'n1', instanceId: 'n1', clusterId: 'c1', kind: 'data', engine, ip: '127.1.2.3', port: 6378, password: 'x', serviceSecret: 'y', maxMemoryBytes: 1234, ioThreads: 1, keepWriteLog,
 });
 
 describe('the values the service holds for a node', () => {
