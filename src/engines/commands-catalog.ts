@@ -4,6 +4,8 @@
 // replication, persistence, failover, users): they are listed, never modifiable. PING, INFO,
 // ROLE, AUTH, HELLO, CLIENT, MULTI and EXEC are not in the catalogue at all: clients, Sentinel
 // and the service cannot work without them.
+import { TENANT_REFUSED_DATA_COMMANDS } from './acl.js';
+
 export interface CatalogueCommand {
   name: string;
   modifiable: boolean;
@@ -27,23 +29,33 @@ export const MODIFIABLE_COMMANDS: readonly CatalogueCommand[] = [
   { name: 'ZSCAN', modifiable: true, description: 'Iterates over the members of a sorted set' },
 ];
 
+/**
+ * Why each command the tenant is refused (engines/acl.ts, the one list of them) belongs to the
+ * service. Keyed by that list, so a command refused there and missing here does not compile.
+ */
+const OWNED_BECAUSE: Record<(typeof TENANT_REFUSED_DATA_COMMANDS)[number], string> = {
+  config: 'Engine configuration: changed through the parameter API only',
+  acl: 'Users and permissions: the service manages them',
+  replicaof: 'Replication topology: the service and Sentinel set it',
+  slaveof: 'Replication topology: the service and Sentinel set it',
+  shutdown: 'Stopping the engine: Stop and Restart Cluster do it',
+  debug: 'Engine internals',
+  module: 'Loading code into the engine',
+  save: 'Persistence: the service takes snapshots and backups',
+  bgsave: 'Persistence: the service takes snapshots and backups',
+  bgrewriteaof: 'Persistence: backups and point-in-time recovery rewrite the append-only file',
+  sync: "Replication between the cluster's nodes",
+  psync: "Replication between the cluster's nodes",
+  migrate: 'Moving keys to another server',
+  failover: 'Failover: Sentinel and the switchover API do it',
+};
+
 /** Commands the service owns: never renamed, disabled or granted to the tenant. */
-export const SERVICE_OWNED_COMMANDS: readonly CatalogueCommand[] = [
-  { name: 'CONFIG', modifiable: false, description: 'Engine configuration: changed through the parameter API only' },
-  { name: 'SLAVEOF', modifiable: false, description: 'Replication topology: the service and Sentinel set it' },
-  { name: 'REPLICAOF', modifiable: false, description: 'Replication topology: the service and Sentinel set it' },
-  { name: 'DEBUG', modifiable: false, description: 'Engine internals' },
-  { name: 'SHUTDOWN', modifiable: false, description: 'Stopping the engine: Stop and Restart Cluster do it' },
-  { name: 'MODULE', modifiable: false, description: 'Loading code into the engine' },
-  { name: 'SAVE', modifiable: false, description: 'Persistence: the service takes snapshots and backups' },
-  { name: 'BGSAVE', modifiable: false, description: 'Persistence: the service takes snapshots and backups' },
-  { name: 'BGREWRITEAOF', modifiable: false, description: 'Persistence: backups and point-in-time recovery rewrite the append-only file' },
-  { name: 'SYNC', modifiable: false, description: 'Replication between the cluster\'s nodes' },
-  { name: 'PSYNC', modifiable: false, description: 'Replication between the cluster\'s nodes' },
-  { name: 'MIGRATE', modifiable: false, description: 'Moving keys to another server' },
-  { name: 'FAILOVER', modifiable: false, description: 'Failover: Sentinel and the switchover API do it' },
-  { name: 'ACL', modifiable: false, description: 'Users and permissions: the service manages them' },
-];
+export const SERVICE_OWNED_COMMANDS: readonly CatalogueCommand[] = TENANT_REFUSED_DATA_COMMANDS.map((c) => ({
+  name: c.toUpperCase(),
+  modifiable: false,
+  description: OWNED_BECAUSE[c],
+}));
 
 export const COMMAND_CATALOGUE: readonly CatalogueCommand[] = [...MODIFIABLE_COMMANDS, ...SERVICE_OWNED_COMMANDS];
 
