@@ -113,6 +113,12 @@ export interface BackupHistoriesTable {
   log_end_at: string | null;
 }
 
+export interface AutoRestartHoldsTable {
+  cluster_id: string;
+  reason: string;
+  at: string;
+}
+
 export interface Database {
   credentials: CredentialsTable;
   clusters: ClustersTable;
@@ -121,4 +127,5 @@ export interface Database {
   requests: RequestsTable;
   events: EventsTable;
   backup_histories: BackupHistoriesTable;
+  auto_restart_holds: AutoRestartHoldsTable;
 }
