@@ -4,30 +4,31 @@ import { backoffDelay, choosePrimary, restartDecision, type PrimaryCandidate, ty
 const P: RestartPolicy = { firstDelayMs: 1000, maxDelayMs: 8000, maxStarts: 5, windowMs: 60_000 };
 
 describe('restart backoff', () => {
-  it('starts at once, then waits 1, 2, 4 s… capped', () => {
-    expect([1, 2, 3, 4, 5, 6, 7].map((n) => backoffDelay(n, P))).toEqual([0, 1000, 2000, 4000, 8000, 8000, 8000]);
+  it('waits 1, 2, 4 s… capped', () => {
+    expect([1, 2, 3, 4, 5, 6, 7].map((n) => backoffDelay(n, P))).toEqual([1000, 2000, 4000, 8000, 8000, 8000, 8000]);
   });
 
-  it('restarts a node just found dead at once', () => {
-    expect(restartDecision({ deadSince: 5000, starts: [] }, 5000, P)).toEqual({ kind: 'restart', attempt: 1 });
+  it('starts a node found dead once the first delay has passed since it was found', () => {
+    expect(restartDecision({ deadSince: 5000, starts: [] }, 5000, P)).toEqual({ kind: 'wait', untilMs: 6000 });
+    expect(restartDecision({ deadSince: 5000, starts: [] }, 6000, P)).toEqual({ kind: 'restart', attempt: 1 });
   });
 
   it('waits the backoff after the last start, counted from that start', () => {
-    const h = { deadSince: 0, starts: [0, 1000] };
-    expect(restartDecision(h, 2500, P)).toEqual({ kind: 'wait', untilMs: 3000 });
-    expect(restartDecision(h, 3000, P)).toEqual({ kind: 'restart', attempt: 3 });
+    const h = { deadSince: 0, starts: [1000, 3000] };
+    expect(restartDecision(h, 6500, P)).toEqual({ kind: 'wait', untilMs: 7000 });
+    expect(restartDecision(h, 7000, P)).toEqual({ kind: 'restart', attempt: 3 });
   });
 
   it('counts the wait from the death when the node ran for a while after its last start', () => {
-    // Started at 0, ran, found dead again at 30 s: the second start waits 1 s from then.
-    expect(restartDecision({ deadSince: 30_000, starts: [0] }, 30_500, P)).toEqual({ kind: 'wait', untilMs: 31_000 });
+    // Started at 1 s, ran, found dead again at 30 s: the second start waits 2 s from then.
+    expect(restartDecision({ deadSince: 30_000, starts: [1000] }, 30_500, P)).toEqual({ kind: 'wait', untilMs: 32_000 });
   });
 
   it('gives up after maxStarts starts within the window, and not for starts older than it', () => {
-    const starts = [0, 1000, 3000, 7000, 15_000];
-    expect(restartDecision({ deadSince: 0, starts }, 20_000, P)).toEqual({ kind: 'give-up', starts: 5 });
-    // A minute later the first start is out of the window: four recent ones, a fifth is allowed.
-    expect(restartDecision({ deadSince: 0, starts }, 60_500, P)).toEqual({ kind: 'restart', attempt: 5 });
+    const starts = [1000, 3000, 7000, 15_000, 23_000];
+    expect(restartDecision({ deadSince: 0, starts }, 24_000, P)).toEqual({ kind: 'give-up', starts: 5 });
+    // Once the first start is out of the window, four recent ones remain: a fifth is allowed.
+    expect(restartDecision({ deadSince: 0, starts }, 61_500, P)).toEqual({ kind: 'restart', attempt: 5 });
   });
 });
 

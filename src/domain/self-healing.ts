@@ -3,7 +3,7 @@
 // and which node becomes the primary of an HA cluster whose every data node died.
 
 export interface RestartPolicy {
-  /** Wait before the second start of a node; each further one waits twice as long. */
+  /** Wait before the first start of a dead node; each further one waits twice as long. */
   firstDelayMs: number;
   /** Longest wait between two starts. */
   maxDelayMs: number;
@@ -27,10 +27,13 @@ export type RestartDecision =
   | { kind: 'wait'; untilMs: number }
   | { kind: 'give-up'; starts: number };
 
-/** The wait before start number `attempt` (1-based): at once, then 1x, 2x, 4x… the first delay, capped. */
+/**
+ * The wait before start number `attempt` (1-based): 1x, 2x, 4x… the first delay, capped. Even the
+ * first start waits a moment: a primary that died is failed over by Sentinel meanwhile, and a
+ * node that dies the instant it starts does not spin.
+ */
 export function backoffDelay(attempt: number, p: RestartPolicy): number {
-  if (attempt <= 1) return 0;
-  return Math.min(p.maxDelayMs, p.firstDelayMs * 2 ** (attempt - 2));
+  return Math.min(p.maxDelayMs, p.firstDelayMs * 2 ** (Math.max(1, attempt) - 1));
 }
 
 /** What to do now about a node that is dead (the caller asks only about dead nodes). */

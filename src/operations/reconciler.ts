@@ -12,7 +12,7 @@
 import { runsBesideTheWorkload } from '../domain/lifecycle.js';
 import type { Cluster, ClusterDetail } from '../domain/model.js';
 import type { Clock, Store } from '../domain/ports.js';
-import { backoffDelay, DEFAULT_RESTART_POLICY, restartDecision, type RestartPolicy } from '../domain/self-healing.js';
+import { DEFAULT_RESTART_POLICY, restartDecision, type RestartPolicy } from '../domain/self-healing.js';
 import type { Driver, NodeSpec } from '../drivers/driver.js';
 import { NodeStartError, recoverWholeCluster, startNode } from './cluster-recovery.js';
 import { clusterNodes, DEFAULT_SENTINEL_TIMINGS, type ClusterNodes, type SentinelTimings } from './nodes.js';
@@ -275,13 +275,13 @@ export class Reconciler {
       await this.o.store.addEvent(cluster.id, null, `started ${label} again from its data${d.attempt > 1 ? ` (start ${d.attempt})` : ''}`, this.at());
       this.o.logger.info({ cluster_id: cluster.id, node: node.nodeId, attempt: d.attempt }, 'restarted a dead node');
       // A start that does not last is seen at the next look; make it soon.
-      this.wakeAt(cluster.id, now + backoffDelay(d.attempt + 1, policy));
+      this.wakeAt(cluster.id, now + policy.firstDelayMs);
       return 'started';
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       await this.o.store.addEvent(cluster.id, null, `starting ${label} again failed (start ${d.attempt}): ${msg}`, this.at());
       this.o.logger.warn({ cluster_id: cluster.id, node: node.nodeId, err: msg }, 'restarting a dead node failed');
-      this.wakeAt(cluster.id, now + backoffDelay(d.attempt + 1, policy));
+      this.wakeNext(cluster.id, h, now);
       return 'failed';
     }
   }
@@ -314,13 +314,13 @@ export class Reconciler {
       );
       for (const p of r.problems) await this.o.store.addEvent(cluster.id, null, p, this.at());
       this.o.logger.info({ cluster_id: cluster.id, primary: r.primary.nodeId }, 'started a whole HA cluster again');
-      this.wakeAt(cluster.id, now + backoffDelay(d.attempt + 1, policy));
+      this.wakeAt(cluster.id, now + policy.firstDelayMs);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       if (err instanceof NodeStartError) this.lastFailed.set(key, err.node);
       await this.o.store.addEvent(cluster.id, null, `starting the cluster again failed (start ${d.attempt}): ${msg}`, this.at());
       this.o.logger.warn({ cluster_id: cluster.id, err: msg }, 'restarting a whole HA cluster failed');
-      this.wakeAt(cluster.id, now + backoffDelay(d.attempt + 1, policy));
+      this.wakeNext(cluster.id, h, now);
     }
   }
 
@@ -366,6 +366,12 @@ export class Reconciler {
     this.wakeups.delete(clusterId);
   }
 
+  /** After a failed start: look again when the next start is due, or at once to give up. */
+  private wakeNext(clusterId: string, h: Tracked, now: number): void {
+    const next = restartDecision({ deadSince: h.deadSince ?? now, starts: h.starts }, now, this.policy!);
+    this.wakeAt(clusterId, next.kind === 'wait' ? next.untilMs : now);
+  }
+
   private wakeAt(clusterId: string, atMs: number): void {
     if (this.stopped) return;
     const current = this.wakeups.get(clusterId);
@@ -373,7 +379,8 @@ export class Reconciler {
     if (current) clearTimeout(current.timer);
     const timer = setTimeout(() => {
       this.wakeups.delete(clusterId);
-      void this.checkCluster(clusterId);
+      // A look already running may have begun before the moment this one is owed: look after it.
+      void (this.perCluster.get(clusterId) ?? Promise.resolve()).then(() => (this.stopped ? undefined : this.checkCluster(clusterId)));
     }, Math.max(0, atMs - Date.now()));
     timer.unref();
     this.wakeups.set(clusterId, { at: atMs, timer });
