@@ -6,9 +6,10 @@
 import { choosePrimary, type PrimaryChoice } from '../domain/self-healing.js';
 import type { ClusterDetail } from '../domain/model.js';
 import type { Store } from '../domain/ports.js';
-import type { Driver, NodeSpec } from '../drivers/driver.js';
+import { endpointOf, type Driver, type NodeSpec } from '../drivers/driver.js';
+import { waitReplicaSynced } from '../engines/replication.js';
 import { clusterNodes, type ClusterNodes, type SentinelTimings } from './nodes.js';
-import { READY_TIMEOUT_MS } from './workflow.js';
+import { READY_TIMEOUT_MS, SYNC_TIMEOUT_MS } from './workflow.js';
 
 /** A node that would not start, so the caller can show its log. */
 export class NodeStartError extends Error {
@@ -66,10 +67,19 @@ export async function recoverWholeCluster(
 
   const problems: string[] = [];
   const at = { ip: primary.ip, port: primary.port };
+  // Each replica starts and copies the primary before the Sentinels come: they then find a
+  // cluster whose replicas can take over.
   await Promise.all(
     nodes.data
       .filter((n) => n !== chosen)
-      .map((n) => startNode(driver, { ...n, replicaOf: at }).catch((err) => problems.push(`data node ${name(n)} did not start: ${err.message}`))),
+      .map(async (n) => {
+        try {
+          await startNode(driver, { ...n, replicaOf: at });
+          await waitReplicaSynced(endpointOf(n), at, SYNC_TIMEOUT_MS);
+        } catch (err) {
+          problems.push(`data node ${name(n)} did not start as a replica: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }),
   );
   for (const n of nodes.data) await store.setInstanceRole(n.instanceId, n === chosen ? 'MASTER' : 'REPLICA');
 

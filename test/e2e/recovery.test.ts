@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useChildServices } from '../support/child-service.js';
 import type { SignedClient } from '../support/client.js';
-import { fill, PASSWORD, readAll } from '../support/dataset.js';
+import { connectTo, fill, PASSWORD, readAll } from '../support/dataset.js';
 import { enginePids, killEnginesUnder } from '../support/engines.js';
 import { createBody, engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
 import { missingKeys, startWriter, waitFor, type SentinelTarget } from '../support/writer.js';
@@ -168,6 +168,36 @@ describe('dead engines while the service runs', () => {
       expect(instances(back).find((i) => i.role_type === 'MASTER')!.name).toBe(primary.name);
       for (const i of data) expect(await enginePids(i.id)).toHaveLength(1);
       expect(await missingKeys(target(back), written.acked)).toEqual([]);
+    });
+
+    it('picks by the write logs a primary that no record names: the node that took the latest writes', async () => {
+      const id = await create(h.client, haBody(await engine(), 2, { name: `bylog${tag}` }));
+      const detail = (await h.service.store.clusterDetail(null, id))!;
+      const primary = detail.instances.find((i) => i.roleType === 'MASTER')!;
+      const [r1, r2] = detail.instances.filter((i) => i.roleType === 'REPLICA');
+      await fill(primary.serviceIpAddress, 'base', 200);
+      await waitFor('the replicas to have the writes', async () => (await readAll(r1.serviceIpAddress)).size === 200 && (await readAll(r2.serviceIpAddress)).size === 200);
+      // With the service and every Sentinel gone, a replica is made a primary by hand and takes
+      // writes for a while: no record names it, only its write log shows it holds the most data.
+      await h.closeService();
+      for (const i of detail.instances) for (const pid of await enginePids(i.roleType === 'SENTINEL' ? i.id : `${i.id}-sentinel`)) process.kill(pid, 'SIGKILL');
+      const c = connectTo(r1.serviceIpAddress);
+      await c.connect();
+      await c.call('REPLICAOF', 'NO', 'ONE');
+      await new Promise((r) => setTimeout(r, 3500));
+      await c.set('late', 'only on the promoted node');
+      c.disconnect();
+      const expected = await readAll(r1.serviceIpAddress);
+      for (const i of detail.instances.filter((x) => x.roleType !== 'SENTINEL')) for (const pid of await enginePids(i.id)) process.kill(pid, 'SIGKILL');
+      await h.restartService();
+
+      const back = await waitCluster(h.client, id, 'the cluster RUNNING again with every node', (b) =>
+        b.service_state === 'RUNNING' && instances(b).every((i) => i.service_state === 'RUNNING') && instances(b).find((i) => i.role_type === 'MASTER')?.name === r1.name && b,
+      );
+      expect(instances(back).find((i) => i.role_type === 'MASTER')!.name).toBe(r1.name);
+      expect(await readAll(r1.serviceIpAddress)).toEqual(expected);
+      await waitFor('the old primary to copy the chosen one', async () => (await readAll(primary.serviceIpAddress).catch(() => new Map())).get('late'));
+      expect((await events(h.client, id)).join('\n')).toMatch(new RegExp(`${r1.name} is the primary \\(it logged the latest write`));
     });
 
     it('gives up on an engine that refuses its data: ERROR with its log lines, until Start', async () => {
