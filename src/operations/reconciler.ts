@@ -129,6 +129,12 @@ export class Reconciler {
     return n;
   }
 
+  /** An operation that changes processes is in progress on the cluster (not a backup). */
+  private async operationRuns(clusterId: string): Promise<boolean> {
+    const active = await this.o.store.activeRequest(clusterId);
+    return active !== undefined && !runsBesideTheWorkload(active.operation);
+  }
+
   private at(): string {
     return this.o.clock.now().toISOString();
   }
@@ -143,8 +149,7 @@ export class Reconciler {
     }
     // An operation in progress owns the cluster; it sets the states when it ends. Backups and
     // backup settings change no process, so the reconciler goes on beside them.
-    const active = await store.activeRequest(cluster.id);
-    if (active && !runsBesideTheWorkload(active.operation)) {
+    if (await this.operationRuns(cluster.id)) {
       this.forget(cluster.id);
       return 0;
     }
@@ -201,7 +206,7 @@ export class Reconciler {
     }
     if (!healing) return nodes.data.length - dead.length;
     const outcomes: Outcome[] = [];
-    for (const n of dead) outcomes.push(await this.restart(cluster, n, n, `the engine of instance ${name(n)}`, true));
+    for (const n of dead) outcomes.push(await this.restart(cluster, n, n, `the engine of instance ${name(n)}`, true, ' from its data'));
     if (outcomes.every((o) => o === 'started')) await this.markRunning(cluster.id, nodes.data);
     return nodes.data.length - outcomes.filter((o) => o !== 'started').length;
   }
@@ -228,10 +233,7 @@ export class Reconciler {
       if (s.alive || (await driver.isRunning(s.node))) this.sawAlive(cluster.id, s.node);
       else deadSentinels.push(s.node);
     }
-    if (deadData.length > 0 && deadData.length === nodes.data.length) {
-      await this.recoverAll(cluster, detail, nodes, password);
-      return true;
-    }
+    if (deadData.length > 0 && deadData.length === nodes.data.length) return this.recoverAll(cluster, detail, nodes, password);
     this.sawAliveKey(`${cluster.id}/all`);
     const primary = obs.primary;
     // Without a primary, live replicas wait for Sentinel to promote one: a dead node started now
@@ -239,13 +241,13 @@ export class Reconciler {
     if (primary) {
       for (const n of deadData) {
         const spec = { ...n, replicaOf: { ip: primary.ip, port: primary.port } };
-        await this.restart(cluster, n, spec, `data node ${name(n)} (as a replica of the primary)`, false);
+        await this.restart(cluster, n, spec, `data node ${name(n)}`, false, ' from its data as a replica of the primary');
       }
     }
     for (const s of deadSentinels) {
       const spec = primary ? { ...s, sentinel: { ...s.sentinel!, master: { ip: primary.ip, port: primary.port } } } : s;
       const label = s.nodeId === s.instanceId ? `the Sentinel of instance ${name(s)}` : `the Sentinel beside instance ${name(s)}`;
-      await this.restart(cluster, s, spec, label, false);
+      await this.restart(cluster, s, spec, label, false, primary ? ', watching the primary' : '');
     }
     return false;
   }
@@ -254,7 +256,7 @@ export class Reconciler {
    * Starts one dead node again when the backoff allows; gives up after a crash loop. `stopsCluster`:
    * the cluster serves nothing without this node (a standalone engine), so giving up leaves it ERROR.
    */
-  private async restart(cluster: Cluster, node: NodeSpec, spec: NodeSpec, label: string, stopsCluster: boolean): Promise<Outcome> {
+  private async restart(cluster: Cluster, node: NodeSpec, spec: NodeSpec, label: string, stopsCluster: boolean, as: string): Promise<Outcome> {
     const policy = this.policy!;
     const key = `${cluster.id}/${node.nodeId}`;
     const now = Date.now();
@@ -268,11 +270,13 @@ export class Reconciler {
       await this.giveUp(cluster, node, label, d.starts, stopsCluster);
       return 'gave-up';
     }
+    // An operation begun since this look owns the cluster now (a Stop must not race a start).
+    if (await this.operationRuns(cluster.id)) return 'waiting';
     h.starts.push(now);
     try {
       await startNode(this.o.driver, spec);
       h.deadSince = null;
-      await this.o.store.addEvent(cluster.id, null, `started ${label} again from its data${d.attempt > 1 ? ` (start ${d.attempt})` : ''}`, this.at());
+      await this.o.store.addEvent(cluster.id, null, `started ${label} again${as}${d.attempt > 1 ? ` (start ${d.attempt})` : ''}`, this.at());
       this.o.logger.info({ cluster_id: cluster.id, node: node.nodeId, attempt: d.attempt }, 'restarted a dead node');
       // A start that does not last is seen at the next look; make it soon.
       this.wakeAt(cluster.id, now + policy.firstDelayMs);
@@ -286,18 +290,24 @@ export class Reconciler {
     }
   }
 
-  private async recoverAll(cluster: Cluster, detail: ClusterDetail, nodes: ClusterNodes, password: string): Promise<void> {
+  /** Returns true when it started processes (whether or not all of them came up). */
+  private async recoverAll(cluster: Cluster, detail: ClusterDetail, nodes: ClusterNodes, password: string): Promise<boolean> {
     const policy = this.policy!;
     const key = `${cluster.id}/all`;
     const now = Date.now();
     const h = this.deadSeen(key, now);
     const d = restartDecision({ deadSince: h.deadSince ?? now, starts: h.starts }, now, policy);
-    if (d.kind === 'wait') return this.wakeAt(cluster.id, d.untilMs);
+    if (d.kind === 'wait') {
+      this.wakeAt(cluster.id, d.untilMs);
+      return false;
+    }
     const name = (n: NodeSpec) => detail.instances.find((i) => i.id === n.instanceId)?.name ?? n.nodeId;
     if (d.kind === 'give-up') {
       const culprit = this.lastFailed.get(key) ?? nodes.data.find((n) => n.replicaOf === null) ?? nodes.data[0];
-      return this.giveUp(cluster, culprit, `the data nodes (${name(culprit)} as the primary)`, d.starts, true);
+      await this.giveUp(cluster, culprit, `the data nodes (${name(culprit)} as the primary)`, d.starts, true);
+      return false;
     }
+    if (await this.operationRuns(cluster.id)) return false;
     h.starts.push(now);
     await this.o.store.addEvent(cluster.id, null, 'every data node of the cluster is down; choosing the primary from what each one stored, before any of them starts', this.at());
     try {
@@ -322,6 +332,7 @@ export class Reconciler {
       this.o.logger.warn({ cluster_id: cluster.id, err: msg }, 'restarting a whole HA cluster failed');
       this.wakeNext(cluster.id, h, now);
     }
+    return true;
   }
 
   /** The node whose start failed last in a whole-cluster recovery, for its log lines. */

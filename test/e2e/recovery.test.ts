@@ -1,7 +1,8 @@
 // Clusters that come back by themselves, on both engines: a host reboot (the service and every
 // engine and Sentinel SIGKILLed, the service started again), a standalone engine SIGKILLed under
-// write load, an HA cluster whose every data node dies while the service runs, and a crash loop
-// (an engine that refuses its data) that ends in ERROR with the engine's own log lines.
+// write load, an HA cluster whose every data node dies while the service runs (and a dead
+// Sentinel), the primary chosen by the write logs alone, and a crash loop (an engine that
+// refuses its data) that ends in ERROR with the engine's own log lines.
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -168,6 +169,16 @@ describe('dead engines while the service runs', () => {
       expect(instances(back).find((i) => i.role_type === 'MASTER')!.name).toBe(primary.name);
       for (const i of data) expect(await enginePids(i.id)).toHaveLength(1);
       expect(await missingKeys(target(back), written.acked)).toEqual([]);
+
+      // A dead Sentinel comes back too, and watches the primary.
+      const sentinelInst = detail.instances.find((i) => i.roleType === 'SENTINEL')!;
+      const [sentinelPid] = await enginePids(sentinelInst.id);
+      process.kill(sentinelPid, 'SIGKILL');
+      await waitFor('the Sentinel started again', async () => (await events(h.client, id)).includes(`started the Sentinel of instance ${sentinelInst.name} again, watching the primary`), 30_000);
+      const after = await enginePids(sentinelInst.id);
+      expect(after).toHaveLength(1);
+      expect(after[0]).not.toBe(sentinelPid);
+      expect((await sentinelMaster({ host: sentinelInst.serviceIpAddress, port: 26378, password: PASSWORD }, back.name))?.ip).toBe(primary.serviceIpAddress);
     });
 
     it('picks by the write logs a primary that no record names: the node that took the latest writes', async () => {
@@ -214,6 +225,10 @@ describe('dead engines while the service runs', () => {
       expect(gaveUp).toMatch(/did not stay up after 5 starts/);
       // The engine's own words.
       expect(gaveUp).toMatch(/Invalid AOF manifest file format/);
+      // Each failed start was an event with the engine's reason.
+      const failed = (await events(h.client, id)).filter((m) => m.startsWith(`starting the engine of instance ${inst.name} again failed`));
+      expect(failed).toHaveLength(5);
+      expect(failed[0]).toMatch(/\(start 1\): .*Invalid AOF manifest file format/);
       expect(instances(b)[0].service_state).toBe('ERROR');
       // No more starts by the service, not even after the service itself restarts.
       await h.restartService();
