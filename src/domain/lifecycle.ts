@@ -59,8 +59,9 @@ export function runsBesideTheWorkload(op: OperationKind): boolean {
 
 /**
  * Whether an operation that completes gives automatic restarts back to the cluster after a
- * crash loop or a failed operation held them: the operator brought it up on purpose.
+ * crash loop or a failed operation held them: the operator brought it up on purpose (or, for a
+ * terminate, there is nothing left to hold).
  */
 export function releasesAutoRestartHold(op: OperationKind): boolean {
-  return op === 'start' || op === 'restart' || op === 'create' || op === 'restore';
+  return op === 'start' || op === 'restart' || op === 'create' || op === 'restore' || op === 'terminate';
 }
