@@ -113,7 +113,8 @@ describe.each(PRODUCTS)('%s: a host reboot', (product) => {
     const stopped = (await svc.client.get(`/v1/clusters/${stoppedId}`)).body;
     expect(stopped.service_state).toBe('STOPPED');
     expect(await enginePids(await dataNodeId(cs.dataDir, stoppedIp))).toEqual([]);
-  });
+    // Two service starts and a failover by Sentinel alone: more than the default minute under load.
+  }, 180_000);
 });
 
 describe('dead engines while the service runs', () => {
