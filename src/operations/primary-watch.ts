@@ -59,7 +59,15 @@ export class PrimaryWatch {
   private async refresh(): Promise<void> {
     const clusters = (await this.o.store.clustersInStates(['RUNNING'])).filter((c) => c.haEnabled || this.o.onDeadEngine);
     const next: typeof this.watched = [];
+    // A standalone cluster's one node never changes: read only the new ones (a refresh follows
+    // every finished operation, and there can be many standalone clusters).
+    const known = new Map(this.watched.filter((w) => w.standalone).map((w) => [w.clusterId, w]));
     for (const c of clusters) {
+      const same = !c.haEnabled && known.get(c.id);
+      if (same) {
+        next.push(same);
+        continue;
+      }
       const detail = await this.o.store.clusterDetail(null, c.id);
       if (!detail) continue;
       const nodes = clusterNodes(detail, await this.o.store.clusterPassword(c.id), this.o.timings);
