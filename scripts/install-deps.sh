@@ -35,6 +35,12 @@ if [ -n "$valkey_missing" ]; then
   $SUDO apt-get install -y -qq -t bookworm-backports $valkey_missing
 fi
 
+# The test of the systemd unit (packaging/) runs systemd's own verifier.
+if ! command -v systemd-analyze >/dev/null; then
+  apt_update
+  $SUDO apt-get install -y -qq systemd
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi

@@ -81,7 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     debugStepDelayMs: int(env, 'CACHESTORE_DEBUG_STEP_DELAY_MS', 0),
     sentinelDownAfterMs: int(env, 'CACHESTORE_SENTINEL_DOWN_AFTER_MS', 1100, 100),
     sentinelFailoverTimeoutMs: int(env, 'CACHESTORE_SENTINEL_FAILOVER_TIMEOUT_MS', 10_000, 1000),
-    healAfterMs: int(env, 'CACHESTORE_HEAL_AFTER_MS', 10_000),
+    healAfterMs: int(env, 'CACHESTORE_HEAL_AFTER_MS', 1000),
     primaryWatchMs: int(env, 'CACHESTORE_PRIMARY_WATCH_MS', 100),
     backupDir: resolve(env.CACHESTORE_BACKUP_DIR || resolve(dataDir, 'backups')),
     backupScheduleMs: int(env, 'CACHESTORE_BACKUP_SCHEDULE_MS', 60_000),

@@ -69,7 +69,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   };
 
   const sentinelTimings = { downAfterMs: config.sentinelDownAfterMs, failoverTimeoutMs: config.sentinelFailoverTimeoutMs };
-  const primaryWatch = new PrimaryWatch({ store, driver, clock, logger, intervalMs: config.primaryWatchMs, timings: sentinelTimings });
   const reconciler = new Reconciler({
     store,
     driver,
@@ -78,7 +77,18 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     intervalMs: config.reconcileIntervalMs,
     healAfterMs: config.healAfterMs,
     sentinelTimings,
+    // Called only after start, once primaryWatch exists.
     onTopologyChange: () => primaryWatch.invalidate(),
+  });
+  const primaryWatch = new PrimaryWatch({
+    store,
+    driver,
+    clock,
+    logger,
+    intervalMs: config.primaryWatchMs,
+    timings: sentinelTimings,
+    // A dead standalone engine is looked at (and started again) at once, not at the next pass.
+    onDeadEngine: config.healAfterMs > 0 ? (id) => void reconciler.checkCluster(id) : undefined,
   });
   const worker = new Worker({
     store,

@@ -61,3 +61,12 @@ export function busyError(cluster: Cluster, requestId: string): InvalidStateErro
 export function runsBesideTheWorkload(op: OperationKind): boolean {
   return TRANSITIONS[op].during === null;
 }
+
+/**
+ * Whether an operation that completes gives automatic restarts back to the cluster after a
+ * crash loop or a failed operation held them: the operator brought it up on purpose (or, for a
+ * terminate, there is nothing left to hold).
+ */
+export function releasesAutoRestartHold(op: OperationKind): boolean {
+  return op === 'start' || op === 'restart' || op === 'create' || op === 'restore' || op === 'terminate';
+}

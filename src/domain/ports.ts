@@ -100,6 +100,14 @@ export interface Store {
   updateBackup(id: string, patch: Partial<Omit<BackupHistory, 'id' | 'clusterId' | 'accountId'>>): Promise<void>;
   deleteBackups(ids: string[]): Promise<void>;
 
+  /**
+   * Automatic restarts of a cluster's dead processes: held (with a reason) after a crash loop or
+   * a failed operation, released by the operator's next Start or Restart. null: not held.
+   */
+  autoRestartHold(clusterId: string): Promise<string | null>;
+  holdAutoRestart(clusterId: string, reason: string, at: string): Promise<void>;
+  releaseAutoRestart(clusterId: string): Promise<void>;
+
   addEvent(clusterId: string, requestId: string | null, message: string, at: string): Promise<void>;
   listEvents(clusterId: string): Promise<ClusterEvent[]>;
 }

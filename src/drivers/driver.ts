@@ -3,9 +3,19 @@
 import type { EngineKind } from '../domain/model.js';
 import { SERVICE_USER } from '../engines/acl.js';
 import type { Endpoint } from '../engines/client.js';
-import type { SentinelSettings } from '../engines/config.js';
+import type { SentinelFileState, SentinelSettings } from '../engines/config.js';
 
-export type { SentinelSettings };
+export type { SentinelFileState, SentinelSettings };
+
+/** What a node that does not run left on disk, read without starting it. */
+export interface PersistedState {
+  /** Data nodes: whether any dataset is stored (an append-only file or a snapshot). */
+  hasData: boolean;
+  /** Data nodes: the second (unix) of the last write in its write log since its last rewrite. */
+  lastWriteAt: number | null;
+  /** Sentinels: what its configuration file says (the primary it watched, its epochs). */
+  sentinel: SentinelFileState | null;
+}
 
 /**
  * One engine process. Data nodes are instances of the API; a Sentinel is either the SENTINEL
@@ -69,6 +79,10 @@ export interface Driver {
   isRunning(node: NodeSpec): Promise<boolean>;
   /** Whether the engine process is alive and answers the service's user. */
   isHealthy(node: NodeSpec): Promise<boolean>;
+  /** The engine's own last log lines, oldest first, the password masked; [] when it has none. */
+  lastLogLines(node: NodeSpec, count: number): Promise<string[]>;
+  /** What the node stored, read from disk (the node should not run). */
+  persistedState(node: NodeSpec): Promise<PersistedState>;
 }
 
 /**

@@ -141,3 +141,14 @@ export async function truncateAofAt(checkAof: string, manifest: string, unixSeco
     throw new Error(`the write log could not be cut at ${unixSeconds}: ${String(e.stdout ?? e.message).split('\n').filter(Boolean).slice(-2).join(' ')}`);
   }
 }
+
+/**
+ * The second of the last `#TS:<unix seconds>` annotation in a piece of an increment file's
+ * text (its tail), or null when the piece holds none.
+ */
+export function lastTimestamp(text: string): number | null {
+  const i = text.lastIndexOf('#TS:');
+  if (i < 0) return null;
+  const m = /^#TS:(\d+)/.exec(text.slice(i));
+  return m ? Number(m[1]) : null;
+}

@@ -7,7 +7,7 @@ import { testSubnet } from '../../test/support/harness.js';
 import type { NodeSpec } from '../drivers/driver.js';
 import { LocalDriver } from '../drivers/local/local-driver.js';
 import { ping } from './client.js';
-import { quote, renderDataNodeConfig, renderSentinelConfig } from './config.js';
+import { parseSentinelState, quote, renderDataNodeConfig, renderSentinelConfig } from './config.js';
 import { detectEngines } from './detect.js';
 
 const files = { dir: '/d', pidFile: '/d/p', logFile: '/d/l', serviceSecret: 'svc-secret' };
@@ -102,5 +102,26 @@ describe.each(['redis', 'valkey'] as const)('%s reads a rendered password back e
     } finally {
       await driver.kill(node);
     }
+  });
+});
+
+describe('reading a Sentinel configuration back', () => {
+  it('finds the primary it monitors and its epochs, as Sentinel rewrites them after a failover', () => {
+    // The shape Sentinel itself writes (CONFIG REWRITE after +switch-master).
+    const text = [
+      'sentinel monitor other 127.0.0.9 6379 2',
+      'sentinel monitor mycache 127.1.0.3 6378 2',
+      'sentinel config-epoch other 9',
+      'sentinel config-epoch mycache 4',
+      'sentinel leader-epoch mycache 4',
+      'sentinel current-epoch 5',
+    ].join('\n');
+    expect(parseSentinelState(text, 'mycache')).toEqual({ master: { ip: '127.1.0.3', port: 6378 }, configEpoch: 4, currentEpoch: 5 });
+  });
+
+  it('reads the epoch the service wrote after a switchover, and zero where none was written', () => {
+    const base = { nodeId: 's', ip: '127.1.0.1', port: 26378, password: 'pw', ...files, masterName: 'c', master: { ip: '127.1.0.2', port: 6378 }, quorum: 2, downAfterMs: 1100, failoverTimeoutMs: 10000, myid: 'a'.repeat(40), knownReplicas: [], knownSentinels: [] };
+    expect(parseSentinelState(renderSentinelConfig({ ...base, epoch: 1796000000 }), 'c')).toEqual({ master: { ip: '127.1.0.2', port: 6378 }, configEpoch: 1796000000, currentEpoch: 1796000000 });
+    expect(parseSentinelState(renderSentinelConfig(base), 'c')).toEqual({ master: { ip: '127.1.0.2', port: 6378 }, configEpoch: 0, currentEpoch: 0 });
   });
 });

@@ -168,3 +168,24 @@ export function renderSentinelConfig(c: SentinelConfig): string {
     '',
   ].join('\n');
 }
+
+/** What a Sentinel's configuration file says: the primary it monitors and its epochs. */
+export interface SentinelFileState {
+  master: { ip: string; port: number } | null;
+  /** The configuration epoch of that primary (raised by every failover), 0 if none. */
+  configEpoch: number;
+  /** The Sentinel's current epoch (raised by every election, won or not), 0 if none. */
+  currentEpoch: number;
+}
+
+export function parseSentinelState(text: string, masterName: string): SentinelFileState {
+  const out: SentinelFileState = { master: null, configEpoch: 0, currentEpoch: 0 };
+  for (const line of text.split('\n')) {
+    const w = line.trim().split(/\s+/);
+    if (w[0] !== 'sentinel') continue;
+    if (w[1] === 'monitor' && w[2] === masterName && w.length >= 5) out.master = { ip: w[3], port: Number(w[4]) };
+    else if (w[1] === 'config-epoch' && w[2] === masterName) out.configEpoch = Number(w[3]) || 0;
+    else if (w[1] === 'current-epoch') out.currentEpoch = Number(w[2]) || 0;
+  }
+  return out;
+}

@@ -4,6 +4,8 @@
 // when a RUNNING HA cluster's primary has died, asks a Sentinel to fail over at once
 // (SENTINEL FAILOVER: no waiting for down-after or agreement). The Sentinels' own detection
 // stays as it is, for whatever this service does not see (it is down, or the host is).
+// The engines of standalone clusters are looked at too, less often (every STANDALONE_EVERY
+// ticks): a dead one is reported at once (onDeadEngine) so it is started again within moments.
 import { runsBesideTheWorkload } from '../domain/lifecycle.js';
 import { withClient } from '../engines/replication.js';
 import type { Clock, Store } from '../domain/ports.js';
@@ -13,17 +15,29 @@ import type { Logger } from './worker.js';
 
 /** How often the list of clusters to watch is read again from the store. */
 const REFRESH_MS = 2000;
+/** Standalone engines are checked every this many ticks (about 1 s at the default 100 ms). */
+const STANDALONE_EVERY = 10;
 
 export class PrimaryWatch {
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
-  private watched: Array<{ clusterId: string; nodes: ClusterNodes; name: string }> = [];
+  private watched: Array<{ clusterId: string; nodes: ClusterNodes; name: string; standalone: boolean }> = [];
+  private ticks = 0;
   private refreshedAt = 0;
   /** clusterId:nodeId of primaries already reported dead, so each death is handled once. */
   private readonly handled = new Set<string>();
 
   constructor(
-    private readonly o: { store: Store; driver: Driver; clock: Clock; logger: Logger; intervalMs: number; timings: SentinelTimings },
+    private readonly o: {
+      store: Store;
+      driver: Driver;
+      clock: Clock;
+      logger: Logger;
+      intervalMs: number;
+      timings: SentinelTimings;
+      /** A RUNNING standalone cluster's engine died. */
+      onDeadEngine?: (clusterId: string) => void;
+    },
   ) {}
 
   start(): void {
@@ -43,13 +57,21 @@ export class PrimaryWatch {
   }
 
   private async refresh(): Promise<void> {
-    const clusters = (await this.o.store.clustersInStates(['RUNNING'])).filter((c) => c.haEnabled);
+    const clusters = (await this.o.store.clustersInStates(['RUNNING'])).filter((c) => c.haEnabled || this.o.onDeadEngine);
     const next: typeof this.watched = [];
+    // A standalone cluster's one node never changes: read only the new ones (a refresh follows
+    // every finished operation, and there can be many standalone clusters).
+    const known = new Map(this.watched.filter((w) => w.standalone).map((w) => [w.clusterId, w]));
     for (const c of clusters) {
+      const same = !c.haEnabled && known.get(c.id);
+      if (same) {
+        next.push(same);
+        continue;
+      }
       const detail = await this.o.store.clusterDetail(null, c.id);
       if (!detail) continue;
       const nodes = clusterNodes(detail, await this.o.store.clusterSecrets(c.id), this.o.timings);
-      if (nodes.primary) next.push({ clusterId: c.id, nodes, name: masterName(detail) });
+      if (nodes.primary) next.push({ clusterId: c.id, nodes, name: masterName(detail), standalone: !c.haEnabled });
     }
     this.watched = next;
     this.refreshedAt = Date.now();
@@ -60,11 +82,22 @@ export class PrimaryWatch {
     this.ticking = true;
     try {
       if (Date.now() - this.refreshedAt > REFRESH_MS) await this.refresh();
+      const standalones = this.ticks++ % STANDALONE_EVERY === 0;
       for (const w of this.watched) {
+        if (w.standalone && !standalones) continue;
         const primary = w.nodes.primary!;
         const key = `${w.clusterId}:${primary.nodeId}`;
-        if (this.handled.has(key) || (await this.o.driver.isRunning(primary))) continue;
+        // Seen running again (healed, or primary again after a switchover): a next death counts.
+        if (await this.o.driver.isRunning(primary)) {
+          this.handled.delete(key);
+          continue;
+        }
+        if (this.handled.has(key)) continue;
         this.handled.add(key);
+        if (w.standalone) {
+          this.o.onDeadEngine?.(w.clusterId);
+          continue;
+        }
         await this.failover(w.clusterId, w.name, w.nodes, primary.ip);
         this.refreshedAt = 0; // the primary changes: read the topology again soon
       }

@@ -1,16 +1,23 @@
-// Keeps the API truthful about processes that live outside the service. At start it re-adopts
-// the engines that kept running while the service was down and marks those that died; then it
-// repeats the check periodically and whenever a Sentinel reports a topology change.
-// Standalone engines are never restarted behind the user's back. A dead data node of an HA
-// cluster that still has a primary is healed: after `healAfterMs` it is started again as a
-// replica of the current primary (what a managed service does with a failed node).
+// Keeps the API truthful about processes that live outside the service, and brings back the
+// ones that died. At start it re-adopts the engines that kept running while the service was down
+// and starts again those that died (a host reboot); then it repeats the check periodically,
+// whenever a Sentinel reports a topology change, and when the primary watch sees an engine die.
+//
+// A dead engine or Sentinel of a cluster that should run (RUNNING, or ERROR because of the death
+// itself; not STOPPED, not while an operation runs, not while automatic restarts are held) is
+// started again from its own files: at once, then with a backoff; a crash loop holds automatic
+// restarts for the cluster until the operator's Start or Restart (domain/self-healing.ts decides).
+// A dead data node of an HA cluster that has a primary comes back as its replica; an HA cluster
+// whose every data node died is brought back by cluster-recovery.ts.
 import { runsBesideTheWorkload } from '../domain/lifecycle.js';
-import type { Cluster } from '../domain/model.js';
-import type { Clock, Store } from '../domain/ports.js';
+import type { Cluster, ClusterDetail } from '../domain/model.js';
+import type { Clock, ClusterSecrets, Store } from '../domain/ports.js';
+import { DEFAULT_RESTART_POLICY, restartDecision, type RestartPolicy } from '../domain/self-healing.js';
 import type { Driver, NodeSpec } from '../drivers/driver.js';
-import { clusterNodes, DEFAULT_SENTINEL_TIMINGS, type SentinelTimings } from './nodes.js';
+import { NodeStartError, recoverWholeCluster, startNode } from './cluster-recovery.js';
+import { clusterNodes, DEFAULT_SENTINEL_TIMINGS, type ClusterNodes, type SentinelTimings } from './nodes.js';
 import { SentinelWatcher } from './sentinel-watch.js';
-import { applyObservation, observe } from './topology.js';
+import { applyObservation, observe, type Observation } from './topology.js';
 import type { Logger } from './worker.js';
 
 export interface ReconcilerOptions {
@@ -19,23 +26,38 @@ export interface ReconcilerOptions {
   clock: Clock;
   logger: Logger;
   intervalMs: number;
-  /** 0 turns healing off. */
+  /** The first wait of the restart backoff (README); 0 turns automatic restarts off. */
   healAfterMs?: number;
   sentinelTimings?: SentinelTimings;
   /** Called when a reconcile recorded a change of roles or states. */
   onTopologyChange?: () => void;
 }
 
+type Outcome = 'started' | 'waiting' | 'failed' | 'gave-up';
+
+/** One node's deaths and the starts the service made (deadSince null: seen running since). */
+interface Tracked {
+  deadSince: number | null;
+  starts: number[];
+}
+
 export class Reconciler {
   private timer: NodeJS.Timeout | null = null;
   private checking: Promise<void> | null = null;
   private readonly perCluster = new Map<string, Promise<void>>();
-  private readonly deadSince = new Map<string, number>();
+  /** Restart history per `<cluster id>/<node id>` (or `<cluster id>/all` for a whole HA cluster). */
+  private readonly history = new Map<string, Tracked>();
+  /** A check of the cluster owed when its backoff ends. */
+  private readonly wakeups = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly policy: RestartPolicy | null;
+  private stopped = false;
   readonly watcher: SentinelWatcher;
   private first = true;
 
   constructor(private readonly o: ReconcilerOptions) {
     this.watcher = new SentinelWatcher((id) => void this.checkCluster(id), o.logger);
+    const first = o.healAfterMs ?? 0;
+    this.policy = first > 0 ? { ...DEFAULT_RESTART_POLICY, firstDelayMs: first, maxDelayMs: Math.max(first, DEFAULT_RESTART_POLICY.maxDelayMs) } : null;
   }
 
   start(): void {
@@ -45,8 +67,11 @@ export class Reconciler {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    for (const w of this.wakeups.values()) clearTimeout(w.timer);
+    this.wakeups.clear();
     this.watcher.close();
     await this.checking;
     await Promise.allSettled([...this.perCluster.values()]);
@@ -80,7 +105,12 @@ export class Reconciler {
       const clusters = await this.o.store.clustersInStates(['RUNNING', 'ERROR']);
       const live = new Set(clusters.map((c) => c.id));
       for (const id of this.watcher.watching()) if (!live.has(id)) this.watcher.drop(id);
-      for (const cluster of clusters) engines += await this.reconcile(cluster);
+      for (const cluster of clusters) {
+        // One cluster at a time, through checkCluster so a check already running is shared.
+        const p = this.perCluster.get(cluster.id);
+        if (p) await p;
+        else engines += await this.reconcileGuarded(cluster);
+      }
     } catch (err) {
       this.o.logger.error({ err }, 'reconcile pass failed');
     }
@@ -88,70 +118,282 @@ export class Reconciler {
     this.first = false;
   }
 
+  private async reconcileGuarded(cluster: Cluster): Promise<number> {
+    let n = 0;
+    const p = this.reconcile(cluster)
+      .then((x) => void (n = x))
+      .catch((err) => this.o.logger.error({ err, cluster_id: cluster.id }, 'reconcile failed'))
+      .finally(() => this.perCluster.delete(cluster.id));
+    this.perCluster.set(cluster.id, p);
+    await p;
+    return n;
+  }
+
+  /** An operation that changes processes is in progress on the cluster (not a backup). */
+  private async operationRuns(clusterId: string): Promise<boolean> {
+    const active = await this.o.store.activeRequest(clusterId);
+    return active !== undefined && !runsBesideTheWorkload(active.operation);
+  }
+
+  private at(): string {
+    return this.o.clock.now().toISOString();
+  }
+
   /** Returns how many of the cluster's processes run. */
   private async reconcile(cluster: Cluster): Promise<number> {
-    const { store, driver } = this.o;
+    const { store } = this.o;
     if (cluster.serviceState !== 'RUNNING' && cluster.serviceState !== 'ERROR') {
       this.watcher.drop(cluster.id);
+      this.forget(cluster.id);
       return 0;
     }
     // An operation in progress owns the cluster; it sets the states when it ends. Backups and
     // backup settings change no process, so the reconciler goes on beside them.
-    const active = await store.activeRequest(cluster.id);
-    if (active && !runsBesideTheWorkload(active.operation)) return 0;
+    if (await this.operationRuns(cluster.id)) {
+      this.forget(cluster.id);
+      return 0;
+    }
     const detail = await store.clusterDetail(null, cluster.id);
     if (!detail) return 0;
-    const nodes = clusterNodes(detail, await store.clusterSecrets(cluster.id), this.o.sentinelTimings ?? DEFAULT_SENTINEL_TIMINGS);
-    const at = () => this.o.clock.now().toISOString();
-
-    if (!cluster.haEnabled) {
-      if (cluster.serviceState !== 'RUNNING') return 0;
-      const dead: NodeSpec[] = [];
-      for (const n of nodes.data) if (!(await driver.isRunning(n))) dead.push(n);
-      if (dead.length === 0) return nodes.data.length;
-      // Only if nothing else changed the cluster meanwhile (a stop, say).
-      if (!(await store.compareAndSetClusterState(cluster.id, 'RUNNING', 'ERROR', at()))) return 0;
-      for (const n of dead) {
-        await store.setInstanceState(n.instanceId, 'ERROR');
-        const name = detail.instances.find((i) => i.id === n.instanceId)?.name;
-        await store.addEvent(cluster.id, null, `engine process of instance ${name} is not running; cluster is ERROR (Start or Restart it)`, at());
-      }
-      return nodes.data.length - dead.length;
-    }
+    const secrets = await store.clusterSecrets(cluster.id);
+    const nodes = clusterNodes(detail, secrets, this.o.sentinelTimings ?? DEFAULT_SENTINEL_TIMINGS);
+    const healing = this.policy !== null && (await store.autoRestartHold(cluster.id)) === null;
+    if (!cluster.haEnabled) return this.reconcileStandalone(cluster, detail, nodes, healing);
 
     this.watcher.ensure(cluster.id, nodes.sentinels);
-    const obs = await observe(nodes);
-    const applied = await applyObservation(store, detail, obs, { at: at(), previous: cluster.serviceState, setClusterState: true });
-    for (const c of applied.changes) await store.addEvent(cluster.id, null, c, at());
-    if (applied.changes.length > 0) this.o.onTopologyChange?.();
-    await this.heal(cluster, obs.primary, nodes.data.filter((n) => !obs.data.find((d) => d.node === n)?.info), nodes.sentinels);
+    let obs = await this.observeAndRecord(detail, cluster.serviceState, nodes);
+    if (healing && (await this.healHa(cluster, detail, nodes, obs, secrets))) {
+      // The whole cluster was started again: record what runs now.
+      const fresh = await store.clusterDetail(null, cluster.id);
+      const current = await store.findCluster(null, cluster.id);
+      if (fresh && current) obs = await this.observeAndRecord(fresh, current.serviceState, clusterNodes(fresh, secrets, this.o.sentinelTimings ?? DEFAULT_SENTINEL_TIMINGS));
+    }
     return obs.data.filter((d) => d.info).length + obs.sentinels.filter((s) => s.alive).length;
   }
 
-  private async heal(cluster: Cluster, primary: NodeSpec | null, deadData: NodeSpec[], sentinels: NodeSpec[]): Promise<void> {
-    const healAfter = this.o.healAfterMs ?? 0;
-    if (healAfter <= 0 || !primary) return;
-    const now = Date.now();
-    const candidates = [...deadData, ...sentinels];
-    for (const n of candidates) {
-      // A process that runs (a data node may just be too busy to answer) is left alone.
-      if (await this.o.driver.isRunning(n)) {
-        this.deadSince.delete(n.nodeId);
-        continue;
+  private async observeAndRecord(detail: ClusterDetail, previous: Cluster['serviceState'], nodes: ClusterNodes): Promise<Observation> {
+    const obs = await observe(nodes);
+    const applied = await applyObservation(this.o.store, detail, obs, { at: this.at(), previous, setClusterState: true });
+    for (const c of applied.changes) await this.o.store.addEvent(detail.cluster.id, null, c, this.at());
+    if (applied.changes.length > 0) this.o.onTopologyChange?.();
+    return obs;
+  }
+
+  private async reconcileStandalone(cluster: Cluster, detail: ClusterDetail, nodes: ClusterNodes, healing: boolean): Promise<number> {
+    const { store, driver } = this.o;
+    const dead: NodeSpec[] = [];
+    for (const n of nodes.data) {
+      if (await driver.isRunning(n)) this.sawAlive(cluster.id, n);
+      else dead.push(n);
+    }
+    const name = (n: NodeSpec) => detail.instances.find((i) => i.id === n.instanceId)?.name ?? n.nodeId;
+    if (dead.length === 0) {
+      // Started again by an earlier look (or by hand) and serving: the ERROR that the death
+      // caused is over. An ERROR an operation left stays until the operator acts.
+      if (cluster.serviceState === 'ERROR' && healing && (await Promise.all(nodes.data.map((n) => driver.isHealthy(n)))).every(Boolean)) {
+        await this.markRunning(cluster.id, nodes.data);
       }
-      const since = this.deadSince.get(n.nodeId) ?? now;
-      this.deadSince.set(n.nodeId, since);
-      if (now - since < healAfter) continue;
-      const node = n.kind === 'data' ? { ...n, replicaOf: { ip: primary.ip, port: primary.port } } : { ...n, sentinel: { ...n.sentinel!, master: { ip: primary.ip, port: primary.port } } };
-      try {
-        await this.o.driver.configure(node);
-        await this.o.driver.launch(node);
-        this.deadSince.delete(n.nodeId);
-        await this.o.store.addEvent(cluster.id, null, `restarted the dead ${n.kind === 'data' ? 'data node' : 'Sentinel'} on ${n.ip}:${n.port}${n.kind === 'data' ? ' as a replica of the primary' : ''}`, this.o.clock.now().toISOString());
-        this.o.logger.info({ cluster_id: cluster.id, node: n.nodeId }, 'healed a dead node');
-      } catch (err) {
-        this.o.logger.warn({ cluster_id: cluster.id, node: n.nodeId, err: String(err) }, 'healing a node failed');
+      return nodes.data.length;
+    }
+    if (cluster.serviceState === 'RUNNING') {
+      // Only if nothing else changed the cluster meanwhile (a stop, say).
+      if (!(await store.compareAndSetClusterState(cluster.id, 'RUNNING', 'ERROR', this.at()))) return 0;
+      for (const n of dead) {
+        await store.setInstanceState(n.instanceId, 'ERROR');
+        const then = healing ? 'starting it again from its data' : 'cluster is ERROR (Start or Restart it)';
+        await store.addEvent(cluster.id, null, `engine process of instance ${name(n)} is not running; ${then}`, this.at());
       }
     }
+    if (!healing) return nodes.data.length - dead.length;
+    const outcomes: Outcome[] = [];
+    for (const n of dead) outcomes.push(await this.restart(cluster, n, n, `the engine of instance ${name(n)}`, true, ' from its data'));
+    if (outcomes.every((o) => o === 'started')) await this.markRunning(cluster.id, nodes.data);
+    return nodes.data.length - outcomes.filter((o) => o !== 'started').length;
+  }
+
+  private async markRunning(clusterId: string, data: NodeSpec[]): Promise<void> {
+    if (!(await this.o.store.compareAndSetClusterState(clusterId, 'ERROR', 'RUNNING', this.at()))) return;
+    for (const n of data) await this.o.store.setInstanceState(n.instanceId, 'RUNNING');
+    await this.o.store.addEvent(clusterId, null, 'cluster is RUNNING', this.at());
+    this.o.onTopologyChange?.();
+  }
+
+  /** Returns true when it started the whole cluster again. */
+  private async healHa(cluster: Cluster, detail: ClusterDetail, nodes: ClusterNodes, obs: Observation, secrets: ClusterSecrets): Promise<boolean> {
+    const { driver } = this.o;
+    const name = (n: NodeSpec) => detail.instances.find((i) => i.id === n.instanceId)?.name ?? n.nodeId;
+    // A process that runs (a data node may just be too busy to answer) is left alone.
+    const deadData: NodeSpec[] = [];
+    for (const d of obs.data) {
+      if (d.info || (await driver.isRunning(d.node))) this.sawAlive(cluster.id, d.node);
+      else deadData.push(d.node);
+    }
+    const deadSentinels: NodeSpec[] = [];
+    for (const s of obs.sentinels) {
+      if (s.alive || (await driver.isRunning(s.node))) this.sawAlive(cluster.id, s.node);
+      else deadSentinels.push(s.node);
+    }
+    if (deadData.length > 0 && deadData.length === nodes.data.length) return this.recoverAll(cluster, detail, nodes, secrets);
+    this.sawAliveKey(`${cluster.id}/all`);
+    const primary = obs.primary;
+    // Without a primary, live replicas wait for Sentinel to promote one: a dead node started now
+    // could not know whom to follow. Dead Sentinels come back so that the failover can happen.
+    if (primary) {
+      for (const n of deadData) {
+        const spec = { ...n, replicaOf: { ip: primary.ip, port: primary.port } };
+        await this.restart(cluster, n, spec, `data node ${name(n)}`, false, ' from its data as a replica of the primary');
+      }
+    }
+    for (const s of deadSentinels) {
+      const spec = primary ? { ...s, sentinel: { ...s.sentinel!, master: { ip: primary.ip, port: primary.port } } } : s;
+      const label = s.nodeId === s.instanceId ? `the Sentinel of instance ${name(s)}` : `the Sentinel beside instance ${name(s)}`;
+      await this.restart(cluster, s, spec, label, false, primary ? ', watching the primary' : '');
+    }
+    return false;
+  }
+
+  /**
+   * Starts one dead node again when the backoff allows; gives up after a crash loop. `stopsCluster`:
+   * the cluster serves nothing without this node (a standalone engine), so giving up leaves it ERROR.
+   */
+  private async restart(cluster: Cluster, node: NodeSpec, spec: NodeSpec, label: string, stopsCluster: boolean, as: string): Promise<Outcome> {
+    const policy = this.policy!;
+    const key = `${cluster.id}/${node.nodeId}`;
+    const now = Date.now();
+    const h = this.deadSeen(key, now);
+    const d = restartDecision({ deadSince: h.deadSince ?? now, starts: h.starts }, now, policy);
+    if (d.kind === 'wait') {
+      this.wakeAt(cluster.id, d.untilMs);
+      return 'waiting';
+    }
+    if (d.kind === 'give-up') {
+      await this.giveUp(cluster, node, label, d.starts, stopsCluster);
+      return 'gave-up';
+    }
+    // An operation begun since this look owns the cluster now (a Stop must not race a start).
+    if (await this.operationRuns(cluster.id)) return 'waiting';
+    h.starts.push(now);
+    try {
+      await startNode(this.o.driver, spec);
+      h.deadSince = null;
+      await this.o.store.addEvent(cluster.id, null, `started ${label} again${as}${d.attempt > 1 ? ` (start ${d.attempt})` : ''}`, this.at());
+      this.o.logger.info({ cluster_id: cluster.id, node: node.nodeId, attempt: d.attempt }, 'restarted a dead node');
+      // A start that does not last is seen at the next look; make it soon.
+      this.wakeAt(cluster.id, now + policy.firstDelayMs);
+      return 'started';
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      await this.o.store.addEvent(cluster.id, null, `starting ${label} again failed (start ${d.attempt}): ${msg}`, this.at());
+      this.o.logger.warn({ cluster_id: cluster.id, node: node.nodeId, err: msg }, 'restarting a dead node failed');
+      this.wakeNext(cluster.id, h, now);
+      return 'failed';
+    }
+  }
+
+  /** Returns true when it started processes (whether or not all of them came up). */
+  private async recoverAll(cluster: Cluster, detail: ClusterDetail, nodes: ClusterNodes, secrets: ClusterSecrets): Promise<boolean> {
+    const policy = this.policy!;
+    const key = `${cluster.id}/all`;
+    const now = Date.now();
+    const h = this.deadSeen(key, now);
+    const d = restartDecision({ deadSince: h.deadSince ?? now, starts: h.starts }, now, policy);
+    if (d.kind === 'wait') {
+      this.wakeAt(cluster.id, d.untilMs);
+      return false;
+    }
+    const name = (n: NodeSpec) => detail.instances.find((i) => i.id === n.instanceId)?.name ?? n.nodeId;
+    if (d.kind === 'give-up') {
+      const culprit = this.lastFailed.get(key) ?? nodes.data.find((n) => n.replicaOf === null) ?? nodes.data[0];
+      await this.giveUp(cluster, culprit, `the data nodes (${name(culprit)} as the primary)`, d.starts, true);
+      return false;
+    }
+    if (await this.operationRuns(cluster.id)) return false;
+    h.starts.push(now);
+    await this.o.store.addEvent(cluster.id, null, 'every data node of the cluster is down; choosing the primary from what each one stored, before any of them starts', this.at());
+    try {
+      const r = await recoverWholeCluster({ store: this.o.store, driver: this.o.driver, timings: this.o.sentinelTimings ?? DEFAULT_SENTINEL_TIMINGS, nowMs: now }, detail, nodes, secrets);
+      h.deadSince = null;
+      this.lastFailed.delete(key);
+      const others = nodes.data.filter((n) => n.nodeId !== r.primary.nodeId).map(name);
+      await this.o.store.addEvent(
+        cluster.id,
+        null,
+        `started the cluster again from its data: ${name(r.primary)} is the primary (${r.choice.why})` +
+          `${others.length ? `, ${others.join(' and ')} its replica${others.length > 1 ? 's' : ''}` : ''}; Sentinels restored with epoch ${r.epoch}`,
+        this.at(),
+      );
+      for (const p of r.problems) await this.o.store.addEvent(cluster.id, null, p, this.at());
+      this.o.logger.info({ cluster_id: cluster.id, primary: r.primary.nodeId }, 'started a whole HA cluster again');
+      this.wakeAt(cluster.id, now + policy.firstDelayMs);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      if (err instanceof NodeStartError) this.lastFailed.set(key, err.node);
+      await this.o.store.addEvent(cluster.id, null, `starting the cluster again failed (start ${d.attempt}): ${msg}`, this.at());
+      this.o.logger.warn({ cluster_id: cluster.id, err: msg }, 'restarting a whole HA cluster failed');
+      this.wakeNext(cluster.id, h, now);
+    }
+    return true;
+  }
+
+  /** The node whose start failed last in a whole-cluster recovery, for its log lines. */
+  private readonly lastFailed = new Map<string, NodeSpec>();
+
+  private async giveUp(cluster: Cluster, node: NodeSpec, label: string, starts: number, stopsCluster: boolean): Promise<void> {
+    const { store, driver } = this.o;
+    const lines = await driver.lastLogLines(node, 5).catch(() => []);
+    const minutes = Math.round(this.policy!.windowMs / 60_000);
+    const reason = `${label} did not stay up after ${starts} starts within ${minutes} min; its last log lines: ${lines.length ? lines.join(' | ') : '(none)'}`;
+    await store.holdAutoRestart(cluster.id, `crash loop: ${reason}`, this.at());
+    if (stopsCluster) await store.compareAndSetClusterState(cluster.id, 'RUNNING', 'ERROR', this.at());
+    if (node.kind === 'data' || node.nodeId === node.instanceId) await store.setInstanceState(node.instanceId, 'ERROR');
+    await store.addEvent(cluster.id, null, `gave up restarting: ${reason}. Automatic restarts of this cluster stop until it is started or restarted`, this.at());
+    this.o.logger.warn({ cluster_id: cluster.id, node: node.nodeId }, 'crash loop: gave up restarting');
+    this.forget(cluster.id);
+  }
+
+  private deadSeen(key: string, now: number): Tracked {
+    let h = this.history.get(key);
+    if (!h) this.history.set(key, (h = { deadSince: now, starts: [] }));
+    h.deadSince ??= now;
+    h.starts = h.starts.filter((t) => now - t < this.policy!.windowMs);
+    return h;
+  }
+
+  private sawAlive(clusterId: string, n: NodeSpec): void {
+    this.sawAliveKey(`${clusterId}/${n.nodeId}`);
+  }
+
+  private sawAliveKey(key: string): void {
+    const h = this.history.get(key);
+    if (h) h.deadSince = null;
+  }
+
+  /** Drops what is remembered of a cluster (stopped, terminated, or an operation took it over). */
+  private forget(clusterId: string): void {
+    for (const k of [...this.history.keys()]) if (k.startsWith(`${clusterId}/`)) this.history.delete(k);
+    for (const k of [...this.lastFailed.keys()]) if (k.startsWith(`${clusterId}/`)) this.lastFailed.delete(k);
+    const w = this.wakeups.get(clusterId);
+    if (w) clearTimeout(w.timer);
+    this.wakeups.delete(clusterId);
+  }
+
+  /** After a failed start: look again when the next start is due, or at once to give up. */
+  private wakeNext(clusterId: string, h: Tracked, now: number): void {
+    const next = restartDecision({ deadSince: h.deadSince ?? now, starts: h.starts }, now, this.policy!);
+    this.wakeAt(clusterId, next.kind === 'wait' ? next.untilMs : now);
+  }
+
+  private wakeAt(clusterId: string, atMs: number): void {
+    if (this.stopped) return;
+    const current = this.wakeups.get(clusterId);
+    if (current && current.at <= atMs) return;
+    if (current) clearTimeout(current.timer);
+    const timer = setTimeout(() => {
+      this.wakeups.delete(clusterId);
+      // A look already running may have begun before the moment this one is owed: look after it.
+      void (this.perCluster.get(clusterId) ?? Promise.resolve()).then(() => (this.stopped ? undefined : this.checkCluster(clusterId)));
+    }, Math.max(0, atMs - Date.now()));
+    timer.unref();
+    this.wakeups.set(clusterId, { at: atMs, timer });
   }
 }

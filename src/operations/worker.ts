@@ -2,7 +2,7 @@
 // with a heartbeat, runs the workflow's steps from the one after the last recorded step, and
 // records the outcome. A request whose worker died (lease expired) is claimed again and resumes.
 import { randomUUID } from 'node:crypto';
-import { TRANSITIONS } from '../domain/lifecycle.js';
+import { releasesAutoRestartHold, TRANSITIONS } from '../domain/lifecycle.js';
 import type { OperationRequest, ServiceState } from '../domain/model.js';
 import type { Clock, Store } from '../domain/ports.js';
 import type { Driver } from '../drivers/driver.js';
@@ -125,6 +125,7 @@ export class Worker {
       if (workflow.finish) await workflow.finish(ctx);
       else await this.finish(ctx, 'success');
       await ctx.event(`${request.operation} completed`);
+      if (releasesAutoRestartHold(request.operation)) await store.releaseAutoRestart(request.clusterId);
       await store.finishRequest(request.id, 'COMPLETED', null, now());
       logger.info(log, 'request completed');
     } catch (err) {
@@ -139,6 +140,11 @@ export class Worker {
           else await this.finish(ctx, 'failure');
         } else {
           await store.setClusterState(request.clusterId, TRANSITIONS[request.operation].failure, now());
+        }
+        // A cluster an operation left ERROR is the operator's to look at: the service does not
+        // start its processes again by itself until the next Start or Restart.
+        if (TRANSITIONS[request.operation].during !== null && (await store.findCluster(null, request.clusterId))?.serviceState === 'ERROR') {
+          await store.holdAutoRestart(request.clusterId, `${request.operation} failed: ${error.message}`, now());
         }
       } catch (cleanupErr) {
         logger.error({ ...log, err: cleanupErr }, 'clean-up after a failed request failed');

@@ -170,6 +170,18 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '2026-12-01-001-auto-restart-holds': {
+    async up(db: Kysely<any>) {
+      // A cluster whose dead processes the service must not start again by itself (a crash
+      // loop, a failed operation) until an operator's Start or Restart; the reason, for people.
+      await db.schema
+        .createTable('auto_restart_holds')
+        .addColumn('cluster_id', 'varchar(32)', (c) => c.primaryKey())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('at', 'varchar(40)', (c) => c.notNull())
+        .execute();
+    },
+  },
   '2026-12-01-004-service-secret': {
     async up(db: Kysely<any>) {
       // The secret of the service's own ACL user on a cluster's engines and Sentinels, kept like

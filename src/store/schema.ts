@@ -119,6 +119,12 @@ export interface BackupHistoriesTable {
   log_end_at: string | null;
 }
 
+export interface AutoRestartHoldsTable {
+  cluster_id: string;
+  reason: string;
+  at: string;
+}
+
 export interface Database {
   credentials: CredentialsTable;
   clusters: ClustersTable;
@@ -127,4 +133,5 @@ export interface Database {
   requests: RequestsTable;
   events: EventsTable;
   backup_histories: BackupHistoriesTable;
+  auto_restart_holds: AutoRestartHoldsTable;
 }

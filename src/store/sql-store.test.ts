@@ -191,7 +191,7 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
 
   beforeEach(async () => {
     if (unavailable) throw unavailable;
-    for (const table of ['backup_histories', 'events', 'requests', 'instances', 'instance_groups', 'clusters', 'credentials'] as const) {
+    for (const table of ['auto_restart_holds', 'backup_histories', 'events', 'requests', 'instances', 'instance_groups', 'clusters', 'credentials'] as const) {
       await db.deleteFrom(table).execute();
     }
   });
@@ -513,6 +513,19 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
       expect(await store.findCluster(null, n.cluster.id)).toMatchObject({ serviceState: 'STOPPED', modifiedAt: at(8) });
       expect(await store.compareAndSetClusterState(n.cluster.id, 'STOPPING', 'STOPPED', at(9))).toBe(false);
       expect(await store.compareAndSetClusterState(newId(), 'STOPPING', 'STOPPED', at(9))).toBe(false);
+    });
+
+    it('holds automatic restarts with a reason, replaces the reason, and releases the hold', async () => {
+      const a = await liveCluster({}, 'ERROR');
+      const b = await liveCluster({}, 'RUNNING');
+      expect(await store.autoRestartHold(a.cluster.id)).toBeNull();
+      await store.holdAutoRestart(a.cluster.id, 'crash loop', at(1));
+      await store.holdAutoRestart(a.cluster.id, 'start failed', at(2));
+      expect(await store.autoRestartHold(a.cluster.id)).toBe('start failed');
+      expect(await store.autoRestartHold(b.cluster.id)).toBeNull();
+      await store.releaseAutoRestart(a.cluster.id);
+      await store.releaseAutoRestart(a.cluster.id);
+      expect(await store.autoRestartHold(a.cluster.id)).toBeNull();
     });
 
     it('clustersInStates finds clusters of every account', async () => {

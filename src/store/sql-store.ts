@@ -536,6 +536,23 @@ export class SqlStore implements Store {
     return Number(res.numUpdatedRows);
   }
 
+  async autoRestartHold(clusterId: string): Promise<string | null> {
+    const r = await this.db.selectFrom('auto_restart_holds').select('reason').where('cluster_id', '=', clusterId).executeTakeFirst();
+    return r?.reason ?? null;
+  }
+
+  async holdAutoRestart(clusterId: string, reason: string, at: string): Promise<void> {
+    await this.db
+      .insertInto('auto_restart_holds')
+      .values({ cluster_id: clusterId, reason, at })
+      .onConflict((oc) => oc.column('cluster_id').doUpdateSet({ reason, at }))
+      .execute();
+  }
+
+  async releaseAutoRestart(clusterId: string): Promise<void> {
+    await this.db.deleteFrom('auto_restart_holds').where('cluster_id', '=', clusterId).execute();
+  }
+
   async addEvent(clusterId: string, requestId: string | null, message: string, at: string): Promise<void> {
     await this.db.insertInto('events').values({ id: eventId(), cluster_id: clusterId, request_id: requestId, message, at }).execute();
   }

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useChildServices, waitStep, type ChildService } from '../support/child-service.js';
-import { enginePids, sigkillEngine } from '../support/engines.js';
+import { enginePids, onePid, sigkillEngine } from '../support/engines.js';
 import { createBody, engineVersions, startHarness, type Harness } from '../support/harness.js';
+import { waitFor } from '../support/writer.js';
 
 const run = promisify(execFile);
 const PASSWORD = 'Secr3t!pass';
@@ -52,8 +53,56 @@ describe('service restart with clusters running', () => {
     expect(await cli(ip, 'GET', 'k')).toBe('v');
   });
 
-  it('marks a cluster whose engine died while the service was down, and Start brings it back', async () => {
+  it('starts an engine that died while the service was down again, with its data', async () => {
     const { id, instanceId } = await createRunning('diedwhiledown');
+    const ip = (await h.client.get(`/v1/clusters/${id}`)).body.instance_groups[0].instances[0].service_ip_address;
+    await cli(ip, 'SET', 'k', 'kept');
+
+    await h.closeService();
+    const before = await sigkillEngine(instanceId);
+    await h.restartService();
+
+    const show = await h.client.waitState(id, 'RUNNING', 10_000);
+    expect(show.instance_groups[0].instances[0].service_state).toBe('RUNNING');
+    expect(await cli(ip, 'GET', 'k')).toBe('kept');
+    expect(await onePid(instanceId)).not.toBe(before);
+    const events = (await h.client.get(`/v1/clusters/${id}/events`)).body.contents.map((e: any) => e.message);
+    expect(events).toContain('engine process of instance tst-01 is not running; starting it again from its data');
+    expect(events).toContain('started the engine of instance tst-01 again from its data');
+  });
+
+  it('notices an engine that dies while the service runs, and starts it again', async () => {
+    const { id, instanceId } = await createRunning('diedwhileup');
+    const ip = (await h.client.get(`/v1/clusters/${id}`)).body.instance_groups[0].instances[0].service_ip_address;
+    await cli(ip, 'SET', 'k', 'kept');
+    const before = await sigkillEngine(instanceId);
+    // No periodic reconcile here (interval 0): the service's own watch of its engines notices.
+    const events = await waitFor('the engine to be started again', async () => {
+      const messages = (await h.client.get(`/v1/clusters/${id}/events`)).body.contents.map((e: any) => e.message);
+      return messages.includes('started the engine of instance tst-01 again from its data') ? messages : undefined;
+    }, 20_000);
+    expect(events).toContain('engine process of instance tst-01 is not running; starting it again from its data');
+    await h.client.waitState(id, 'RUNNING', 10_000);
+    expect(await onePid(instanceId)).not.toBe(before);
+    expect(await cli(ip, 'GET', 'k')).toBe('kept');
+  });
+});
+
+describe('with automatic restarts off (CACHESTORE_HEAL_AFTER_MS=0)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ CACHESTORE_HEAL_AFTER_MS: '0' });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('leaves a cluster whose engine died ERROR until Start brings it back', async () => {
+    const [engine] = await engineVersions(h.client);
+    const r = await h.client.post('/v1/clusters', createBody(engine, { name: 'noheal' }));
+    expect(await h.client.waitRequest(r.body.request_id)).toBe('COMPLETED');
+    const id = r.body.resource.id;
+    const instanceId = (await h.service.store.clusterDetail(null, id))!.instances[0].id;
 
     await h.closeService();
     await sigkillEngine(instanceId);
@@ -63,7 +112,10 @@ describe('service restart with clusters running', () => {
     expect(show.body.service_state).toBe('ERROR');
     expect(show.body.instance_groups[0].instances[0].service_state).toBe('ERROR');
     const events = await h.client.get(`/v1/clusters/${id}/events`);
-    expect(events.body.contents.map((e: any) => e.message).join('\n')).toMatch(/not running/);
+    expect(events.body.contents.map((e: any) => e.message)).toContain('engine process of instance tst-01 is not running; cluster is ERROR (Start or Restart it)');
+    // Still down a while later: nothing starts it behind the operator's back.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await enginePids(instanceId)).toEqual([]);
 
     const start = await h.client.post(`/v1/clusters/${id}/start`);
     expect(start.status).toBe(202);
@@ -73,7 +125,7 @@ describe('service restart with clusters running', () => {
 
   it('notices an engine that dies while the service runs (periodic reconcile)', async () => {
     // Its own service with the reconcile every 200 ms: nothing but the timer looks at the cluster.
-    const own = await startHarness({ CACHESTORE_RECONCILE_INTERVAL_MS: '200' });
+    const own = await startHarness({ CACHESTORE_RECONCILE_INTERVAL_MS: '200', CACHESTORE_HEAL_AFTER_MS: '0' });
     try {
       const [engine] = await engineVersions(own.client);
       const r = await own.client.post('/v1/clusters', createBody(engine, { name: 'diedwhileup' }));

@@ -15,7 +15,8 @@ let h: Harness;
 let engines: Awaited<ReturnType<typeof engineVersions>>;
 
 beforeAll(async () => {
-  // Reconcile often and heal a dead node after 1.5 s, so the tests see both within seconds.
+  // Reconcile often, and start a dead node again 1.5 s after its death is seen (the first
+  // restart's backoff), so the tests see both within seconds.
   // Sentinel's down-after gets more margin than the default (1100 ms) on a machine that runs
   // other test files at the same time: a false "down" starts a needless failover (README).
   h = await startHarness({ CACHESTORE_RECONCILE_INTERVAL_MS: '500', CACHESTORE_HEAL_AFTER_MS: '1500', CACHESTORE_SENTINEL_DOWN_AFTER_MS: '1500' });

@@ -1,12 +1,38 @@
 // A client that writes through Sentinel discovery (ioredis with `sentinels`), as an application
-// would, and remembers every write the cluster acknowledged, so a test can check that none was
-// lost across a failover, a switchover or a rolling restart.
+// would, or straight to a standalone engine, and remembers every write the cluster acknowledged,
+// so a test can check that none was lost across a failover, a switchover, a rolling restart or
+// an engine's crash and restart.
 import { Redis } from 'ioredis';
 
 export interface SentinelTarget {
   sentinels: Array<{ host: string; port: number }>;
   name: string;
   password: string;
+}
+
+/** A standalone cluster's engine, reached directly. */
+export interface DirectTarget {
+  host: string;
+  port: number;
+  password: string;
+}
+
+export type Target = SentinelTarget | DirectTarget;
+
+/** A client that reconnects and retries until stopped: through Sentinel, or straight to the engine. */
+export function clientFor(t: Target): Redis {
+  if ('sentinels' in t) return sentinelClient(t);
+  const c = new Redis({
+    host: t.host,
+    port: t.port,
+    password: t.password,
+    enableAutoPipelining: false,
+    maxRetriesPerRequest: null,
+    connectTimeout: 500,
+    retryStrategy: () => 50,
+  });
+  c.on('error', () => undefined);
+  return c;
 }
 
 export function sentinelClient(t: SentinelTarget): Redis {
@@ -50,8 +76,8 @@ export interface Writer {
   stop(): Promise<WriterResult>;
 }
 
-export function startWriter(t: SentinelTarget, prefix: string): Writer {
-  const client = sentinelClient(t);
+export function startWriter(t: Target, prefix: string): Writer {
+  const client = clientFor(t);
   const acked: string[] = [];
   const ackedAt: number[] = [];
   const sentAt: number[] = [];
@@ -93,8 +119,8 @@ export function startWriter(t: SentinelTarget, prefix: string): Writer {
 }
 
 /** The acknowledged keys the cluster's current primary does not have. */
-export async function missingKeys(t: SentinelTarget, keys: string[]): Promise<string[]> {
-  const c = sentinelClient(t);
+export async function missingKeys(t: Target, keys: string[]): Promise<string[]> {
+  const c = clientFor(t);
   try {
     const missing: string[] = [];
     for (let i = 0; i < keys.length; i += 500) {

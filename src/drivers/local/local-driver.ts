@@ -2,14 +2,15 @@
 // from the service (daemonized) so that restarting the service never stops a database.
 // Layout: <dataDir>/engines/<nodeId>/{engine.conf, engine.pid, engine.launch, engine.log, data/}
 import { spawn } from 'node:child_process';
-import { chmod, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { renderDataNodeConfig, renderSentinelConfig } from '../../engines/config.js';
+import { lastTimestamp, parseManifest } from '../../engines/aof.js';
+import { parseSentinelState, renderDataNodeConfig, renderSentinelConfig } from '../../engines/config.js';
 import { ping, shutdown } from '../../engines/client.js';
 import type { EngineBinaries } from '../../engines/detect.js';
 import type { EngineKind } from '../../domain/model.js';
-import { endpointOf, type Driver, type NodeSpec } from '../driver.js';
+import { endpointOf, type Driver, type NodeSpec, type PersistedState } from '../driver.js';
 import { findEnginesIn, identify, inspect, isAdoptable, isSameProcess, signal, waitForExit, type ProcessIdentity } from './processes.js';
 
 const STOP_TIMEOUT_MS = 60_000;
@@ -143,13 +144,17 @@ export class LocalDriver implements Driver {
     const p = this.paths(node);
     // A pid file or launch record left by an engine that died is harmless: its pid is no engine
     // in this data dir any more (or has another start time), and the new engine overwrites it.
+    // It is left in place (a launch racing another must not lose the other's engine); what it
+    // names now tells a new daemon that wrote its pid and died from the old one.
+    const stalePid = await readPidFile(p.pid);
     const stderr: Buffer[] = [];
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn(node.kind === 'sentinel' ? bin.sentinel : bin.server, [p.conf], { detached: true, stdio: ['ignore', 'ignore', 'pipe'], cwd: p.dir });
       child.stderr.on('data', (d: Buffer) => stderr.push(d));
       child.once('error', reject);
+      // Not unref'd: it is awaited, and at boot (before the API listens) nothing else may keep
+      // the event loop alive while the launcher forks the daemon.
       child.once('exit', (c) => resolve(c));
-      child.unref();
     });
     if (code !== 0) {
       throw new Error(`${node.engine} engine did not start (exit ${code}): ${await this.why(node, Buffer.concat(stderr).toString())}`);
@@ -159,22 +164,53 @@ export class LocalDriver implements Driver {
     // here on.
     const deadline = Date.now() + LAUNCH_TIMEOUT_MS;
     while ((await this.process(node)) === null) {
-      if (Date.now() > deadline) throw new Error(`${node.engine} engine exited right after starting: ${await this.why(node)}`);
+      // A new pid written and already gone: the daemon died while starting (say so at once).
+      const written = await readPidFile(p.pid);
+      if (Date.now() > deadline || (written !== null && written !== stalePid && (await exited(written)))) {
+        throw new Error(`${node.engine} engine exited right after starting: ${await this.why(node)}`);
+      }
       await new Promise((r) => setTimeout(r, 5));
     }
   }
 
   /** The last lines of the engine's log, as the reason a start failed. Never holds secrets. */
   private async why(node: NodeSpec, stderr = ''): Promise<string> {
-    let log = '';
-    try {
-      log = (await readFile(this.paths(node).log, 'utf8')).split('\n').filter(Boolean).slice(-3).join(' | ');
-    } catch {
-      // no log yet
-    }
+    const log = (await this.lastLogLines(node, 3)).join(' | ');
     const text = `${stderr.trim()} ${log}`.trim() || 'no output';
     return masked(node, text).slice(0, 600);
   }
+
+  async lastLogLines(node: NodeSpec, count: number): Promise<string[]> {
+    // The tail is enough: a log grows for as long as the node lives.
+    const text = await readTail(this.paths(node).log, 64 * 1024).catch(() => '');
+    return text
+      .split('\n')
+      .filter((l) => l.trim())
+      .slice(-count)
+      .map((l) => masked(node, l));
+  }
+
+  async persistedState(node: NodeSpec): Promise<PersistedState> {
+    const p = this.paths(node);
+    if (node.kind === 'sentinel') {
+      const text = await readFile(p.conf, 'utf8').catch(() => '');
+      return { hasData: false, lastWriteAt: null, sentinel: text ? parseSentinelState(text, node.sentinel!.masterName) : null };
+    }
+    // The engine's default appenddirname and snapshot name, inside the node's data dir.
+    const aofDir = join(p.data, 'appendonlydir');
+    const entries = parseManifest(await readFile(join(aofDir, 'appendonly.aof.manifest'), 'utf8').catch(() => ''));
+    const size = (f: string) => stat(f).then((s) => s.size, () => 0);
+    let hasData = (await size(join(p.data, 'dump.rdb'))) > 0;
+    for (const e of entries) if ((await size(join(aofDir, e.name))) > 0) hasData = true;
+    // The newest increment that logged a write with its second (aof-timestamp-enabled).
+    let lastWriteAt: number | null = null;
+    for (const e of entries.filter((x) => x.type === 'i').sort((a, b) => b.seq - a.seq)) {
+      lastWriteAt = await lastTimestampIn(join(aofDir, e.name));
+      if (lastWriteAt !== null) break;
+    }
+    return { hasData, lastWriteAt, sentinel: null };
+  }
+
 
   async waitReady(node: NodeSpec, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -241,4 +277,62 @@ export class LocalDriver implements Driver {
   async removeData(node: NodeSpec): Promise<void> {
     await rm(this.paths(node).dir, { recursive: true, force: true });
   }
+}
+
+/** The last `bytes` of a file as text. */
+async function readTail(file: string, bytes: number): Promise<string> {
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    const start = Math.max(0, size - bytes);
+    const buf = Buffer.alloc(size - start);
+    await fh.read(buf, 0, buf.length, start);
+    return buf.toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The last `#TS:` second of a write log, read backwards in chunks (a log can be gigabytes). */
+async function lastTimestampIn(file: string): Promise<number | null> {
+  const CHUNK = 1 << 20;
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const { size } = await fh.stat();
+    // Chunks overlap by a little, so an annotation cut by a chunk's start is read whole in the next.
+    for (let end = size; end > 0; end -= CHUNK - 64) {
+      const start = Math.max(0, end - CHUNK);
+      const buf = Buffer.alloc(end - start);
+      await fh.read(buf, 0, buf.length, start);
+      // Annotations start a line; one cut at the chunk's start may read as a shorter number.
+      const text = buf.toString('latin1');
+      const at = text.lastIndexOf('\n#TS:');
+      if (at >= 0) return lastTimestamp(text.slice(at + 1));
+      if (start === 0) return lastTimestamp(text);
+    }
+    return null;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Whether a process is gone (or a zombie), whatever its title. */
+async function exited(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z';
+  } catch {
+    return true;
+  }
+}
+
+/** The pid a pid file names, or null when there is none. */
+async function readPidFile(file: string): Promise<number | null> {
+  const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+  return pid > 0 ? pid : null;
 }

@@ -1,0 +1,14 @@
+import { describe, expect, it } from 'vitest';
+import { lastTimestamp } from './aof.js';
+
+describe('the last write second of a write log', () => {
+  it('is the last #TS annotation, whatever follows it', () => {
+    const log = '#TS:1796137547\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n#TS:1796137549\r\n*3\r\n$3\r\nset\r\n$1\r\na\r\n$1\r\n1\r\n';
+    expect(lastTimestamp(log)).toBe(1796137549);
+  });
+
+  it('is null for a log with no annotation (no write since the rewrite)', () => {
+    expect(lastTimestamp('')).toBeNull();
+    expect(lastTimestamp('*3\r\n$3\r\nset\r\n$1\r\na\r\n$1\r\n1\r\n')).toBeNull();
+  });
+});
