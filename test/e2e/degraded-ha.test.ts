@@ -6,10 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTo } from '../support/dataset.js';
 import { enginePids } from '../support/engines.js';
 import { expectErrorShape } from '../support/errors.js';
-import { engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
+import { engineVersions, haBody, serviceEndpoint, startHarness, type Harness } from '../support/harness.js';
 import { eventMessages, instancesOf, primaryOf } from '../support/observe.js';
 import { waitFor } from '../support/writer.js';
 import { parseInfo } from '../../src/engines/replication.js';
+import { connect } from '../../src/engines/client.js';
 
 const PASSWORD = 'Secr3t!pass';
 
@@ -90,8 +91,11 @@ describe('with healing and the primary watch off', () => {
     // A full resync whose transfer the primary holds back for 6 s (as a large dataset would take):
     // the primary waits before it streams, and the replica, detached and attached again with a
     // history of its own, must copy everything.
-    const p = connectTo(primary.service_ip_address);
-    const r = connectTo(replica.service_ip_address);
+    // As the service's own user: the tenant may neither CONFIG SET nor REPLICAOF.
+    const p = connect(await serviceEndpoint(h, id, primary.service_ip_address));
+    const r = connect(await serviceEndpoint(h, id, replica.service_ip_address));
+    p.on('error', () => undefined);
+    r.on('error', () => undefined);
     await p.connect();
     await r.connect();
     try {
@@ -157,7 +161,7 @@ describe('with healing on', () => {
     const replica = instancesOf(s0).find((i) => i.role_type === 'REPLICA')!;
     const node = `${await t.instanceId(id, replica.name)}-sentinel`;
     const before = await kill(node);
-    await waitFor('the heal event', async () => (await eventMessages(h.client, id)).some((m) => m === `restarted the dead Sentinel on ${replica.service_ip_address}:26378`), 20_000);
+    await waitFor('the heal event', async () => (await eventMessages(h.client, id)).some((m) => m === `started the Sentinel beside instance ${replica.name} again, watching the primary`), 20_000);
     const events = await eventMessages(h.client, id);
     expect(events).toContain(`the Sentinel beside instance ${replica.name} does not answer`);
     expect(events.filter((m) => /cluster is ERROR/.test(m))).toEqual([]);
