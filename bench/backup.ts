@@ -13,7 +13,7 @@ import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalBackupStorage } from '../src/backups/storage.js';
-import { connectTo, PASSWORD } from '../test/support/dataset.js';
+import { connectTo } from '../test/support/dataset.js';
 import { createBody } from '../test/support/harness.js';
 import { median, perEngine } from './per-engine.js';
 

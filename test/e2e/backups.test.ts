@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latestSlot } from '../../src/domain/backup-schedule.js';
 import { listFiles as files } from '../support/files.js';
-import { connectTo, fill, readAll, writeWithinOneSecond } from '../support/dataset.js';
+import { fill, readAll, writeWithinOneSecond } from '../support/dataset.js';
 import { expectErrorShape } from '../support/errors.js';
 import { createBody, engineVersions, ManualClock, serviceEndpoint, startHarness, type Harness } from '../support/harness.js';
 import { withClient } from '../../src/engines/replication.js';

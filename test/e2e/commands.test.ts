@@ -5,7 +5,6 @@
 // refused with nothing changed; Synchronize Commands.
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpointOf } from '../../src/drivers/driver.js';
 import { connect } from '../../src/engines/client.js';
 import { MODIFIABLE_COMMANDS, SERVICE_OWNED_COMMANDS } from '../../src/engines/commands-catalog.js';
 import { LocalDriver } from '../../src/drivers/local/local-driver.js';
@@ -13,7 +12,7 @@ import { clusterNodes } from '../../src/operations/nodes.js';
 import { enginePids } from '../support/engines.js';
 import { expectErrorShape } from '../support/errors.js';
 import { createBody, engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
-import { missingKeys, startWriter, waitFor, type SentinelTarget } from '../support/writer.js';
+import { missingKeys, startWriter, sentinelTargetOf, waitFor, type SentinelTarget } from '../support/writer.js';
 
 const PASSWORD = 'Secr3t!pass';
 let h: Harness;
@@ -225,11 +224,7 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s HA', (product) => {
   let body: any;
   const word = product.startsWith('Redis') ? 'Redis' : 'Valkey';
   const name = `commandsha${word}`;
-  const target = (): SentinelTarget => ({
-    sentinels: body.instance_groups.flatMap((g: any) => g.instances).map((i: any) => ({ host: i.service_ip_address, port: 26378 })),
-    name,
-    password: PASSWORD,
-  });
+  const target = (): SentinelTarget => sentinelTargetOf(body, PASSWORD);
 
   beforeAll(async () => {
     const engine = engines.find((e) => e.product_image_type === product)!;

@@ -12,7 +12,6 @@ import { waitFor } from '../support/writer.js';
 import { parseInfo } from '../../src/engines/replication.js';
 import { connect } from '../../src/engines/client.js';
 
-const PASSWORD = 'Secr3t!pass';
 
 function api(h: () => Harness) {
   return {

@@ -2,7 +2,7 @@
 // discovers the primary through Sentinel, but cannot reconfigure, detach, stop or hide an engine
 // or a Sentinel (NOPERM). And a process title changed behind the service's back (forced here
 // through the service's own user) does not make the service lose or misjudge the engine.
-import { Redis } from 'ioredis';
+import { asTenant } from '../support/dataset.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identify } from '../../src/drivers/local/processes.js';
 import { SERVICE_USER } from '../../src/engines/acl.js';
@@ -11,7 +11,6 @@ import { enginePidOf, enginePids } from '../support/engines.js';
 import { createBody, engineVersions, haBody, serviceEndpoint, startHarness, type Harness } from '../support/harness.js';
 import { waitFor } from '../support/writer.js';
 
-const PASSWORD = 'Secr3t!pass';
 
 let h: Harness;
 let engines: Awaited<ReturnType<typeof engineVersions>>;
@@ -24,21 +23,10 @@ afterAll(async () => {
   await h?.stop();
 });
 
-/** A client as the tenant connects: the cluster password, no user name. */
-async function tenant<T>(ip: string, port: number, fn: (c: Redis) => Promise<T>): Promise<T> {
-  const c = new Redis({ host: ip, port, password: PASSWORD, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    c.disconnect();
-  }
-}
 
 /** The error the engine answers a command with ('' when it succeeded). */
 async function refusal(ip: string, port: number, ...cmd: string[]): Promise<string> {
-  return tenant(ip, port, (c) => c.call(cmd[0], ...cmd.slice(1)).then(() => '', (err: Error) => err.message));
+  return asTenant(ip, port, (c) => c.call(cmd[0], ...cmd.slice(1)).then(() => '', (err: Error) => err.message));
 }
 
 const REFUSED_ON_DATA_NODES: string[][] = [
@@ -54,9 +42,9 @@ const REFUSED_ON_SENTINELS: string[][] = [
 ];
 
 async function expectDataNodeOwned(h: Harness, clusterId: string, ip: string, primary = true): Promise<void> {
-  if (primary) expect(await tenant(ip, 6378, (c) => c.set('tenant-key', 'v'))).toBe('OK');
-  else expect(await tenant(ip, 6378, (c) => c.dbsize())).toBeGreaterThanOrEqual(0);
-  if (primary) expect(await tenant(ip, 6378, (c) => c.get('tenant-key'))).toBe('v');
+  if (primary) expect(await asTenant(ip, 6378, (c) => c.set('tenant-key', 'v'))).toBe('OK');
+  else expect(await asTenant(ip, 6378, (c) => c.dbsize())).toBeGreaterThanOrEqual(0);
+  if (primary) expect(await asTenant(ip, 6378, (c) => c.get('tenant-key'))).toBe('v');
   for (const cmd of REFUSED_ON_DATA_NODES) {
     expect(await refusal(ip, 6378, ...cmd), cmd.join(' ')).toMatch(/^NOPERM /);
   }
@@ -119,7 +107,7 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s', (product) => {
     expect(await h.client.waitRequest(del.body.request_id)).toBe('COMPLETED');
     // Gone (a zombie, if this machine's init does not reap daemons, has exited).
     expect(await identify(pid)).toBeNull();
-    await expect(tenant(node.ip, 6378, (c) => c.ping())).rejects.toThrow();
+    await expect(asTenant(node.ip, 6378, (c) => c.ping())).rejects.toThrow();
   });
 
   it('HA: every data node and Sentinel refuses the tenant what the service owns, and Sentinel still names the primary', async () => {
@@ -130,16 +118,16 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s', (product) => {
     const primary = nodes.find((n) => n.role === 'MASTER')!;
     for (const n of nodes.filter((x) => x.role !== 'SENTINEL')) await expectDataNodeOwned(h, id, n.ip, n.role === 'MASTER');
     for (const n of nodes) {
-      expect(await tenant(n.ip, 26378, (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name))).toEqual([primary.ip, '6378']);
-      expect(await tenant(n.ip, 26378, (c) => c.ping())).toBe('PONG');
-      expect(((await tenant(n.ip, 26378, (c) => c.call('SENTINEL', 'MASTERS'))) as string[][])[0]).toContain(name);
-      expect(await tenant(n.ip, 26378, (c) => c.call('SENTINEL', 'REPLICAS', name))).toHaveLength(1);
-      expect(await tenant(n.ip, 26378, (c) => c.call('SENTINEL', 'SENTINELS', name))).toHaveLength(2);
-      expect(await tenant(n.ip, 26378, (c) => c.info('sentinel'))).toContain(`name=${name},status=ok,address=${primary.ip}:6378`);
-      expect(await tenant(n.ip, 26378, (c) => c.call('SENTINEL', 'MASTER', name))).toContain(primary.ip);
-      expect(String(await tenant(n.ip, 26378, (c) => c.call('SENTINEL', 'CKQUORUM', name)))).toMatch(/^OK /);
-      expect(((await tenant(n.ip, 26378, (c) => c.call('ROLE'))) as string[])[0]).toBe('sentinel');
-      expect(await tenant(n.ip, 26378, (c) => c.subscribe('+switch-master'))).toBe(1);
+      expect(await asTenant(n.ip, 26378, (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name))).toEqual([primary.ip, '6378']);
+      expect(await asTenant(n.ip, 26378, (c) => c.ping())).toBe('PONG');
+      expect(((await asTenant(n.ip, 26378, (c) => c.call('SENTINEL', 'MASTERS'))) as string[][])[0]).toContain(name);
+      expect(await asTenant(n.ip, 26378, (c) => c.call('SENTINEL', 'REPLICAS', name))).toHaveLength(1);
+      expect(await asTenant(n.ip, 26378, (c) => c.call('SENTINEL', 'SENTINELS', name))).toHaveLength(2);
+      expect(await asTenant(n.ip, 26378, (c) => c.info('sentinel'))).toContain(`name=${name},status=ok,address=${primary.ip}:6378`);
+      expect(await asTenant(n.ip, 26378, (c) => c.call('SENTINEL', 'MASTER', name))).toContain(primary.ip);
+      expect(String(await asTenant(n.ip, 26378, (c) => c.call('SENTINEL', 'CKQUORUM', name)))).toMatch(/^OK /);
+      expect(((await asTenant(n.ip, 26378, (c) => c.call('ROLE'))) as string[])[0]).toBe('sentinel');
+      expect(await asTenant(n.ip, 26378, (c) => c.subscribe('+switch-master'))).toBe(1);
       for (const cmd of REFUSED_ON_SENTINELS) {
         const args = cmd.map((a) => (a === '<m>' ? name : a));
         expect(await refusal(n.ip, 26378, ...args), args.join(' ')).toMatch(/^NOPERM /);
@@ -163,14 +151,14 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s', (product) => {
     const shown = show.instance_groups.flatMap((g: any) => g.instances);
     expect(shown.find((i: any) => i.name === primary.name).role_type).toBe('MASTER');
     expect(shown.every((i: any) => i.service_state === 'RUNNING')).toBe(true);
-    expect(((await tenant(primary.ip, 6378, (c) => c.call('ROLE'))) as string[])[0]).toBe('master');
-    expect(((await tenant(replica.ip, 6378, (c) => c.call('ROLE'))) as string[])[0]).toBe('slave');
+    expect(((await asTenant(primary.ip, 6378, (c) => c.call('ROLE'))) as string[])[0]).toBe('master');
+    expect(((await asTenant(replica.ip, 6378, (c) => c.call('ROLE'))) as string[])[0]).toBe('slave');
     const events = (await h.client.get(`/v1/clusters/${id}/events`)).body.contents.map((e: any) => e.message).join('\n');
     expect(events).not.toMatch(/fail over/);
     // And the service still drives it: a switchover to the replica completes.
     const sw = await h.client.post(`/v1/clusters/${id}/switchover`, { switch_host_name: replica.name });
     expect(sw.status, JSON.stringify(sw.body)).toBe(202);
     expect(await h.client.waitRequest(sw.body.request_id, 30_000)).toBe('COMPLETED');
-    await waitFor('the replica to be primary', async () => ((await tenant(replica.ip, 6378, (c) => c.call('ROLE'))) as string[])[0] === 'master', 10_000);
+    await waitFor('the replica to be primary', async () => ((await asTenant(replica.ip, 6378, (c) => c.call('ROLE'))) as string[])[0] === 'master', 10_000);
   });
 });

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { asTenant } from '../support/dataset.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identify, signal, waitForExit } from '../../src/drivers/local/processes.js';
 import { enginePidOf } from '../support/engines.js';
@@ -27,17 +27,7 @@ afterAll(async () => {
   await h?.stop();
 });
 
-async function tenant<T>(ip: string, port: number, fn: (c: Redis) => Promise<T>): Promise<T> {
-  const c = new Redis({ host: ip, port, password: PASSWORD, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    c.disconnect();
-  }
-}
-const refusal = (ip: string, port: number, ...cmd: string[]) => tenant(ip, port, (c) => c.call(cmd[0], ...cmd.slice(1)).then(() => '', (e: Error) => e.message));
+const refusal = (ip: string, port: number, ...cmd: string[]) => asTenant(ip, port, (c) => c.call(cmd[0], ...cmd.slice(1)).then(() => '', (e: Error) => e.message));
 
 /** The configuration file as the earlier version wrote it: the cluster password for everyone. */
 function earlierConfig(text: string): string {
@@ -94,7 +84,7 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s', (product) => {
     const replica = instances.find((i) => i.roleType === 'REPLICA')!;
     const sentinelIps = instances.map((i) => i.serviceIpAddress);
     const nodeIds = [primary.id, replica.id, ...instances.map((i) => (i.roleType === 'SENTINEL' ? i.id : `${i.id}-sentinel`))];
-    expect(await tenant(primary.serviceIpAddress, 6378, (c) => c.set('before-upgrade', 'kept'))).toBe('OK');
+    expect(await asTenant(primary.serviceIpAddress, 6378, (c) => c.set('before-upgrade', 'kept'))).toBe('OK');
 
     // The earlier version's engines: Sentinels stopped first (no failover meanwhile), started last.
     await h.closeService();
@@ -104,8 +94,8 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s', (product) => {
     for (const n of nodeIds.slice(0, 2)) await stopNode(n);
     for (const n of nodeIds) await startAsEarlierVersion(n, kind);
     // As before: the cluster password could reconfigure everything.
-    expect(await tenant(primary.serviceIpAddress, 6378, (c) => c.config('GET', 'port'))).toEqual(['port', '6378']);
-    await waitFor('the replica to sync again', async () => (await tenant(replica.serviceIpAddress, 6378, (c) => c.info('replication'))).includes('master_link_status:up'), 15_000);
+    expect(await asTenant(primary.serviceIpAddress, 6378, (c) => c.config('GET', 'port'))).toEqual(['port', '6378']);
+    await waitFor('the replica to sync again', async () => (await asTenant(replica.serviceIpAddress, 6378, (c) => c.info('replication'))).includes('master_link_status:up'), 15_000);
     const pids = await Promise.all(nodeIds.map((n) => readFile(join(h.dataDir, 'engines', n, 'engine.pid'), 'utf8').then((t) => Number(t.trim()))));
 
     await h.restartService();
@@ -116,7 +106,7 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s', (product) => {
     }
     for (const ip of sentinelIps) {
       expect(await refusal(ip, 26378, 'SENTINEL', 'SET', name, 'down-after-milliseconds', '100')).toMatch(/^NOPERM /);
-      expect(await tenant(ip, 26378, (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name))).toEqual([primary.serviceIpAddress, '6378']);
+      expect(await asTenant(ip, 26378, (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name))).toEqual([primary.serviceIpAddress, '6378']);
     }
     // Not restarted: the same processes, now recognised without their titles.
     expect(await Promise.all(nodeIds.map((n) => enginePidOf(h.dataDir, n)))).toEqual(pids);
@@ -126,18 +116,18 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s', (product) => {
     expect(show.instance_groups.flatMap((g: any) => g.instances).map((i: any) => i.service_state)).toEqual(['RUNNING', 'RUNNING', 'RUNNING']);
     const events = (await h.client.get(`/v1/clusters/${id}/events`)).body.contents.map((e: any) => e.message);
     expect(events).toContain("5 running engine process(es) moved to the service's own user; the cluster password no longer reconfigures them");
-    expect(await tenant(primary.serviceIpAddress, 6378, (c) => c.get('before-upgrade'))).toBe('kept');
+    expect(await asTenant(primary.serviceIpAddress, 6378, (c) => c.get('before-upgrade'))).toBe('kept');
 
     // The Sentinels, moved to the service's user while running (not restarted), fail over a dead
     // primary: they authenticate to the replica they promote and to each other as the service.
     const sentinelsName = (ip: string) => waitFor(`every Sentinel to name ${ip}`, async () => {
-      const named = await Promise.all(sentinelIps.map((s) => tenant(s, 26378, (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)).catch(() => []) as Promise<string[]>));
+      const named = await Promise.all(sentinelIps.map((s) => asTenant(s, 26378, (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)).catch(() => []) as Promise<string[]>));
       return named.every((a) => a[0] === ip);
     }, 20_000);
     signal((await enginePidOf(h.dataDir, primary.id))!, 'SIGKILL');
     await sentinelsName(replica.serviceIpAddress);
-    expect(((await tenant(replica.serviceIpAddress, 6378, (c) => c.call('ROLE'))) as string[])[0]).toBe('master');
-    expect(await tenant(replica.serviceIpAddress, 6378, (c) => c.get('before-upgrade'))).toBe('kept');
+    expect(((await asTenant(replica.serviceIpAddress, 6378, (c) => c.call('ROLE'))) as string[])[0]).toBe('master');
+    expect(await asTenant(replica.serviceIpAddress, 6378, (c) => c.get('before-upgrade'))).toBe('kept');
     // The dead primary is healed back as a replica; then a switchover returns the primary to it.
     await waitFor('the old primary to rejoin as a RUNNING replica', async () => {
       const all = (await h.client.get(`/v1/clusters/${id}`)).body.instance_groups.flatMap((g: any) => g.instances);
@@ -147,7 +137,7 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s', (product) => {
     const sw = await h.client.post(`/v1/clusters/${id}/switchover`, { switch_host_name: primary.name });
     expect(sw.status, JSON.stringify(sw.body)).toBe(202);
     expect(await h.client.waitRequest(sw.body.request_id, 30_000)).toBe('COMPLETED');
-    expect(((await tenant(primary.serviceIpAddress, 6378, (c) => c.call('ROLE'))) as string[])[0]).toBe('master');
+    expect(((await asTenant(primary.serviceIpAddress, 6378, (c) => c.call('ROLE'))) as string[])[0]).toBe('master');
     await sentinelsName(primary.serviceIpAddress);
     // A second start finds nothing left to do.
     await h.restartService();

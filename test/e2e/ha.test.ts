@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enginePids, onePid, sigkillEngine } from '../support/engines.js';
 import { createBody, engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
-import { missingKeys, sentinelClient, startWriter, waitFor, type SentinelTarget } from '../support/writer.js';
+import { missingKeys, sentinelClient, startWriter, sentinelTargetOf, waitFor, type SentinelTarget } from '../support/writer.js';
 
 const run = promisify(execFile);
 const PASSWORD = 'Secr3t!pass';
@@ -37,9 +37,7 @@ function instances(body: any): Inst[] {
 function primaryOf(body: any): Inst | undefined {
   return instances(body).find((i) => i.role_type === 'MASTER');
 }
-function target(body: any): SentinelTarget {
-  return { sentinels: instances(body).map((i) => ({ host: i.service_ip_address, port: 26378 })), name: body.name, password: PASSWORD };
-}
+const target = (body: any): SentinelTarget => sentinelTargetOf(body, PASSWORD);
 async function role(ip: string): Promise<string> {
   const { stdout } = await run('redis-cli', ['-h', ip, '-p', '6378', '-a', PASSWORD, '--no-auth-warning', 'ROLE']);
   return stdout.split('\n')[0].trim();

@@ -11,7 +11,7 @@ import { clusterNodes } from '../../src/operations/nodes.js';
 import { enginePids } from '../support/engines.js';
 import { expectErrorShape } from '../support/errors.js';
 import { createBody, engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
-import { missingKeys, startWriter, waitFor, type SentinelTarget } from '../support/writer.js';
+import { missingKeys, startWriter, sentinelTargetOf, waitFor, type SentinelTarget } from '../support/writer.js';
 
 const PASSWORD = 'Secr3t!pass';
 type Engine = Awaited<ReturnType<typeof engineVersions>>[number];
@@ -242,11 +242,7 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s HA', (product) => {
   const tag = product.startsWith('Redis') ? 'r' : 'v';
   const word = product.startsWith('Redis') ? 'Redis' : 'Valkey';
   const name = `paramsha${word}`;
-  const target = (): SentinelTarget => ({
-    sentinels: body.instance_groups.flatMap((g: any) => g.instances).map((i: any) => ({ host: i.service_ip_address, port: 26378 })),
-    name,
-    password: PASSWORD,
-  });
+  const target = (): SentinelTarget => sentinelTargetOf(body, PASSWORD);
 
   beforeAll(async () => {
     const engine = engines.find((e) => e.product_image_type === product)!;

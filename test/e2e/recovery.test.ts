@@ -11,7 +11,7 @@ import type { SignedClient } from '../support/client.js';
 import { connectTo, fill, PASSWORD, readAll } from '../support/dataset.js';
 import { enginePids, killEnginesUnder, onePid, sigkillEngine } from '../support/engines.js';
 import { createBody, engineVersions, haBody, serviceEndpoint, startHarness, type Harness } from '../support/harness.js';
-import { missingKeys, startWriter, waitFor, type SentinelTarget } from '../support/writer.js';
+import { missingKeys, startWriter, sentinelTargetOf, waitFor, type SentinelTarget } from '../support/writer.js';
 import { sentinelMaster, withClient } from '../../src/engines/replication.js';
 
 type Inst = { name: string; role_type: string; service_ip_address: string; service_state: string };
@@ -20,9 +20,7 @@ const PRODUCTS = ['Redis OSS Sentinel', 'Valkey Sentinel'] as const;
 function instances(body: any): Inst[] {
   return body.instance_groups.flatMap((g: any) => g.instances);
 }
-function target(body: any): SentinelTarget {
-  return { sentinels: instances(body).map((i) => ({ host: i.service_ip_address, port: 26378 })), name: body.name, password: PASSWORD };
-}
+const target = (body: any): SentinelTarget => sentinelTargetOf(body, PASSWORD);
 async function events(client: SignedClient, id: string): Promise<string[]> {
   return (await client.get(`/v1/clusters/${id}/events`)).body.contents.map((e: any) => e.message);
 }

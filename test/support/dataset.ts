@@ -90,3 +90,15 @@ export async function nextSecond(): Promise<number> {
   await new Promise((r) => setTimeout(r, 1000 - (now % 1000) + 20));
   return Math.floor(Date.now() / 1000);
 }
+
+/** Runs `fn` on a connection made as the tenant makes it: the cluster password, no user name. */
+export async function asTenant<T>(ip: string, port: number, fn: (c: Redis) => Promise<T>): Promise<T> {
+  const c = new Redis({ host: ip, port, password: PASSWORD, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    c.disconnect();
+  }
+}

@@ -145,3 +145,12 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** How a Sentinel-aware client finds a cluster as Show Cluster shows it: every instance's Sentinel. */
+export function sentinelTargetOf(body: { name: string; instance_groups: Array<{ instances: Array<{ service_ip_address: string }> }> }, password = 'Secr3t!pass', sentinelPort = 26378): SentinelTarget {
+  return {
+    sentinels: body.instance_groups.flatMap((g) => g.instances).map((i) => ({ host: i.service_ip_address, port: sentinelPort })),
+    name: body.name,
+    password,
+  };
+}
