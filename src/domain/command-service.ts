@@ -2,7 +2,7 @@
 // which commands the tenant may rename or disable; every new name is checked here, against the
 // catalogue and the commands the engine knows, before a request is recorded.
 import { createHash } from 'node:crypto';
-import { COMMAND_CATALOGUE, DISABLED, type CatalogueCommand } from '../engines/commands-catalog.js';
+import { COMMAND_CATALOGUE, DISABLED, type CatalogueCommand } from './command-catalog.js';
 import { notFound, type ClusterService, type Submitted } from './cluster-service.js';
 import { InvalidStateError, ValidationError, type FieldProblem } from './errors.js';
 import { assertCanStart, busyError } from './lifecycle.js';

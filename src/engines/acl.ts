@@ -1,7 +1,7 @@
 // Who may do what on an engine or Sentinel. The service talks to every process as an ACL user of
 // its own (SERVICE_USER, with a random secret per cluster); the tenant's password authenticates
-// the `default` user, which runs data commands but none of the commands below. This file is the
-// one place that lists them: the commands catalogue shows them as not modifiable.
+// the `default` user, which runs data commands but none of the service's own commands
+// (domain/command-catalog.ts lists them, and the commands catalogue shows them as not modifiable).
 //
 // Where the rules live: `user` lines in each process's config file, not an aclfile. With an
 // aclfile `requirepass` is ignored and the default user has no password at all, and it is one
@@ -9,19 +9,12 @@
 // data nodes in every failover) and by Sentinel's own config flush, so they survive both.
 // ACL rules are not replicated: every node gets its own.
 
+import { TENANT_REFUSED_DATA_COMMANDS } from '../domain/command-catalog.js';
+
+export { TENANT_REFUSED_DATA_COMMANDS };
+
 /** The ACL user the service authenticates as on every data node and Sentinel. */
 export const SERVICE_USER = 'cachestore-service';
-
-/**
- * Commands the tenant (the `default` user) may not run on a data node: they change what the
- * service owns (configuration, users, replication, persistence, the process itself).
- * DEBUG is also refused by the engine itself (`enable-debug-command no`, its default) before the
- * ACL is consulted, so the tenant sees "DEBUG command not allowed" rather than NOPERM.
- */
-export const TENANT_REFUSED_DATA_COMMANDS = [
-  'config', 'acl', 'replicaof', 'slaveof', 'shutdown', 'debug', 'module', 'save', 'bgsave', 'bgrewriteaof',
-  'sync', 'psync', 'migrate', 'failover',
-] as const;
 
 /**
  * SENTINEL subcommands (and commands) the tenant may not run on a Sentinel. Discovery stays open

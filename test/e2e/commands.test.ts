@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/engines/client.js';
-import { MODIFIABLE_COMMANDS, SERVICE_OWNED_COMMANDS } from '../../src/engines/commands-catalog.js';
+import { MODIFIABLE_COMMANDS, SERVICE_OWNED_COMMANDS } from '../../src/domain/command-catalog.js';
 import { LocalDriver } from '../../src/drivers/local/local-driver.js';
 import { clusterNodes } from '../../src/operations/nodes.js';
 import { enginePids } from '../support/engines.js';

@@ -12,7 +12,7 @@
 // Sentinel needs nothing: CONFIG and SLAVEOF, which it sends, cannot be renamed.
 import { endpointOf, type NodeSpec } from '../../drivers/driver.js';
 import { rewriteAof } from '../../engines/aof.js';
-import { DISABLED, MODIFIABLE_COMMANDS, REPLICATED_WRITES } from '../../engines/commands-catalog.js';
+import { DISABLED, MODIFIABLE_COMMANDS, REPLICATED_WRITES } from '../../domain/command-catalog.js';
 import { denyCommands, restoreUsers } from '../../engines/commands.js';
 import { knownCommands } from '../../engines/parameters.js';
 import { switchover } from '../switchover.js';

@@ -4,8 +4,6 @@
 // replication, persistence, failover, users): they are listed, never modifiable. PING, INFO,
 // ROLE, AUTH, HELLO, CLIENT, MULTI and EXEC are not in the catalogue at all: clients, Sentinel
 // and the service cannot work without them.
-import { TENANT_REFUSED_DATA_COMMANDS } from './acl.js';
-
 export interface CatalogueCommand {
   name: string;
   modifiable: boolean;
@@ -30,8 +28,18 @@ export const MODIFIABLE_COMMANDS: readonly CatalogueCommand[] = [
 ];
 
 /**
- * Why each command the tenant is refused (engines/acl.ts, the one list of them) belongs to the
- * service. Keyed by that list, so a command refused there and missing here does not compile.
+ * Commands the tenant (the `default` user) may not run on a data node: they change what the
+ * service owns (configuration, users, replication, persistence, the process itself).
+ * DEBUG is also refused by the engine itself (`enable-debug-command no`, its default) before the
+ * ACL is consulted, so the tenant sees "DEBUG command not allowed" rather than NOPERM.
+ */
+export const TENANT_REFUSED_DATA_COMMANDS = [
+  'config', 'acl', 'replicaof', 'slaveof', 'shutdown', 'debug', 'module', 'save', 'bgsave', 'bgrewriteaof',
+  'sync', 'psync', 'migrate', 'failover',
+] as const;
+
+/**
+ * Why each command the tenant is refused belongs to the service. Keyed by that list, so a command refused there and missing here does not compile.
  */
 const OWNED_BECAUSE: Record<(typeof TENANT_REFUSED_DATA_COMMANDS)[number], string> = {
   config: 'Engine configuration: changed through the parameter API only',
