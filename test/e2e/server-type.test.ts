@@ -4,6 +4,8 @@
 // restart and a failover with its heal, and every refusal (a type too small for the data in use,
 // unknown, of the other engine, the same type, the SENTINEL group, an unknown group, a cluster
 // that is not RUNNING) answered in the error shape with nothing changed.
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxMemoryBytes, findServerType, ioThreads } from '../../src/domain/catalog.js';
 import { endpointOf } from '../../src/drivers/driver.js';
@@ -172,6 +174,29 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s standalone', (produ
 
     await run202('POST', `/v1/clusters/${id}/restart`);
     expectEverywhere(await onEveryNode(id), limitsOf(t('4m16')), 1);
+  });
+
+  it('a resize whose restart fails (the engine cannot save) keeps the old type, maxmemory and process', async () => {
+    const detail = (await h.service.store.clusterDetail(null, id))!;
+    const dump = join(h.dataDir, 'engines', detail.instances[0].id, 'data', 'dump.rdb');
+    await rm(dump, { recursive: true, force: true });
+    await mkdir(join(dump, 'in-the-way'), { recursive: true });
+    try {
+      const pids = await dataPids(id);
+      expect(pids).toHaveLength(1);
+      const r = await h.client.post(`/v1/instance-groups/${groupId}/resize`, { server_type_name: t('2m8') });
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      expect(await h.client.waitRequest(r.body.request_id, 90_000)).toBe('FAILED');
+      const d = (await h.client.get(`/v1/requests/${r.body.request_id}/details`)).body;
+      expect(d.error).toMatch(new RegExp(`changing the server type to ${t('2m8')} failed \\(.*refused to shut down.*\\); the server type is ${t('4m16')} again`));
+      const b = await show(id);
+      expect(group(b, 'MASTER').server_type_name).toBe(t('4m16'));
+      expect(b.service_state).toBe('RUNNING');
+      expectEverywhere(await onEveryNode(id), limitsOf(t('4m16')), 1);
+      expect(await dataPids(id)).toEqual(pids);
+    } finally {
+      await rm(dump, { recursive: true, force: true });
+    }
   });
 
   it('refuses a cluster that is not RUNNING, naming its state', async () => {
