@@ -13,6 +13,7 @@ import { CatalogService } from './domain/catalog-service.js';
 import { ClusterService } from './domain/cluster-service.js';
 import { CommandService } from './domain/command-service.js';
 import { ParameterService } from './domain/parameter-service.js';
+import { ServerTypeService } from './domain/server-type-change.js';
 import type { Credential } from './domain/model.js';
 import { systemClock, type Clock } from './domain/ports.js';
 import { LocalDriver } from './drivers/local/local-driver.js';
@@ -123,6 +124,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     catalog: new CatalogService(versions),
     parameters: new ParameterService({ store, clusters, engines: engineConfig, engineVersions: versions }),
     commands: new CommandService({ store, engines: engineConfig, clusters }),
+    serverTypes: new ServerTypeService({ store, clusters, engines: engineConfig }),
     findCredential: (k) => store.findCredential(k),
     trustProxy: config.trustProxy,
     loggerInstance: logger,

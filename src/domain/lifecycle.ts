@@ -33,6 +33,8 @@ export const TRANSITIONS: Record<OperationKind, Transition> = {
   'sync-parameters': { from: ['RUNNING'], during: 'SYNCHRONIZING', success: 'RUNNING', failure: 'RUNNING' },
   'set-commands': { from: ['RUNNING'], during: 'EDITING', success: 'RUNNING', failure: 'RUNNING' },
   'sync-commands': { from: ['RUNNING'], during: 'SYNCHRONIZING', success: 'RUNNING', failure: 'RUNNING' },
+  // Resizes run on a running cluster (online, or a rolling restart); the outcome is what a probe finds.
+  'set-server-type': { from: ['RUNNING'], during: 'EDITING', success: 'RUNNING', failure: 'RUNNING' },
 };
 
 /** Throws a 400 naming the state when `op` may not start on `cluster` now. */

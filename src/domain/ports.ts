@@ -92,6 +92,10 @@ export interface Store {
   setClusterParameters(clusterId: string, values: Record<string, string>, at: string, by: string): Promise<void>;
   /** Replaces the renamed ('new name') and disabled ('') commands of a cluster. */
   setClusterCommands(clusterId: string, commands: Record<string, string>, at: string, by: string): Promise<void>;
+  /** The id of the cluster an instance group belongs to (accountId null: any account). */
+  clusterOfGroup(accountId: string | null, groupId: string): Promise<string | undefined>;
+  /** Records an instance group's new server type (Set Server Type). */
+  setGroupServerType(groupId: string, serverTypeName: string, at: string, by: string): Promise<void>;
   findBackup(clusterId: string, id: string): Promise<BackupHistory | undefined>;
   /** Newest first. */
   listBackups(clusterId: string, page: { limit: number; page: number }): Promise<{ backups: BackupHistory[]; total: number }>;
@@ -123,6 +127,8 @@ export interface EngineConfigReader {
   read(clusterId: string, names: string[]): Promise<Record<string, string> | null>;
   /** Which of `names` the same node knows as commands (COMMAND INFO); null when none answers. */
   knownCommands(clusterId: string, names: string[]): Promise<Record<string, boolean> | null>;
+  /** The data in use on the cluster's primary (INFO memory used_memory, bytes); null when none answers. */
+  usedMemory(clusterId: string): Promise<number | null>;
 }
 
 /** Whether an address and port are free on the machine (the driver answers). */

@@ -43,3 +43,11 @@ export async function knownCommands(ep: Endpoint, names: string[], timeoutMs = 2
   const info = (await withClient(ep, (c) => c.call('COMMAND', 'INFO', ...names), timeoutMs)) as unknown[];
   return Object.fromEntries(names.map((n, i) => [n, info[i] != null]));
 }
+
+/** The engine's used_memory (INFO memory): the data in use, in bytes. */
+export async function usedMemory(ep: Endpoint, timeoutMs = 2000): Promise<number> {
+  const text = (await withClient(ep, (c) => c.call('INFO', 'memory'), timeoutMs)) as string;
+  const m = /^used_memory:(\d+)/m.exec(text);
+  if (!m) throw new Error('INFO memory has no used_memory');
+  return Number(m[1]);
+}

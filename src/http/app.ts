@@ -12,6 +12,7 @@ import type { CatalogService } from '../domain/catalog-service.js';
 import type { ClusterService } from '../domain/cluster-service.js';
 import type { CommandService } from '../domain/command-service.js';
 import type { ParameterService } from '../domain/parameter-service.js';
+import type { ServerTypeService } from '../domain/server-type-change.js';
 import { NotImplementedError, ValidationError, type DomainError } from '../domain/errors.js';
 import type { Credential } from '../domain/model.js';
 import { verifySignature } from './auth.js';
@@ -21,6 +22,7 @@ import { catalogHandlers } from './routes/catalog.js';
 import { clusterHandlers } from './routes/clusters.js';
 import { commandHandlers } from './routes/commands.js';
 import { parameterHandlers } from './routes/parameters.js';
+import { serverTypeHandlers } from './routes/server-types.js';
 import type { Handler } from './routes/handler.js';
 
 export interface AppOptions {
@@ -29,6 +31,7 @@ export interface AppOptions {
   catalog: CatalogService;
   parameters: ParameterService;
   commands: CommandService;
+  serverTypes: ServerTypeService;
   findCredential: (accessKey: string) => Promise<Credential | undefined>;
   /** Honour X-Forwarded-Proto/Host when rebuilding the signed URL (only behind a trusted proxy). */
   trustProxy?: boolean;
@@ -53,6 +56,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const handlers: Record<string, Handler> = { ...catalogHandlers(o.catalog), ...clusterHandlers(o.clusters), ...backupHandlers(o.backups),
     ...parameterHandlers(o.parameters),
     ...commandHandlers(o.commands),
+    ...serverTypeHandlers(o.serverTypes),
   };
   const credentialCache = new Map<string, { c: Credential | undefined; until: number }>();
   const lookup = async (key: string) => {

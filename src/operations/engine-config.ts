@@ -2,7 +2,7 @@
 // node that answers as primary, else on any data node that answers.
 import type { EngineConfigReader, Store } from '../domain/ports.js';
 import { endpointOf } from '../drivers/driver.js';
-import { configGet, knownCommands } from '../engines/parameters.js';
+import { configGet, knownCommands, usedMemory } from '../engines/parameters.js';
 import type { NodeSpec } from '../drivers/driver.js';
 import { clusterNodes } from './nodes.js';
 
@@ -15,6 +15,10 @@ export class EngineConfig implements EngineConfigReader {
 
   knownCommands(clusterId: string, names: string[]): Promise<Record<string, boolean> | null> {
     return this.first(clusterId, (n) => knownCommands(endpointOf(n), names, 1000));
+  }
+
+  usedMemory(clusterId: string): Promise<number | null> {
+    return this.first(clusterId, (n) => usedMemory(endpointOf(n), 1000));
   }
 
   /** The answer of the first data node that gives one, the store's primary first. */

@@ -375,6 +375,24 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
     });
   });
 
+  describe('instance groups', () => {
+    it('finds a group\'s cluster within the account only, and records a new server type with the modification', async () => {
+      const n = await liveCluster();
+      const other = await liveCluster();
+      const g = n.groups[0];
+      expect(await store.clusterOfGroup(ACCOUNT, g.id)).toBe(n.cluster.id);
+      expect(await store.clusterOfGroup(null, g.id)).toBe(n.cluster.id);
+      expect(await store.clusterOfGroup(OTHER_ACCOUNT, g.id)).toBeUndefined();
+      expect(await store.clusterOfGroup(ACCOUNT, 'no-such-group')).toBeUndefined();
+      await store.setGroupServerType(g.id, 'redis1v4m16', at(9), 'user-9');
+      const d = (await store.clusterDetail(null, n.cluster.id))!;
+      expect(d.groups.map((x) => x.serverTypeName)).toEqual(['redis1v4m16', 'css1v2m4']);
+      expect([d.cluster.modifiedAt, d.cluster.modifiedBy]).toEqual([at(9), 'user-9']);
+      // Nothing else changes.
+      expect((await store.clusterDetail(null, other.cluster.id))!.groups.map((x) => x.serverTypeName)).toEqual(['redis1v2m4', 'css1v2m4']);
+    });
+  });
+
   function listQuery(q: Partial<ClusterQuery> = {}): ClusterQuery {
     return { page: 0, size: 20, sortField: 'created_at', sortDir: 'desc', ...q };
   }

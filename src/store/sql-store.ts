@@ -411,6 +411,25 @@ export class SqlStore implements Store {
       .execute();
   }
 
+  async clusterOfGroup(accountId: string | null, groupId: string): Promise<string | undefined> {
+    let q = this.db
+      .selectFrom('instance_groups')
+      .innerJoin('clusters', 'clusters.id', 'instance_groups.cluster_id')
+      .select('clusters.id as id')
+      .where('instance_groups.id', '=', groupId);
+    if (accountId !== null) q = q.where('clusters.account_id', '=', accountId);
+    return (await q.executeTakeFirst())?.id;
+  }
+
+  async setGroupServerType(groupId: string, serverTypeName: string, at: string, by: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const g = await trx.selectFrom('instance_groups').select('cluster_id').where('id', '=', groupId).executeTakeFirst();
+      if (!g) return;
+      await trx.updateTable('instance_groups').set({ server_type_name: serverTypeName }).where('id', '=', groupId).execute();
+      await trx.updateTable('clusters').set({ modified_at: at, modified_by: by }).where('id', '=', g.cluster_id).execute();
+    });
+  }
+
   async setClusterCommands(clusterId: string, commands: Record<string, string>, at: string, by: string): Promise<void> {
     await this.db
       .updateTable('clusters')

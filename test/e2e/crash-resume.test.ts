@@ -200,6 +200,26 @@ describe('SIGKILL of the service in the middle of an operation', () => {
     expect(await cli(ip, 'GET', 'before-crash')).toBe('kept');
   });
 
+  it('resumes a Set Server Type interrupted after the engine was shut down for its io-threads', async () => {
+    const svc = await cs.start();
+    const group = (await svc.client.get(`/v1/clusters/${clusterId}`)).body.instance_groups[0];
+    const bigger = group.server_type_name.replace(/1v\d+m\d+$/, '1v4m8');
+    expect(bigger).not.toBe(group.server_type_name);
+    await svc.kill('SIGKILL');
+    const out = await interrupt(async (s) => {
+      const r = await s.client.post(`/v1/instance-groups/${group.id}/resize`, { server_type_name: bigger });
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      return { requestId: r.body.request_id, clusterId };
+    }, 'stop-old-primary');
+    expect(out.state, JSON.stringify(out.details)).toBe('COMPLETED');
+    const show = (await cs.current!.client.get(`/v1/clusters/${clusterId}`)).body;
+    expect([show.service_state, show.instance_groups[0].server_type_name]).toEqual(['RUNNING', bigger]);
+    expect(await enginePids(instanceId)).toHaveLength(1);
+    // 75% of 8 GB, as the tenant sees it (INFO memory).
+    expect(await cli(ip, 'INFO', 'memory')).toContain(`maxmemory:${6 * 1024 ** 3}`);
+    expect(await cli(ip, 'GET', 'before-crash')).toBe('kept');
+  });
+
   it('resumes a terminate interrupted after the engine was killed: no process, no files', async () => {
     const out = await interrupt(async (s) => {
       const r = await s.client.delete(`/v1/clusters/${clusterId}`);

@@ -8,6 +8,7 @@ import { waitReplicaSynced } from '../../engines/replication.js';
 import { each, killAll, SYNC_TIMEOUT_MS, type Workflow, type WorkflowContext } from '../workflow.js';
 import { BACKUP_WORKFLOWS, removeBackups } from './backups.js';
 import { setCommandsWorkflow, syncCommandsWorkflow } from './commands.js';
+import { setServerTypeWorkflow } from './server-type.js';
 import { setParametersWorkflow, syncParametersWorkflow } from './parameters.js';
 import { discardNewCluster, startDataNodes, steps } from './steps.js';
 import { refreshTopology } from './topology-refresh.js';
@@ -160,4 +161,6 @@ export const WORKFLOWS: Record<OperationKind, Workflow> = {
   'sync-parameters': syncParametersWorkflow((ctx) => syncFinish(ctx, false)),
   'set-commands': setCommandsWorkflow((ctx) => syncFinish(ctx, false)),
   'sync-commands': syncCommandsWorkflow((ctx) => syncFinish(ctx, false)),
+  // io-threads changes go through the rolling restart's own steps.
+  'set-server-type': setServerTypeWorkflow(restartWorkflow.steps, (ctx) => syncFinish(ctx, false)),
 };
