@@ -92,6 +92,8 @@ export interface Store {
   setClusterParameters(clusterId: string, values: Record<string, string>, at: string, by: string): Promise<void>;
   /** Replaces the renamed ('new name') and disabled ('') commands of a cluster. */
   setClusterCommands(clusterId: string, commands: Record<string, string>, at: string, by: string): Promise<void>;
+  /** Replaces the cluster's allow-list (allowable_ip_addresses). */
+  setAllowableIpAddresses(clusterId: string, list: string[], at: string, by: string): Promise<void>;
   findBackup(clusterId: string, id: string): Promise<BackupHistory | undefined>;
   /** Newest first. */
   listBackups(clusterId: string, page: { limit: number; page: number }): Promise<{ backups: BackupHistory[]; total: number }>;

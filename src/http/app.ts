@@ -20,7 +20,9 @@ import { backupHandlers } from './routes/backups.js';
 import { catalogHandlers } from './routes/catalog.js';
 import { clusterHandlers } from './routes/clusters.js';
 import { commandHandlers } from './routes/commands.js';
+import type { SecurityGroupService } from '../domain/security-group-service.js';
 import { parameterHandlers } from './routes/parameters.js';
+import { securityGroupHandlers } from './routes/security-groups.js';
 import type { Handler } from './routes/handler.js';
 
 export interface AppOptions {
@@ -29,6 +31,7 @@ export interface AppOptions {
   catalog: CatalogService;
   parameters: ParameterService;
   commands: CommandService;
+  securityGroups: SecurityGroupService;
   findCredential: (accessKey: string) => Promise<Credential | undefined>;
   /** Honour X-Forwarded-Proto/Host when rebuilding the signed URL (only behind a trusted proxy). */
   trustProxy?: boolean;
@@ -53,6 +56,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const handlers: Record<string, Handler> = { ...catalogHandlers(o.catalog), ...clusterHandlers(o.clusters), ...backupHandlers(o.backups),
     ...parameterHandlers(o.parameters),
     ...commandHandlers(o.commands),
+    ...securityGroupHandlers(o.securityGroups),
   };
   const credentialCache = new Map<string, { c: Credential | undefined; until: number }>();
   const lookup = async (key: string) => {

@@ -11,9 +11,10 @@ import { setCommandsWorkflow, syncCommandsWorkflow } from './commands.js';
 import { setParametersWorkflow, syncParametersWorkflow } from './parameters.js';
 import { discardNewCluster, startDataNodes, steps } from './steps.js';
 import { refreshTopology } from './topology-refresh.js';
+import { setAllowListWorkflow } from './allow-list.js';
 
 const createWorkflow: Workflow = {
-  steps: [steps.startData, steps.startSentinels],
+  steps: [steps.allowList, steps.startData, steps.startSentinels],
   onFailure: discardNewCluster,
 };
 
@@ -160,4 +161,5 @@ export const WORKFLOWS: Record<OperationKind, Workflow> = {
   'sync-parameters': syncParametersWorkflow((ctx) => syncFinish(ctx, false)),
   'set-commands': setCommandsWorkflow((ctx) => syncFinish(ctx, false)),
   'sync-commands': syncCommandsWorkflow((ctx) => syncFinish(ctx, false)),
+  'set-security-group-rules': setAllowListWorkflow,
 };
