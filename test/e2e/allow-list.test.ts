@@ -3,10 +3,9 @@
 // get PONG when allowed and no answer at all when not, on every data and Sentinel port of an HA
 // cluster, before and after a rule change, a failover, and a restart of the service that finds
 // the kernel's rules gone. The harness deletes the test's nftables table, also on failure.
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nftTableName, removeNftTable } from '../../src/drivers/local/nftables.js';
-import { PASSWORD } from '../support/dataset.js';
+import { NO_ANSWER, probe } from '../support/probe.js';
 import { sigkillEngine } from '../support/engines.js';
 import { expectErrorShape } from '../support/errors.js';
 import { createBody, engineVersions, haBody, settle, startHarness, type Harness } from '../support/harness.js';
@@ -25,35 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.stop();
 });
-
-const NO_ANSWER = 'no answer';
-/** How long a connection whose packets the kernel drops is given before the test calls it unanswered. */
-const PROBE_MS = 2500;
-
-/**
- * Opens a TCP connection from `source` to ip:port, authenticates with the cluster password and
- * sends PING: 'PONG', NO_ANSWER when nothing came back in time (packets dropped), else what the
- * server or the socket said.
- */
-function probe(source: string, ip: string, port: number): Promise<string> {
-  return new Promise((done) => {
-    const s = connect({ host: ip, port, localAddress: source });
-    let got = '';
-    const end = (v: string) => {
-      clearTimeout(timer);
-      s.destroy();
-      done(v);
-    };
-    const timer = setTimeout(() => end(NO_ANSWER), PROBE_MS);
-    s.on('connect', () => s.write(`AUTH ${PASSWORD}\r\nPING\r\n`));
-    s.on('data', (d) => {
-      got += d.toString();
-      if (got.includes('+PONG')) end('PONG');
-      else if (got.startsWith('-')) end(got.trim());
-    });
-    s.on('error', (e) => end(e.message));
-  });
-}
 
 /** Every data and Sentinel port of the cluster as Show Cluster names its instances. */
 function endpointsOf(show: any): Array<{ ip: string; port: number }> {
