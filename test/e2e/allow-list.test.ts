@@ -5,7 +5,7 @@
 // the kernel's rules gone. The harness deletes the test's nftables table, also on failure.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nftTableName, removeNftTable } from '../../src/drivers/local/nftables.js';
-import { NO_ANSWER, probe } from '../support/probe.js';
+import { NO_ANSWER, openSession, probe } from '../support/probe.js';
 import { sigkillEngine } from '../support/engines.js';
 import { expectErrorShape } from '../support/errors.js';
 import { createBody, engineVersions, haBody, settle, startHarness, type Harness } from '../support/harness.js';
@@ -87,10 +87,19 @@ describe.each(['Redis', 'Valkey'])('%s HA cluster with an allow-list', (kind) =>
     expect(await reachFrom(allowed, s)).toEqual(everywhere(s, 'PONG'));
     expect(await reachFrom(denied, s)).toEqual(everywhere(s, NO_ANSWER));
 
-    // A rule change: a CIDR in, the single address out.
-    await setRules(id, { add_ip_addresses: [`${prefix}.204/30`], del_ip_addresses: [allowed] });
+    // A rule change: a CIDR in, the single address out. A connection the removed address had
+    // open stalls as well.
+    const session = await openSession(allowed, primaryOf(s)!.service_ip_address, 6378);
+    try {
+      expect(await session.ping()).toBe('PONG');
+      await setRules(id, { add_ip_addresses: [`${prefix}.204/30`], del_ip_addresses: [allowed] });
+      expect(await session.ping()).toBe(NO_ANSWER);
+    } finally {
+      session.close();
+    }
     s = await show(id);
     expect(s.allowable_ip_addresses).toEqual([`${prefix}.204/30`]);
+    expect(await eventMessages(h.client, id)).toContain(`allow-list now: ${prefix}.204/30`);
     expect(await reachFrom(later, s)).toEqual(everywhere(s, 'PONG'));
     expect(await reachFrom(allowed, s)).toEqual(everywhere(s, NO_ANSWER));
     expect(await reachFrom(denied, s)).toEqual(everywhere(s, NO_ANSWER));
@@ -110,6 +119,8 @@ describe.each(['Redis', 'Valkey'])('%s HA cluster with an allow-list', (kind) =>
     // A restart of the service that finds the kernel's rules gone (as after a reboot): the
     // table is built again from the store at start.
     await h.closeService();
+    // Engines outlive the service, and so do their rules.
+    expect(nftRules()).toContain(`cluster ${id}`);
     await removeNftTable(h.dataDir);
     expect(nftTableExists()).toBe(false);
     await h.restartService();

@@ -31,3 +31,30 @@ export function probe(source: string, ip: string, port: number): Promise<string>
     s.on('error', (e) => end(e.message));
   });
 }
+
+/** A connection from `source` kept open: each `ping()` sends PING and says what came back. */
+export async function openSession(source: string, ip: string, port: number): Promise<{ ping(): Promise<string>; close(): void }> {
+  const s = connect({ host: ip, port, localAddress: source });
+  s.on('error', () => undefined);
+  let got = '';
+  s.on('data', (d) => (got += d.toString()));
+  await new Promise<void>((ok, fail) => {
+    s.once('connect', () => ok());
+    s.once('error', fail);
+  });
+  const ask = (line: string, want: string) =>
+    new Promise<string>((done) => {
+      got = '';
+      s.write(line);
+      const deadline = Date.now() + PROBE_MS;
+      const look = setInterval(() => {
+        if (got.includes(want) || got.startsWith('-') || Date.now() > deadline) {
+          clearInterval(look);
+          done(got.includes(want) ? want.slice(1).trim() : got.startsWith('-') ? got.trim() : NO_ANSWER);
+        }
+      }, 20);
+    });
+  const auth = await ask(`AUTH ${PASSWORD}\r\n`, '+OK\r\n');
+  if (auth !== 'OK') throw new Error(`AUTH from ${source} to ${ip}:${port} answered ${auth}`);
+  return { ping: () => ask('PING\r\n', '+PONG\r\n'), close: () => s.destroy() };
+}
