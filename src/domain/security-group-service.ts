@@ -19,6 +19,6 @@ export class SecurityGroupService {
     const change = { add: body.add_ip_addresses ?? [], del: body.del_ip_addresses ?? [] };
     // Throws a 400 naming each bad entry; nothing is recorded then.
     planAllowListChange(cluster.allowableIpAddresses, change);
-    return this.deps.clusters.begin(p, cluster, 'set-security-group-rules', { ...change });
+    return this.deps.clusters.begin(p, cluster, 'set-security-group-rules', { ...change, previous: cluster.allowableIpAddresses });
   }
 }

@@ -1,6 +1,8 @@
-// Set Security Group Rules: the new list is stored, then the kernel's rules are rebuilt from the
-// store. The change was checked when it was submitted (domain/allow-list.ts); applying it again
-// after a crash gives the same list.
+// Set Security Group Rules: the new list is stored and the kernel's rules rebuilt from the store.
+// The change was checked when it was submitted (domain/allow-list.ts), against the list then in
+// force (`previous`: no other mutation of the cluster runs meanwhile). If the kernel refuses the
+// new rules, the previous list is stored and enforced again, so Show Cluster never shows a list
+// that is not in force.
 import { applyAllowListChange, type AllowListChange } from '../../domain/allow-list.js';
 import type { Workflow } from '../workflow.js';
 import { enforceAllowList } from './steps.js';
@@ -8,25 +10,24 @@ import { enforceAllowList } from './steps.js';
 export const setAllowListWorkflow: Workflow = {
   steps: [
     {
-      name: 'store-allow-list',
-      async run(ctx) {
-        const change = ctx.request.payload as unknown as AllowListChange;
-        const list = applyAllowListChange(ctx.cluster.allowableIpAddresses, change);
-        await ctx.store.setAllowableIpAddresses(ctx.cluster.id, list, ctx.now(), ctx.request.createdBy);
-        await ctx.reload();
-      },
-    },
-    {
       name: 'apply-allow-list',
       async run(ctx) {
-        await enforceAllowList(ctx);
-        const list = ctx.cluster.allowableIpAddresses;
+        const { add, del, previous } = ctx.request.payload as unknown as AllowListChange & { previous: string[] };
+        const list = applyAllowListChange(previous, { add, del });
+        await ctx.store.setAllowableIpAddresses(ctx.cluster.id, list, ctx.now(), ctx.request.createdBy);
+        await ctx.reload();
+        try {
+          await enforceAllowList(ctx);
+        } catch (err) {
+          await ctx.store.setAllowableIpAddresses(ctx.cluster.id, previous, ctx.now(), ctx.request.createdBy);
+          await ctx.reload();
+          await ctx.allowLists.rebuild().catch(() => undefined);
+          throw new Error(`${(err as Error).message}; the allow-list stays ${previous.length ? previous.join(', ') : 'empty'}`);
+        }
         await ctx.event(list.length > 0 ? `allow-list now: ${list.join(', ')}` : 'allow-list now empty: every address may connect');
       },
     },
   ],
-  async onFailure() {
-    // The stored list is what the next rebuild (any change, or a restart of the service) enforces.
-  },
+  async onFailure() {},
   async finish() {},
 };
