@@ -64,6 +64,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const allowLists = new AllowLists(store, await NftFirewall.detect(config.dataDir));
   if (allowLists.unavailable) logger.warn(`allow-lists are recorded but NOT enforced: ${allowLists.unavailable}`);
   await allowLists.rebuild();
+  await allowLists.reportUnenforced(clock.now().toISOString());
   const credential = await bootstrapCredential(config.dataDir, config.bootstrap, opts.announce ?? ((t) => console.log(t)));
   await store.saveCredential(credential);
 

@@ -6,6 +6,9 @@ import { SERVICE_STATES } from '../domain/model.js';
 import type { Store } from '../domain/ports.js';
 import type { Firewall } from '../drivers/driver.js';
 
+/** Clusters that may have processes (and so rules). */
+const LIVE = SERVICE_STATES.filter((s) => s !== 'TERMINATED' && s !== 'FAILED');
+
 export class AllowLists {
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -19,10 +22,23 @@ export class AllowLists {
     return this.firewall.unavailable;
   }
 
+  /**
+   * Where rules cannot be enforced, says so in the events of every live cluster that has a list
+   * (at each start: the machine may have changed since the list was given).
+   */
+  async reportUnenforced(at: string): Promise<void> {
+    const why = this.firewall.unavailable;
+    if (!why) return;
+    for (const c of await this.store.clustersInStates(LIVE)) {
+      if (c.allowableIpAddresses.length === 0) continue;
+      await this.store.addEvent(c.id, null, `allow-list (${c.allowableIpAddresses.join(', ')}) recorded but NOT enforced: ${why}`, at);
+    }
+  }
+
   /** Rebuilds every rule from the store; resolves when the kernel holds them. */
   rebuild(): Promise<void> {
     const run = this.chain.then(async () => {
-      const live = await this.store.clustersInStates(SERVICE_STATES.filter((s) => s !== 'TERMINATED' && s !== 'FAILED'));
+      const live = await this.store.clustersInStates(LIVE);
       const rules: ClusterAccess[] = [];
       for (const c of live) {
         const detail = await this.store.clusterDetail(null, c.id);

@@ -30,4 +30,10 @@ it('records the list, says in the cluster events that it is not enforced, and le
   // Nothing filters: a source outside the list gets its answer.
   const prefix = h.config.subnets.find((x) => x.id === 'local-subnet')!.cidr.split('.').slice(0, 3).join('.');
   expect(await probe(`${prefix}.201`, instancesOf(show)[0].service_ip_address, 6378)).toBe('PONG');
+
+  // Each start says it again for every cluster with a list.
+  const before = (await eventMessages(h.client, id)).length;
+  await h.restartService();
+  const after = await eventMessages(h.client, id);
+  expect(after.slice(before)).toContain('allow-list (10.9.0.0/16) recorded but NOT enforced: the nft program (package nftables) is not installed');
 });
