@@ -63,6 +63,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   // between two changes) never leaves a cluster open or shut against what the store says.
   const allowLists = new AllowLists(store, await NftFirewall.detect(config.dataDir));
   if (allowLists.unavailable) logger.warn(`allow-lists are recorded but NOT enforced: ${allowLists.unavailable}`);
+  // A rebuild the kernel refuses ends the start: better no service than rules other than the store's.
   await allowLists.rebuild();
   await allowLists.reportUnenforced(clock.now().toISOString());
   const credential = await bootstrapCredential(config.dataDir, config.bootstrap, opts.announce ?? ((t) => console.log(t)));
