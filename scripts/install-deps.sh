@@ -35,6 +35,12 @@ if [ -n "$valkey_missing" ]; then
   $SUDO apt-get install -y -qq -t bookworm-backports $valkey_missing
 fi
 
+# Allow-lists are enforced with nftables (README "Allow-lists"); without nft they are only recorded.
+if [ -n "$(missing nftables)" ]; then
+  apt_update
+  $SUDO apt-get install -y -qq nftables
+fi
+
 # The test of the systemd unit (packaging/) runs systemd's own verifier.
 if ! command -v systemd-analyze >/dev/null; then
   apt_update

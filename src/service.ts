@@ -14,9 +14,12 @@ import { ClusterService } from './domain/cluster-service.js';
 import { CommandService } from './domain/command-service.js';
 import { ParameterService } from './domain/parameter-service.js';
 import { ServerTypeService } from './domain/server-type-change.js';
+import { SecurityGroupService } from './domain/security-group-service.js';
 import type { Credential } from './domain/model.js';
 import { systemClock, type Clock } from './domain/ports.js';
 import { LocalDriver } from './drivers/local/local-driver.js';
+import { NftFirewall } from './drivers/local/nftables.js';
+import { AllowLists } from './operations/allow-lists.js';
 import { detectEngines, type InstalledEngine } from './engines/detect.js';
 import { buildApp } from './http/app.js';
 import { lockDataDir } from './lock.js';
@@ -57,6 +60,13 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const store = new SqlStore(db);
   const engines = await detectEngines(config.enginePath);
   const driver = new LocalDriver(config.dataDir, (kind) => engines.find((e) => e.version.engine === kind)?.binaries);
+  // Allow-lists: the kernel's rules are rebuilt from the store now, so a restart (or a crash
+  // between two changes) never leaves a cluster open or shut against what the store says.
+  const allowLists = new AllowLists(store, await NftFirewall.detect(config.dataDir));
+  if (allowLists.unavailable) logger.warn(`allow-lists are recorded but NOT enforced: ${allowLists.unavailable}`);
+  // A rebuild the kernel refuses ends the start: better no service than rules other than the store's.
+  await allowLists.rebuild();
+  await allowLists.reportUnenforced(clock.now().toISOString());
   const credential = await bootstrapCredential(config.dataDir, config.bootstrap, opts.announce ?? ((t) => console.log(t)));
   await store.saveCredential(credential);
 
@@ -100,8 +110,11 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     stepDelayMs: config.debugStepDelayMs,
     sentinelTimings,
     backups: backupTools,
+    allowLists,
     // After an operation, look at the cluster once (and start watching its Sentinels).
     onFinished: (id) => {
+      // Terminated and failed clusters lose their rules; a failed change keeps the stored list in force.
+      allowLists.rebuild().catch((err: unknown) => logger.error({ err }, 'rebuilding the allow-list rules failed'));
       primaryWatch.invalidate();
       void reconciler.checkCluster(id);
     },
@@ -125,6 +138,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     parameters: new ParameterService({ store, clusters, engines: engineConfig, engineVersions: versions }),
     commands: new CommandService({ store, engines: engineConfig, clusters }),
     serverTypes: new ServerTypeService({ store, clusters, engines: engineConfig }),
+    securityGroups: new SecurityGroupService({ store, clusters }),
     findCredential: (k) => store.findCredential(k),
     trustProxy: config.trustProxy,
     loggerInstance: logger,

@@ -26,6 +26,8 @@ export const TRANSITIONS: Record<OperationKind, Transition> = {
   'remove-backups': { from: ['RUNNING', 'STOPPED', 'ERROR'], during: null, success: 'RUNNING', failure: 'RUNNING' },
   'set-backup': { from: ['RUNNING', 'STOPPED', 'ERROR'], during: null, success: 'RUNNING', failure: 'RUNNING' },
   'unset-backup': { from: ['RUNNING', 'STOPPED', 'ERROR'], during: null, success: 'RUNNING', failure: 'RUNNING' },
+  // Allow-list changes touch kernel rules only: the engines keep serving.
+  'set-security-group-rules': { from: ['RUNNING', 'STOPPED', 'ERROR'], during: null, success: 'RUNNING', failure: 'RUNNING' },
   // A restore creates a new cluster: it goes the way a create goes.
   restore: { from: [], during: 'CREATING', success: 'RUNNING', failure: 'FAILED' },
   // Parameters change on running engines only; the outcome is what a probe finds afterwards.

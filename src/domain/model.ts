@@ -98,7 +98,7 @@ export type RequestState = (typeof REQUEST_STATES)[number];
 
 export type OperationKind =
   | 'create' | 'stop' | 'start' | 'restart' | 'terminate' | 'switchover' | 'sync'
-  | 'backup' | 'remove-backups' | 'set-backup' | 'unset-backup' | 'restore'
+  | 'backup' | 'remove-backups' | 'set-backup' | 'unset-backup' | 'restore' | 'set-security-group-rules'
   | 'set-parameters' | 'sync-parameters' | 'set-commands' | 'sync-commands' | 'set-server-type';
 
 export interface OperationRequest {

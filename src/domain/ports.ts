@@ -96,6 +96,8 @@ export interface Store {
   clusterOfGroup(accountId: string | null, groupId: string): Promise<string | undefined>;
   /** Records an instance group's new server type (Set Server Type). */
   setGroupServerType(groupId: string, serverTypeName: string, at: string, by: string): Promise<void>;
+  /** Replaces the cluster's allow-list (allowable_ip_addresses). */
+  setAllowableIpAddresses(clusterId: string, list: string[], at: string, by: string): Promise<void>;
   findBackup(clusterId: string, id: string): Promise<BackupHistory | undefined>;
   /** Newest first. */
   listBackups(clusterId: string, page: { limit: number; page: number }): Promise<{ backups: BackupHistory[]; total: number }>;

@@ -1,5 +1,6 @@
 // The driver port: how workflows make nodes exist, run, stop and vanish. The local driver runs
 // processes on loopback addresses; a Kubernetes driver would run StatefulSets.
+import type { ClusterAccess } from '../domain/allow-list.js';
 import type { EngineKind } from '../domain/model.js';
 import { SERVICE_USER } from '../engines/acl.js';
 import type { Endpoint } from '../engines/client.js';
@@ -100,4 +101,14 @@ export function endpointOf(n: NodeSpec): Endpoint {
  */
 export function legacyEndpointOf(n: NodeSpec): Endpoint {
   return { host: n.ip, port: n.port, password: n.password };
+}
+
+/**
+ * Enforces allow-lists where engines run (local driver: an nftables table). `apply` replaces
+ * every rule at once with the given set.
+ */
+export interface Firewall {
+  /** null when rules are enforced; otherwise why they cannot be (said at start and in events). */
+  readonly unavailable: string | null;
+  apply(rules: ClusterAccess[]): Promise<void>;
 }

@@ -21,8 +21,10 @@ import { backupHandlers } from './routes/backups.js';
 import { catalogHandlers } from './routes/catalog.js';
 import { clusterHandlers } from './routes/clusters.js';
 import { commandHandlers } from './routes/commands.js';
+import type { SecurityGroupService } from '../domain/security-group-service.js';
 import { parameterHandlers } from './routes/parameters.js';
 import { serverTypeHandlers } from './routes/server-types.js';
+import { securityGroupHandlers } from './routes/security-groups.js';
 import type { Handler } from './routes/handler.js';
 
 export interface AppOptions {
@@ -32,6 +34,7 @@ export interface AppOptions {
   parameters: ParameterService;
   commands: CommandService;
   serverTypes: ServerTypeService;
+  securityGroups: SecurityGroupService;
   findCredential: (accessKey: string) => Promise<Credential | undefined>;
   /** Honour X-Forwarded-Proto/Host when rebuilding the signed URL (only behind a trusted proxy). */
   trustProxy?: boolean;
@@ -57,6 +60,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     ...parameterHandlers(o.parameters),
     ...commandHandlers(o.commands),
     ...serverTypeHandlers(o.serverTypes),
+    ...securityGroupHandlers(o.securityGroups),
   };
   const credentialCache = new Map<string, { c: Credential | undefined; until: number }>();
   const lookup = async (key: string) => {

@@ -6,6 +6,7 @@ import { releasesAutoRestartHold, TRANSITIONS } from '../domain/lifecycle.js';
 import type { OperationRequest, ServiceState } from '../domain/model.js';
 import type { Clock, Store } from '../domain/ports.js';
 import type { Driver } from '../drivers/driver.js';
+import type { AllowLists } from './allow-lists.js';
 import { clusterNodes, DEFAULT_SENTINEL_TIMINGS, type SentinelTimings } from './nodes.js';
 import type { BackupTools, WorkflowContext } from './workflow.js';
 import { WORKFLOWS } from './workflows/index.js';
@@ -28,6 +29,7 @@ export interface WorkerOptions {
   stepDelayMs?: number;
   sentinelTimings?: SentinelTimings;
   backups: BackupTools;
+  allowLists: AllowLists;
   /** Called when a cluster's operation finished (e.g. to watch its Sentinels). */
   onFinished?: (clusterId: string) => void;
 }
@@ -174,6 +176,7 @@ export class Worker {
       store,
       driver,
       backups: this.o.backups,
+      allowLists: this.o.allowLists,
       now,
       event: (message) => store.addEvent(request.clusterId, request.id, message, now()),
       async reload() {

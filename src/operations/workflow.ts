@@ -7,6 +7,7 @@ import type { LogArchive } from '../backups/log-archive.js';
 import type { BackupStorage } from '../backups/storage.js';
 import type { Driver, NodeSpec } from '../drivers/driver.js';
 import type { EngineBinaries } from '../engines/detect.js';
+import type { AllowLists } from './allow-lists.js';
 import type { ClusterNodes } from './nodes.js';
 
 export interface WorkflowContext {
@@ -18,6 +19,8 @@ export interface WorkflowContext {
   store: Store;
   driver: Driver;
   backups: BackupTools;
+  /** The kernel's allow-list rules, rebuilt from the store. */
+  allowLists: AllowLists;
   now(): string;
   event(message: string): Promise<void>;
   /** Reads the cluster again (after a step changed roles in the store). */

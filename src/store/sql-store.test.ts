@@ -546,6 +546,14 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
       expect(await store.autoRestartHold(a.cluster.id)).toBeNull();
     });
 
+    it('replaces the allow-list, and an empty one stays empty', async () => {
+      const n = await liveCluster({}, 'RUNNING');
+      await store.setAllowableIpAddresses(n.cluster.id, ['10.0.0.0/8', '192.168.1.7'], at(3), 'user-9');
+      expect(await store.findCluster(null, n.cluster.id)).toMatchObject({ allowableIpAddresses: ['10.0.0.0/8', '192.168.1.7'], modifiedAt: at(3), modifiedBy: 'user-9' });
+      await store.setAllowableIpAddresses(n.cluster.id, [], at(4), 'user-9');
+      expect((await store.findCluster(null, n.cluster.id))?.allowableIpAddresses).toEqual([]);
+    });
+
     it('clustersInStates finds clusters of every account', async () => {
       const a = await liveCluster({}, 'RUNNING');
       const b = await liveCluster({ accountId: OTHER_ACCOUNT }, 'STOPPING');

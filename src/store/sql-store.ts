@@ -430,6 +430,14 @@ export class SqlStore implements Store {
     });
   }
 
+  async setAllowableIpAddresses(clusterId: string, list: string[], at: string, by: string): Promise<void> {
+    await this.db
+      .updateTable('clusters')
+      .set({ allowable_ip_addresses: JSON.stringify(list), modified_at: at, modified_by: by })
+      .where('id', '=', clusterId)
+      .execute();
+  }
+
   async setClusterCommands(clusterId: string, commands: Record<string, string>, at: string, by: string): Promise<void> {
     await this.db
       .updateTable('clusters')

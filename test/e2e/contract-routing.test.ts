@@ -150,12 +150,12 @@ describe('routing of every contract operation', () => {
     cachestoreSetCommands: 404,
     cachestoreSyncCommands: 404,
     cachestoreSetServerType: 404, // an unknown instance group
+    cachestoreSetSecurityGroupRules: 404,
   };
   /** Built by later issues: 501 in the error shape until then. */
   const NOT_YET: Record<string, string> = {
     cachestoreSetMaintenance: 'maintenance',
     cachestoreUnsetMaintenance: 'maintenance',
-    cachestoreSetSecurityGroupRules: 'security-group-rules',
     cachestoreSetBlockStorageSize: 'resize',
   };
   const validators = buildValidators();

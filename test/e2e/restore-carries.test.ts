@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { engineVersions, haBody, startHarness, testSubnet, type Harness } from '../support/harness.js';
 import { instancesOf, primaryOf } from '../support/observe.js';
+import { NO_ANSWER, probe } from '../support/probe.js';
 
 const PASSWORD = 'An0ther!Secret';
 let h: Harness;
@@ -99,6 +100,8 @@ it('carries engine, topology, subnet, ports, time zone, password and backup sett
   expect(sizes(group(copy, 'MASTER_REPLICA'))).toEqual([['OS', 120], ['DATA', 64]]);
   expect(sizes(group(copy, 'SENTINEL'))).toEqual(sizes(group(src, 'SENTINEL')));
   expect(copy.allowable_ip_addresses).toEqual(['192.168.10.0/24']);
+  // ...and enforced (README "Allow-lists"): an address outside it gets no answer.
+  expect(await probe(`${prefix}200`, primaryOf(copy)!.service_ip_address, 7001)).toBe(NO_ANSWER);
   expect(copy.maintenance_option).toEqual({ period_hour: '3', starting_day_of_week: 'MON', starting_time: '0400', use_maintenance_option: true });
   // Show Cluster has no tags in the contract: the recorded cluster holds the request's.
   expect((await h.service.store.findCluster(null, copyId))!.tags).toEqual([{ key: 'env', value: 'copy' }]);

@@ -10,6 +10,7 @@ import { startService, type Service } from '../../src/service.js';
 import { SERVICE_USER } from '../../src/engines/acl.js';
 import type { Endpoint } from '../../src/engines/client.js';
 import { SignedClient } from './client.js';
+import { removeNftTable } from '../../src/drivers/local/nftables.js';
 import { killEnginesUnder } from './engines.js';
 
 let counter = 0;
@@ -92,6 +93,9 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
     try {
       await h.closeService!();
     } finally {
+      // The service leaves its allow-list rules in the kernel when it closes (engines outlive
+      // it); the test's table goes with the test.
+      await removeNftTable(dataDir);
       await killEnginesUnder(dataDir);
       // For a post-mortem: CACHESTORE_TEST_KEEP=1 keeps every test's data dir (engine logs).
       if (!process.env.CACHESTORE_TEST_KEEP) await rm(dataDir, { recursive: true, force: true });

@@ -248,7 +248,7 @@ async function seedFromBackup(ctx: WorkflowContext): Promise<void> {
 }
 
 const restoreWorkflow: Workflow = {
-  steps: [{ name: 'seed-data', run: seedFromBackup }, steps.startData, steps.startSentinels],
+  steps: [steps.allowList, { name: 'seed-data', run: seedFromBackup }, steps.startData, steps.startSentinels],
   onFailure: discardNewCluster,
 };
 

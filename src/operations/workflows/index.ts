@@ -12,9 +12,10 @@ import { setServerTypeWorkflow } from './server-type.js';
 import { setParametersWorkflow, syncParametersWorkflow } from './parameters.js';
 import { discardNewCluster, startDataNodes, steps } from './steps.js';
 import { refreshTopology } from './topology-refresh.js';
+import { setAllowListWorkflow } from './allow-list.js';
 
 const createWorkflow: Workflow = {
-  steps: [steps.startData, steps.startSentinels],
+  steps: [steps.allowList, steps.startData, steps.startSentinels],
   onFailure: discardNewCluster,
 };
 
@@ -163,4 +164,5 @@ export const WORKFLOWS: Record<OperationKind, Workflow> = {
   'sync-commands': syncCommandsWorkflow((ctx) => syncFinish(ctx, false)),
   // io-threads changes go through the rolling restart's own steps.
   'set-server-type': setServerTypeWorkflow(restartWorkflow.steps, (ctx) => syncFinish(ctx, false)),
+  'set-security-group-rules': setAllowListWorkflow,
 };

@@ -24,7 +24,19 @@ export async function startSentinels(ctx: WorkflowContext): Promise<void> {
   await each(s, (n) => ctx.driver.waitReady(n, READY_TIMEOUT_MS));
 }
 
+/**
+ * Puts the kernel's allow-list rules in line with the store (before a new cluster's engines
+ * listen, and after a list changes). Where rules cannot be enforced, the cluster's events say so.
+ */
+export async function enforceAllowList(ctx: WorkflowContext): Promise<void> {
+  await ctx.allowLists.rebuild();
+  const why = ctx.allowLists.unavailable;
+  const list = ctx.cluster.allowableIpAddresses;
+  if (why && list.length > 0) await ctx.event(`allow-list (${list.join(', ')}) recorded but NOT enforced: ${why}`);
+}
+
 export const steps = {
+  allowList: { name: 'allow-list', run: enforceAllowList } as Step,
   startData: { name: 'start-data-nodes', run: (ctx) => startDataNodes(ctx, ctx.nodes.data) } as Step,
   startSentinels: { name: 'start-sentinels', run: startSentinels } as Step,
   // Sentinels go first, so they do not fail over while the data nodes stop on purpose.
