@@ -233,7 +233,7 @@ interface TopologyPlan {
 
 /**
  * Checks instance groups, instances and replica_count against the one topology each mode has
- * (DESIGN.md), and says what the expected shape is when they disagree.
+ * (docs/CONTRACT.md), and says what the expected shape is when they disagree.
  */
 function planTopology(body: CreateClusterBody, engine: EngineVersion, subnet: Subnet): TopologyPlan {
   const groupsLoc = ['body', 'instance_groups'];

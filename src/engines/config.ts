@@ -77,7 +77,7 @@ export function renderDataNodeConfig(c: DataNodeConfig): string {
     '# Written by Cache Store; changes here are overwritten on the next start.',
     `bind ${c.ip}`,
     `port ${c.port}`,
-    // Replication and Sentinel must see this node's own address, not 127.0.0.1 (see DESIGN.md).
+    // Replication and Sentinel must see this node's own address, not 127.0.0.1 (see docs/CONTRACT.md).
     `bind-source-addr ${c.ip}`,
     `replica-announce-ip ${c.ip}`,
     'protected-mode yes',

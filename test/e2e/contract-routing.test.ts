@@ -1,7 +1,7 @@
 // The contract as served and as routed: GET /openapi.json equals the vendor YAML for every
 // operation (extensions only as extra paths, marked), every one of the 31 operations has a
 // route (the ones later issues build answer 501 in the error shape), List Clusters validates
-// its query and filters, pages and sorts, and unknown ids answer as DESIGN.md says.
+// its query and filters, pages and sorts, and unknown ids answer as docs/CONTRACT.md says.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,7 +121,7 @@ describe('routing of every contract operation', () => {
     cachestoreSetServerType: { server_type_name: 'redis1v2m4' },
     cachestoreCreateCluster: {}, // implemented: an empty body is a 400 naming the required fields
   };
-  /** What the implemented operations answer for unknown ids (DESIGN.md). */
+  /** What the implemented operations answer for unknown ids (docs/CONTRACT.md). */
   const IMPLEMENTED: Record<string, number> = {
     cachestoreListClusters: 200,
     cachestoreCreateCluster: 400,

@@ -111,7 +111,7 @@ function group(overrides: Record<string, unknown> = {}, engine: 'redis' | 'valke
 
 const MAINTENANCE = { period_hour: '2', starting_day_of_week: 'SUN', starting_time: '0230' };
 
-/** The HA topology of DESIGN.md with one replica (Redis server types). */
+/** The HA topology of docs/CONTRACT.md with one replica (Redis server types). */
 const HA = {
   ha_enabled: true,
   replica_count: 1,

@@ -1,4 +1,4 @@
-// A client that signs requests exactly as the vendor's SDK does (see DESIGN.md), for tests,
+// A client that signs requests exactly as the vendor's SDK does (see docs/CONTRACT.md), for tests,
 // benchmarks and scripts.
 import { createHmac } from 'node:crypto';
 

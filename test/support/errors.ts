@@ -1,4 +1,4 @@
-// The contract's error shape (DESIGN.md), asserted exactly: one error, these keys, these values.
+// The contract's error shape (docs/CONTRACT.md), asserted exactly: one error, these keys, these values.
 import { expect } from 'vitest';
 
 export function expectErrorShape(r: { status: number; body: any; text?: string }, status: number, code?: string) {
