@@ -10,7 +10,7 @@ import { configGet, configSet } from '../../src/engines/parameters.js';
 import { clusterNodes } from '../../src/operations/nodes.js';
 import { enginePids } from '../support/engines.js';
 import { expectErrorShape } from '../support/errors.js';
-import { createBody, engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
+import { createBody, engineVersions, haBody, startHarness, type Harness, completes } from '../support/harness.js';
 import { missingKeys, startWriter, sentinelTargetOf, waitFor, type SentinelTarget } from '../support/writer.js';
 
 const PASSWORD = 'Secr3t!pass';
@@ -29,22 +29,9 @@ afterAll(async () => {
   await h?.stop();
 });
 
-async function createCluster(body: unknown): Promise<string> {
-  const r = await h.client.post('/v1/clusters', body);
-  expect(r.status, JSON.stringify(r.body)).toBe(202);
-  expect(await h.client.waitRequest(r.body.request_id, 60_000)).toBe('COMPLETED');
-  return r.body.resource.id;
-}
-
-/** Sends a mutation and waits for it; on failure the request's error and the cluster's events tell why. */
-async function run202(method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<string> {
-  const r = await h.client.request(method, path, body);
-  expect(r.status, JSON.stringify(r.body)).toBe(202);
-  const state = await h.client.waitRequest(r.body.request_id, timeoutMs);
-  const details = (await h.client.get(`/v1/requests/${r.body.request_id}/details`)).body;
-  expect(state, JSON.stringify(details)).toBe('COMPLETED');
-  return r.body.request_id;
-}
+const createCluster = async (body: unknown): Promise<string> => (await completes(h.client, 'POST', '/v1/clusters', body)).id;
+/** Sends a mutation and waits for it; on failure the request's error tells why. */
+const run202 = async (method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<string> => (await completes(h.client, method, path, body, timeoutMs)).requestId;
 
 async function values(id: string): Promise<Map<string, any>> {
   const r = await h.client.get(`/v1/clusters/${id}/parameters`);

@@ -14,7 +14,7 @@ import { clusterNodes } from '../../src/operations/nodes.js';
 import { asTenant } from '../support/dataset.js';
 import { enginePids } from '../support/engines.js';
 import { expectErrorShape } from '../support/errors.js';
-import { createBody, engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
+import { createBody, engineVersions, haBody, startHarness, type Harness, completes } from '../support/harness.js';
 import { missingKeys, sentinelTargetOf, startWriter, waitFor, type SentinelTarget } from '../support/writer.js';
 
 const PASSWORD = 'Secr3t!pass';
@@ -31,22 +31,9 @@ afterAll(async () => {
   await h?.stop();
 });
 
-async function createCluster(body: unknown): Promise<string> {
-  const r = await h.client.post('/v1/clusters', body);
-  expect(r.status, JSON.stringify(r.body)).toBe(202);
-  expect(await h.client.waitRequest(r.body.request_id, 60_000)).toBe('COMPLETED');
-  return r.body.resource.id;
-}
-
+const createCluster = async (body: unknown): Promise<string> => (await completes(h.client, 'POST', '/v1/clusters', body)).id;
 /** Sends a mutation and waits for it; on failure the request's error tells why. */
-async function run202(method: string, path: string, body?: unknown, timeoutMs = 90_000): Promise<string> {
-  const r = await h.client.request(method, path, body);
-  expect(r.status, JSON.stringify(r.body)).toBe(202);
-  const state = await h.client.waitRequest(r.body.request_id, timeoutMs);
-  const details = (await h.client.get(`/v1/requests/${r.body.request_id}/details`)).body;
-  expect(state, JSON.stringify(details)).toBe('COMPLETED');
-  return r.body.request_id;
-}
+const run202 = async (method: string, path: string, body?: unknown, timeoutMs = 90_000): Promise<string> => (await completes(h.client, method, path, body, timeoutMs)).requestId;
 
 async function show(id: string): Promise<any> {
   const r = await h.client.get(`/v1/clusters/${id}`);

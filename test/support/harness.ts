@@ -181,3 +181,14 @@ export async function serviceEndpoint(h: Harness, clusterId: string, ip: string,
   const { serviceSecret } = await h.service.store.clusterSecrets(clusterId);
   return { host: ip, port, username: SERVICE_USER, password: serviceSecret };
 }
+
+/**
+ * Sends a mutation, expects 202, and waits for its request to COMPLETE; on anything else the test
+ * fails with the answer or the request's error. Returns the request id and the resource id.
+ */
+export async function completes(client: SignedClient, method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<{ requestId: string; id: string }> {
+  const r = await client.request(method, path, body);
+  if (r.status !== 202) throw new Error(`${method} ${path} answered ${r.status}, not 202: ${JSON.stringify(r.body)}`);
+  await settle(client, r.body.request_id, r.body.resource?.id, timeoutMs);
+  return { requestId: r.body.request_id, id: r.body.resource.id };
+}
