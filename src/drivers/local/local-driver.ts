@@ -11,7 +11,7 @@ import { ping, shutdown } from '../../engines/client.js';
 import type { EngineBinaries } from '../../engines/detect.js';
 import type { EngineKind } from '../../domain/model.js';
 import { endpointOf, type Driver, type NodeSpec, type PersistedState } from '../driver.js';
-import { findEnginesIn, identify, inspect, isAdoptable, isSameProcess, signal, waitForExit, type ProcessIdentity } from './processes.js';
+import { findEnginesIn, identify, inspect, isAdoptable, isSameProcess, parseStat, signal, waitForExit, type ProcessIdentity } from './processes.js';
 
 const STOP_TIMEOUT_MS = 60_000;
 const LAUNCH_TIMEOUT_MS = 10_000;
@@ -51,14 +51,9 @@ export async function engineProcessIn(nodeDir: string): Promise<ProcessIdentity 
   const p = nodePaths(nodeDir);
   const recorded = await readRecord(p.launch);
   if (recorded && isSameProcess(recorded, await inspect(recorded.pid))) return recorded;
-  let pid: number;
-  try {
-    pid = Number((await readFile(p.pid, 'utf8')).trim());
-  } catch {
-    return null;
-  }
+  const pid = await readPidFile(p.pid);
   // A pid that is not an engine in this data dir (a recycled pid, a stale file) is never adopted.
-  if (!(pid > 0)) return null;
+  if (pid === null) return null;
   if (!isAdoptable(await inspect(pid), p.data)) return null;
   const id = await identify(pid);
   if (id) await writeRecord(p.launch, id).catch(() => undefined);
@@ -324,8 +319,7 @@ async function lastTimestampIn(file: string): Promise<number | null> {
 /** Whether a process is gone (or a zombie), whatever its title. */
 async function exited(pid: number): Promise<boolean> {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z';
+    return parseStat(await readFile(`/proc/${pid}/stat`, 'utf8')).state === 'Z';
   } catch {
     return true;
   }
