@@ -140,6 +140,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     serverTypes: new ServerTypeService({ store, clusters, engines: engineConfig }),
     securityGroups: new SecurityGroupService({ store, clusters }),
     findCredential: (k) => store.findCredential(k),
+    useSignature: (k, sig, exp, nowMs) => store.useSignature(k, sig, exp, nowMs),
     trustProxy: config.trustProxy,
     loggerInstance: logger,
     checkResponses: opts.checkResponses,

@@ -48,6 +48,11 @@ export interface Store {
   close(): Promise<void>;
 
   findCredential(accessKey: string): Promise<Credential | undefined>;
+  /**
+   * Records a signature as used; false when it was used before (a replay). Forgets signatures
+   * whose window ended before `nowMs`, so what is kept is bounded by the window.
+   */
+  useSignature(accessKey: string, signature: string, expiresAtMs: number, nowMs: number): Promise<boolean>;
   saveCredential(c: Credential): Promise<void>;
 
   /** Records the cluster, its groups and instances and the create request, atomically. */

@@ -13,9 +13,9 @@ import type { ClusterService } from '../domain/cluster-service.js';
 import type { CommandService } from '../domain/command-service.js';
 import type { ParameterService } from '../domain/parameter-service.js';
 import type { ServerTypeService } from '../domain/server-type-change.js';
-import { NotImplementedError, ValidationError, type DomainError } from '../domain/errors.js';
+import { NotImplementedError, UnauthorizedError, ValidationError, type DomainError } from '../domain/errors.js';
 import type { Credential } from '../domain/model.js';
-import { verifySignature } from './auth.js';
+import { acceptedOnce, signatureExpiry, verifySignature } from './auth.js';
 import { errorBody, toErrorResponse } from './errors.js';
 import { backupHandlers } from './routes/backups.js';
 import { catalogHandlers } from './routes/catalog.js';
@@ -36,6 +36,8 @@ export interface AppOptions {
   serverTypes: ServerTypeService;
   securityGroups: SecurityGroupService;
   findCredential: (accessKey: string) => Promise<Credential | undefined>;
+  /** Records a state-changing request's signature; false when it was used before. */
+  useSignature: (accessKey: string, signature: string, expiresAtMs: number, nowMs: number) => Promise<boolean>;
   /** Honour X-Forwarded-Proto/Host when rebuilding the signed URL (only behind a trusted proxy). */
   trustProxy?: boolean;
   loggerInstance?: FastifyBaseLogger;
@@ -97,7 +99,15 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     const forwardedProto = o.trustProxy ? String(req.headers['x-forwarded-proto'] ?? '').split(',')[0].trim() : '';
     const forwardedHost = o.trustProxy ? String(req.headers['x-forwarded-host'] ?? '').split(',')[0].trim() : '';
     const url = `${forwardedProto || 'http'}://${forwardedHost || req.headers.host || ''}${req.raw.url ?? req.url}`;
-    return verifySignature({ method: req.method, url, headers: req.headers }, now(), lookup);
+    const nowMs = now();
+    const credential = await verifySignature({ method: req.method, url, headers: req.headers }, nowMs, lookup);
+    if (acceptedOnce(req.method)) {
+      const { signature, expiresAtMs } = signatureExpiry(req.headers);
+      if (!(await o.useSignature(credential.accessKey, signature, expiresAtMs, nowMs))) {
+        throw new UnauthorizedError('This signed request was accepted before: a signature is accepted once. Sign each request afresh (the SDK does).');
+      }
+    }
+    return credential;
   };
 
   const responseCheck = o.checkResponses ? responseChecker() : undefined;

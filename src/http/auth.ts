@@ -27,6 +27,22 @@ function header(h: SignedRequest['headers'], name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/**
+ * Whether a request's signature may be accepted only once. The vendor's signature covers method,
+ * URL and timestamp but not the body, so a captured POST could be sent again with another body;
+ * state-changing methods are refused the second time. GET and HEAD change nothing, and the SDK
+ * may send the same GET twice in one millisecond (same signature) when it polls in parallel.
+ */
+export function acceptedOnce(method: string): boolean {
+  const m = method.toUpperCase();
+  return m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS';
+}
+
+/** When a signature's timestamp leaves the window (Unix ms): how long it must be remembered. */
+export function signatureExpiry(headers: SignedRequest['headers']): { signature: string; expiresAtMs: number } {
+  return { signature: header(headers, 'scp-signature') ?? '', expiresAtMs: Number(header(headers, 'scp-timestamp')) + SIGNATURE_VALIDITY_MS };
+}
+
 export async function verifySignature(
   req: SignedRequest,
   nowMs: number,

@@ -206,6 +206,21 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('clusters').addColumn('commands', 'text').execute();
     },
   },
+  '2026-12-01-030-used-signatures': {
+    async up(db: Kysely<any>) {
+      // Signatures of state-changing requests already accepted, so a captured request cannot be
+      // sent again (the vendor's signature does not cover the body). Rows live as long as the
+      // timestamp's 15-minute window, so the table stays bounded.
+      await db.schema
+        .createTable('used_signatures')
+        .addColumn('access_key', 'varchar(128)', (c) => c.notNull())
+        .addColumn('signature', 'varchar(128)', (c) => c.notNull())
+        .addColumn('expires_at_ms', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('used_signatures_pk', ['access_key', 'signature'])
+        .execute();
+      await db.schema.createIndex('used_signatures_expiry').on('used_signatures').column('expires_at_ms').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -125,6 +125,13 @@ export interface AutoRestartHoldsTable {
   at: string;
 }
 
+export interface UsedSignaturesTable {
+  access_key: string;
+  signature: string;
+  /** Unix ms after which the signature's timestamp is outside the 15-minute window anyway. */
+  expires_at_ms: number;
+}
+
 export interface Database {
   credentials: CredentialsTable;
   clusters: ClustersTable;
@@ -134,4 +141,5 @@ export interface Database {
   events: EventsTable;
   backup_histories: BackupHistoriesTable;
   auto_restart_holds: AutoRestartHoldsTable;
+  used_signatures: UsedSignaturesTable;
 }

@@ -191,7 +191,7 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
 
   beforeEach(async () => {
     if (unavailable) throw unavailable;
-    for (const table of ['auto_restart_holds', 'backup_histories', 'events', 'requests', 'instances', 'instance_groups', 'clusters', 'credentials'] as const) {
+    for (const table of ['used_signatures', 'auto_restart_holds', 'backup_histories', 'events', 'requests', 'instances', 'instance_groups', 'clusters', 'credentials'] as const) {
       await db.deleteFrom(table).execute();
     }
   });
@@ -257,6 +257,26 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
       await store.saveCredential({ accessKey: 'ak-1', secretKey: 's2', accountId: OTHER_ACCOUNT, userId: 'u2' });
       expect(await store.findCredential('ak-1')).toEqual({ accessKey: 'ak-1', secretKey: 's2', accountId: OTHER_ACCOUNT, userId: 'u2' });
       expect(await store.findCredential('AK-1')).toBeUndefined();
+    });
+  });
+
+  describe('used signatures', () => {
+    it('accepts a signature once per access key, also through another replica', async () => {
+      const other = await openAnother();
+      expect(await store.useSignature('ak-1', 'sig-a', 2_000, 1_000)).toBe(true);
+      expect(await other.useSignature('ak-1', 'sig-a', 2_000, 1_000)).toBe(false);
+      expect(await store.useSignature('ak-1', 'sig-a', 2_000, 1_000)).toBe(false);
+      expect(await other.useSignature('ak-2', 'sig-a', 2_000, 1_000)).toBe(true);
+      expect(await other.useSignature('ak-1', 'sig-b', 2_000, 1_000)).toBe(true);
+    });
+
+    it('forgets signatures whose window has ended, so the table stays bounded', async () => {
+      for (let i = 0; i < 300; i++) await store.useSignature('ak-1', `old-${i}`, 5_000, 1_000);
+      // Later uses, after the old window ended, purge what can no longer be replayed anyway.
+      for (let i = 0; i < 300; i++) await store.useSignature('ak-1', `new-${i}`, 20_000, 10_000);
+      const rows = await db.selectFrom('used_signatures').select(['signature', 'expires_at_ms']).execute();
+      expect(rows.some((r) => r.signature.startsWith('old-'))).toBe(false);
+      expect(rows.filter((r) => r.signature.startsWith('new-')).length).toBe(300);
     });
   });
 

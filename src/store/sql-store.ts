@@ -159,6 +159,23 @@ export class SqlStore implements Store {
     return r && { accessKey: r.access_key, secretKey: r.secret_key, accountId: r.account_id, userId: r.user_id };
   }
 
+  private signaturesSincePurge = 0;
+
+  async useSignature(accessKey: string, signature: string, expiresAtMs: number, nowMs: number): Promise<boolean> {
+    // Purging on every 256th use keeps the cost of a request flat and the table bounded by the
+    // window's traffic; a replay of a purged signature is already refused by its timestamp.
+    if (++this.signaturesSincePurge >= 256) {
+      this.signaturesSincePurge = 0;
+      await this.db.deleteFrom('used_signatures').where('expires_at_ms', '<', nowMs).execute();
+    }
+    const r = await this.db
+      .insertInto('used_signatures')
+      .values({ access_key: accessKey, signature, expires_at_ms: expiresAtMs })
+      .onConflict((oc) => oc.columns(['access_key', 'signature']).doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
   async saveCredential(c: Credential): Promise<void> {
     await this.db
       .insertInto('credentials')

@@ -22,7 +22,18 @@ export class SignedClient {
     readonly keys: Keys,
   ) {}
 
-  headers(method: string, url: string, timestamp = Date.now()): Record<string, string> {
+  private lastTimestamp = 0;
+
+  /**
+   * A new millisecond for every request: the service accepts a state-changing request's signature
+   * once, and two requests to the same URL signed in the same millisecond would sign alike.
+   */
+  nextTimestamp(): number {
+    this.lastTimestamp = Math.max(Date.now(), this.lastTimestamp + 1);
+    return this.lastTimestamp;
+  }
+
+  headers(method: string, url: string, timestamp = this.nextTimestamp()): Record<string, string> {
     return {
       'Scp-Accesskey': this.keys.accessKey,
       'Scp-Signature': signature(this.keys.secretKey, method, url, String(timestamp), this.keys.accessKey),
