@@ -22,6 +22,7 @@ import { NftFirewall } from './drivers/local/nftables.js';
 import { AllowLists } from './operations/allow-lists.js';
 import { detectEngines, type InstalledEngine } from './engines/detect.js';
 import { buildApp } from './http/app.js';
+import { sweepScratchEngines } from './engines/snapshot.js';
 import { lockDataDir } from './lock.js';
 import { EngineConfig } from './operations/engine-config.js';
 import { BackupScheduler } from './operations/backup-scheduler.js';
@@ -156,6 +157,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     const swept = await storage.sweep();
     if (swept > 0) logger.info({ files: swept }, 'removed half-copied backup files');
   }
+  // Scratch engines of a backup verification that a crash interrupted (their backups resume).
+  const scratch = await sweepScratchEngines();
+  if (scratch > 0) logger.info({ directories: scratch }, 'removed what interrupted backup verifications left');
   // Engines started by an earlier version answer to the cluster password alone: bring them
   // under the service's own user before anything else talks to them.
   await upgradeEngines({ store, driver, logger, timings: sentinelTimings, at: () => clock.now().toISOString() });

@@ -2,7 +2,8 @@
 // its file is proven restorable by loading it into a scratch engine that listens on a unix
 // socket only. (Backups take their snapshots by AOF rewrite: engines/aof.ts.)
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,6 +29,51 @@ async function countWithChecker(checkRdb: string, rdbFile: string, timeoutMs: nu
   return Number.isFinite(read) ? read - expired : undefined;
 }
 
+const SCRATCH_PREFIX = 'cachestore-verify-';
+/** util-linux's setpriv: asks the kernel to SIGKILL the scratch engine when the service dies. */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Ends scratch engines whose service died and removes their directories. A scratch engine holds a
+ * whole dataset in memory and is a plain child process, not one of the cluster's engines, so the
+ * service's own bookkeeping never finds it; the kernel ends it with the service (setpriv
+ * --pdeathsig), and this sweep (at start) ends one that escaped (the service died before setpriv
+ * asked) and removes what is left. Directories of a service that is still alive (another
+ * instance on this machine) are left alone. Returns how many it removed.
+ */
+export async function sweepScratchEngines(dir = tmpdir()): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(SCRATCH_PREFIX)) continue;
+    const path = join(dir, name);
+    const owner = Number(await readFile(join(path, 'owner.pid'), 'utf8').catch(() => 'NaN'));
+    if (Number.isInteger(owner) && owner > 0 && alive(owner)) continue;
+    const engine = Number(await readFile(join(path, 'engine.pid'), 'utf8').catch(() => 'NaN'));
+    // Only the engine that names this directory in its title: a pid is reused in time.
+    if (Number.isInteger(engine) && engine > 0 && alive(engine) && commandLine(engine).includes(path)) process.kill(engine, 'SIGKILL');
+    await rm(path, { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
+
 /**
  * Proves an RDB file restorable: the engine's own checker reads it (checksum, structure) while a
  * scratch engine loads it (the two at once: each reads the whole file), and the engine must hold
@@ -36,18 +82,21 @@ async function countWithChecker(checkRdb: string, rdbFile: string, timeoutMs: nu
 export async function verifyRdb(rdbFile: string, bin: EngineBinaries, timeoutMs = 10 * 60_000): Promise<Verified> {
   // Only the socket and the log go to the temporary dir (a unix socket path must be short, and
   // /tmp may be a small tmpfs); the engine loads the file where it is, saving nothing back.
-  const dir = await mkdtemp(join(tmpdir(), 'cachestore-verify-'));
+  const dir = await mkdtemp(join(tmpdir(), SCRATCH_PREFIX));
+  await writeFile(join(dir, 'owner.pid'), String(process.pid));
   let child: ReturnType<typeof spawn> | undefined;
   const checked = bin.checkRdb ? countWithChecker(bin.checkRdb, rdbFile, timeoutMs) : Promise.resolve(undefined);
   // Awaited below; until then a rejection must not count as unhandled.
   checked.catch(() => undefined);
   try {
     const socket = join(dir, 's.sock');
-    child = spawn(
-      bin.server,
-      ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--dir', dirname(rdbFile), '--dbfilename', basename(rdbFile), '--appendonly', 'no', '--save', '', '--daemonize', 'no', '--enable-debug-command', 'local', '--logfile', join(dir, 'engine.log')],
-      { stdio: 'ignore' },
-    );
+    const args = ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--dir', dirname(rdbFile), '--dbfilename', basename(rdbFile), '--appendonly', 'no', '--save', '', '--daemonize', 'no', '--enable-debug-command', 'local', '--logfile', join(dir, 'engine.log'),
+      // Its socket (and so this directory) in its process title: the sweep knows it by that.
+      '--proc-title-template', '{title} {unixsocket}'];
+    child = SETPRIV
+      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', bin.server, ...args], { stdio: 'ignore' })
+      : spawn(bin.server, args, { stdio: 'ignore' });
+    if (child.pid) await writeFile(join(dir, 'engine.pid'), String(child.pid));
     const c = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
     c.on('error', () => undefined);
     const deadline = Date.now() + timeoutMs;

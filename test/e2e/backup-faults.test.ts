@@ -2,10 +2,10 @@
 // backup, the cluster as it was. A service killed in the middle of a backup or a restore resumes
 // it on its next start.
 import { execFile } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useChildServices, waitStep } from '../support/child-service.js';
@@ -16,6 +16,26 @@ import { catchChild } from '../support/processes.js';
 import { createBody, engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
 
 const run = promisify(execFile);
+
+function readCmd(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function deadOrZombie(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+}
 
 
 async function createRunning(h: { client: Harness['client'] }, name: string) {
@@ -211,6 +231,42 @@ describe('SIGKILL of the service during a backup or a restore', () => {
     // What the kill left was a part of the backup, not all of it.
     expect(partialBytes).toBeLessThan(statSync(join(cs.dataDir, 'backups', cluster.id, `${backupNumber}.rdb`)).size);
     expect(await files(join(cs.dataDir, 'backup-staging'))).toEqual([]);
+  });
+
+  it('ends the scratch engine of a verification with the service, sweeps its directory, and the backup resumes', async () => {
+    let svc = await cs.start();
+    const c = await createRunning(svc, 'crashverify');
+    await fill(c.ip, 'v', 500, 1_000);
+    const r = await svc.client.post(`/v1/clusters/${c.id}/backup-histories`);
+    expect(r.status).toBe(202);
+    // The scratch engine loads the stored copy: catch it and freeze it mid-verification (it
+    // holds the whole dataset in memory), then kill the service as a crash would.
+    const scratch = await catchChild(svc.child.pid!, ['cachestore-verify-'], 30_000);
+    process.kill(scratch, 'SIGSTOP');
+    // Let it run in short slices until it is the engine (setpriv has asked for the kernel's
+    // kill and exec'd it) and its title names its socket.
+    while (!/-server \//.test(readCmd(scratch))) {
+      process.kill(scratch, 'SIGCONT');
+      await new Promise((res) => setImmediate(res));
+      process.kill(scratch, 'SIGSTOP');
+    }
+    const dir = dirname(/\/\S*cachestore-verify-[^/\s\0]+\/s\.sock/.exec(readCmd(scratch))![0]);
+    expect(existsSync(dir)).toBe(true);
+    await svc.kill('SIGKILL');
+    // The kernel ends it with the service (a stopped process too); a zombie holds nothing.
+    const deadline = Date.now() + 5_000;
+    while (!deadOrZombie(scratch) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    expect(deadOrZombie(scratch)).toBe(true);
+
+    svc = await cs.start();
+    expect(await svc.client.waitRequest(r.body.request_id, 60_000)).toBe('COMPLETED');
+    expect(existsSync(dir)).toBe(false);
+    const history = (await svc.client.get(`/v1/clusters/${c.id}/backup-histories`)).body.contents[0];
+    expect(history.backup_state_detail).toMatch(/^verified: 500 keys/);
+    // Terminate leaves no scratch engine and no verification directory of this service behind.
+    const t = await svc.client.delete(`/v1/clusters/${c.id}`);
+    expect(await svc.client.waitRequest(t.body.request_id, 60_000)).toBe('COMPLETED');
+    expect(childrenOf(svc.child.pid!).filter((pid) => readCmd(pid).includes('cachestore-verify-'))).toEqual([]);
   });
 
   it('resumes a restore after the data was placed, and the new cluster holds every key', async () => {
