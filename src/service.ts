@@ -40,6 +40,7 @@ export interface Service {
   engines: InstalledEngine[];
   reconciler: Reconciler;
   scheduler: BackupScheduler;
+  worker: Worker;
   /** Closes the API, lets running requests finish, and releases the store. Engines keep running. */
   close(): Promise<void>;
 }
@@ -178,6 +179,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     engines,
     reconciler,
     scheduler,
+    worker,
     async close() {
       if (closed) return;
       closed = true;

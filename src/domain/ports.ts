@@ -44,6 +44,12 @@ export class UniqueViolation extends Error {
   }
 }
 
+/** Who runs a request: the fence on a worker's writes. */
+export interface Lease {
+  requestId: string;
+  workerId: string;
+}
+
 export interface Store {
   close(): Promise<void>;
 
@@ -68,6 +74,12 @@ export interface Store {
   setClusterState(id: string, state: ServiceState, at: string, modifiedBy?: string): Promise<void>;
   /** Moves the cluster to `state` only if it is still in `expected`; says whether it did. */
   compareAndSetClusterState(id: string, expected: ServiceState, state: ServiceState, at: string): Promise<boolean>;
+  /**
+   * Sets the cluster's state for a request's worker, only while that worker holds the request's
+   * lease; says whether it did. A worker whose lease was taken over must not overwrite the state
+   * its successor sets.
+   */
+  setClusterStateHeld(id: string, state: ServiceState, at: string, lease: Lease): Promise<boolean>;
   /** Sets an instance's state; TERMINATED and FAILED release its address for good. */
   setInstanceState(instanceId: string, state: ServiceState): Promise<void>;
   /** MASTER or REPLICA, as failovers and switchovers move the primary. */
@@ -85,10 +97,12 @@ export interface Store {
   findRequest(accountId: string | null, id: string): Promise<OperationRequest | undefined>;
   activeRequest(clusterId: string): Promise<OperationRequest | undefined>;
   /** Claims one request that is REQUESTED, or RUNNING with an expired lease. */
-  claimRequest(workerId: string, nowMs: number, leaseMs: number, at: string): Promise<OperationRequest | undefined>;
+  /** `running`: requests this worker still runs, never claimed again by it (their lease may have lapsed). */
+  claimRequest(workerId: string, nowMs: number, leaseMs: number, at: string, running?: readonly string[]): Promise<OperationRequest | undefined>;
   renewLease(id: string, workerId: string, leaseUntilMs: number): Promise<boolean>;
   recordStep(id: string, workerId: string, step: string, at: string): Promise<void>;
-  finishRequest(id: string, state: Extract<RequestState, 'COMPLETED' | 'FAILED'>, error: string | null, at: string): Promise<void>;
+  /** With `heldBy`, only while that worker holds the request's lease; says whether it finished it. */
+  finishRequest(id: string, state: Extract<RequestState, 'COMPLETED' | 'FAILED'>, error: string | null, at: string, heldBy?: string): Promise<boolean>;
   /** Gives every RUNNING request's lease up (used at start when this process owns the store alone). */
   releaseAllLeases(): Promise<number>;
 

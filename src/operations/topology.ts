@@ -4,7 +4,8 @@
 // Sentinel event watcher, by the periodic reconcile and after a switchover.
 import { probeReplication, sentinelMaster, type ReplicationInfo } from '../engines/replication.js';
 import type { ClusterDetail, Instance, InstanceRole, ServiceState } from '../domain/model.js';
-import type { Store } from '../domain/ports.js';
+import type { Lease, Store } from '../domain/ports.js';
+import { LeaseLost } from './lease.js';
 import { endpointOf, type NodeSpec } from '../drivers/driver.js';
 import type { ClusterNodes } from './nodes.js';
 
@@ -51,7 +52,7 @@ export async function applyObservation(
   store: Store,
   detail: ClusterDetail,
   obs: Observation,
-  opts: { at: string; previous: ServiceState; setClusterState: boolean },
+  opts: { at: string; previous: ServiceState; setClusterState: boolean; lease?: Lease },
 ): Promise<Applied> {
   const changes: string[] = [];
   const byInstance = new Map<string, Instance>(detail.instances.map((i) => [i.id, i]));
@@ -89,7 +90,11 @@ export async function applyObservation(
   const anyAlive = obs.data.some((d) => d.info) || obs.sentinels.some((s) => s.alive);
   const clusterState: ServiceState = obs.primary ? 'RUNNING' : opts.previous === 'STOPPED' && !anyAlive ? 'STOPPED' : 'ERROR';
   if (opts.setClusterState && clusterState !== detail.cluster.serviceState) {
-    await store.setClusterState(detail.cluster.id, clusterState, opts.at);
+    if (opts.lease) {
+      if (!(await store.setClusterStateHeld(detail.cluster.id, clusterState, opts.at, opts.lease))) throw new LeaseLost(opts.lease);
+    } else {
+      await store.setClusterState(detail.cluster.id, clusterState, opts.at);
+    }
     changes.push(`cluster is ${clusterState}`);
   }
   return { clusterState, changes };

@@ -4,12 +4,13 @@
 import { randomUUID } from 'node:crypto';
 import { releasesAutoRestartHold, TRANSITIONS } from '../domain/lifecycle.js';
 import type { OperationRequest, ServiceState } from '../domain/model.js';
-import type { Clock, Store } from '../domain/ports.js';
+import type { Clock, Lease, Store } from '../domain/ports.js';
 import type { Driver } from '../drivers/driver.js';
 import type { AllowLists } from './allow-lists.js';
 import { clusterNodes, DEFAULT_SENTINEL_TIMINGS, type SentinelTimings } from './nodes.js';
 import type { BackupTools, WorkflowContext } from './workflow.js';
 import { WORKFLOWS } from './workflows/index.js';
+import { LeaseLost } from './lease.js';
 
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -38,13 +39,16 @@ export class Worker {
   readonly id = `worker-${randomUUID()}`;
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Ids of the requests this worker runs now: it never claims one of them again. */
+  private readonly runningIds = new Set<string>();
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private readonly concurrency: number;
   private readonly leaseMs: number;
   private readonly pollMs: number;
 
-  constructor(private readonly o: WorkerOptions) {
+  /** Public so a second worker on the same store (another replica) can be made like this one. */
+  constructor(readonly o: WorkerOptions) {
     this.concurrency = o.concurrency ?? 16;
     this.leaseMs = o.leaseMs ?? 15_000;
     this.pollMs = o.pollMs ?? 1_000;
@@ -75,13 +79,16 @@ export class Worker {
       if (this.inFlight.size < this.concurrency) {
         try {
           const now = this.o.clock.now();
-          claimed = await this.o.store.claimRequest(this.id, now.getTime(), this.leaseMs, now.toISOString());
+          claimed = await this.o.store.claimRequest(this.id, now.getTime(), this.leaseMs, now.toISOString(), [...this.runningIds]);
         } catch (err) {
           this.o.logger.error({ err }, 'claiming a request failed');
         }
       }
       if (claimed) {
+        const id = claimed.id;
+        this.runningIds.add(id);
         const p = this.execute(claimed).finally(() => {
+          this.runningIds.delete(id);
           this.inFlight.delete(p);
           this.notify();
         });
@@ -102,14 +109,22 @@ export class Worker {
   private async execute(request: OperationRequest): Promise<void> {
     const { store, logger } = this.o;
     const now = () => this.o.clock.now().toISOString();
+    const lease = { requestId: request.id, workerId: this.id };
+    // Once another worker holds the request, this one never acts on it again.
+    let lost = false;
+    const renew = async (): Promise<boolean> => {
+      if (lost) return false;
+      if (!(await store.renewLease(request.id, this.id, Date.now() + this.leaseMs))) lost = true;
+      return !lost;
+    };
     const heartbeat = setInterval(() => {
-      store.renewLease(request.id, this.id, Date.now() + this.leaseMs).catch((err) => logger.warn({ err }, 'lease renewal failed'));
+      renew().catch((err) => logger.warn({ err }, 'lease renewal failed'));
     }, Math.max(200, Math.floor(this.leaseMs / 3)));
     const log = { request_id: request.id, cluster_id: request.clusterId, operation: request.operation };
     let ctx: WorkflowContext | undefined;
     const workflow = WORKFLOWS[request.operation];
     try {
-      ctx = await this.context(request, now);
+      ctx = await this.context(request, now, lease);
       const resumeAt = request.step ? workflow.steps.findIndex((s) => s.name === request.step) + 1 : 0;
       if (request.step) {
         await ctx.event(`${request.operation} resumed after step '${request.step}'`);
@@ -118,6 +133,7 @@ export class Worker {
         await ctx.event(`${request.operation} started`);
       }
       for (const step of workflow.steps.slice(resumeAt)) {
+        if (!(await renew())) throw new LeaseLost(lease);
         const t0 = Date.now();
         await step.run(ctx);
         await store.recordStep(request.id, this.id, step.name, now());
@@ -128,10 +144,16 @@ export class Worker {
       else await this.finish(ctx, 'success');
       await ctx.event(`${request.operation} completed`);
       if (releasesAutoRestartHold(request.operation)) await store.releaseAutoRestart(request.clusterId);
-      await store.finishRequest(request.id, 'COMPLETED', null, now());
+      if (!(await store.finishRequest(request.id, 'COMPLETED', null, now(), this.id))) throw new LeaseLost(lease);
       logger.info(log, 'request completed');
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
+      // A step that failed because the lease went (recordStep refuses a worker that lost it)
+      // is the new holder's to finish: no clean-up, no state, no outcome from here.
+      if (err instanceof LeaseLost || !(await renew().catch(() => false))) {
+        logger.warn({ ...log, reason: error.message }, 'lease taken over by another worker; leaving the request to it');
+        return;
+      }
       logger.warn({ ...log, reason: error.message }, 'request failed');
       try {
         if (ctx) {
@@ -141,7 +163,7 @@ export class Worker {
           if (workflow.finish) await workflow.finish(ctx);
           else await this.finish(ctx, 'failure');
         } else {
-          await store.setClusterState(request.clusterId, TRANSITIONS[request.operation].failure, now());
+          await store.setClusterStateHeld(request.clusterId, TRANSITIONS[request.operation].failure, now(), lease);
         }
         // A cluster an operation left ERROR is the operator's to look at: the service does not
         // start its processes again by itself until the next Start or Restart.
@@ -151,14 +173,14 @@ export class Worker {
       } catch (cleanupErr) {
         logger.error({ ...log, err: cleanupErr }, 'clean-up after a failed request failed');
       }
-      await store.finishRequest(request.id, 'FAILED', error.message, now()).catch((e) => logger.error({ err: e }, 'recording a failure failed'));
+      await store.finishRequest(request.id, 'FAILED', error.message, now(), this.id).catch((e) => logger.error({ err: e }, 'recording a failure failed'));
     } finally {
       clearInterval(heartbeat);
       this.o.onFinished?.(request.clusterId);
     }
   }
 
-  private async context(request: OperationRequest, now: () => string): Promise<WorkflowContext> {
+  private async context(request: OperationRequest, now: () => string, lease: Lease): Promise<WorkflowContext> {
     const { store, driver } = this.o;
     const secrets = await store.clusterSecrets(request.clusterId);
     const timings = this.o.sentinelTimings ?? DEFAULT_SENTINEL_TIMINGS;
@@ -178,6 +200,7 @@ export class Worker {
       backups: this.o.backups,
       allowLists: this.o.allowLists,
       now,
+      lease,
       event: (message) => store.addEvent(request.clusterId, request.id, message, now()),
       async reload() {
         const next = await load();
@@ -204,7 +227,7 @@ export class Worker {
       await store.setInstanceState(inst.id, state);
     }
     const state = outcome === 'success' ? t.success : t.failure;
-    await store.setClusterState(ctx.cluster.id, state, ctx.now());
+    if (!(await store.setClusterStateHeld(ctx.cluster.id, state, ctx.now(), ctx.lease))) throw new LeaseLost(ctx.lease);
     await ctx.event(`cluster is ${state}`);
   }
 }

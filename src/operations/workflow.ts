@@ -2,7 +2,7 @@
 // step in the ledger; after a crash it runs the same workflow again from the step after the
 // last recorded one, so every step must be safe to repeat ("ensure", not "do").
 import type { Cluster, ClusterDetail, OperationRequest } from '../domain/model.js';
-import type { Store } from '../domain/ports.js';
+import type { Store, Lease } from '../domain/ports.js';
 import type { LogArchive } from '../backups/log-archive.js';
 import type { BackupStorage } from '../backups/storage.js';
 import type { Driver, NodeSpec } from '../drivers/driver.js';
@@ -22,6 +22,8 @@ export interface WorkflowContext {
   /** The kernel's allow-list rules, rebuilt from the store. */
   allowLists: AllowLists;
   now(): string;
+  /** The worker's hold on the request: state writes that end the request are fenced by it. */
+  lease: Lease;
   event(message: string): Promise<void>;
   /** Reads the cluster again (after a step changed roles in the store). */
   reload(): Promise<void>;

@@ -5,7 +5,7 @@ import type {
   BackupHistory, BackupOption, Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceRole, OperationKind, OperationRequest,
   RequestState, ServiceState,
 } from '../domain/model.js';
-import { UniqueViolation, type ClusterQuery, type ClusterSecrets, type ClusterSummary, type NewCluster, type Store } from '../domain/ports.js';
+import { UniqueViolation, type ClusterQuery, type ClusterSecrets, type ClusterSummary, type Lease, type NewCluster, type Store } from '../domain/ports.js';
 import type { BackupHistoriesTable, ClustersTable, Database, InstancesTable, RequestsTable } from './schema.js';
 
 const ADDRESS_RELEASED: ServiceState[] = ['TERMINATED', 'FAILED'];
@@ -351,6 +351,24 @@ export class SqlStore implements Store {
       .execute();
   }
 
+  async setClusterStateHeld(id: string, state: ServiceState, at: string, lease: Lease): Promise<boolean> {
+    const res = await this.db
+      .updateTable('clusters')
+      .set({ service_state: state, modified_at: at, live: state === 'TERMINATED' ? 0 : 1 })
+      .where('id', '=', id)
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('requests')
+            .select('id')
+            .where('id', '=', lease.requestId)
+            .where('lease_owner', '=', lease.workerId)
+            .where('active', '=', 1),
+        ),
+      )
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
   async compareAndSetClusterState(id: string, expected: ServiceState, state: ServiceState, at: string): Promise<boolean> {
     const res = await this.db
       .updateTable('clusters')
@@ -515,14 +533,16 @@ export class SqlStore implements Store {
     return r && toRequest(r);
   }
 
-  async claimRequest(workerId: string, nowMs: number, leaseMs: number, at: string): Promise<OperationRequest | undefined> {
+  async claimRequest(workerId: string, nowMs: number, leaseMs: number, at: string, running: readonly string[] = []): Promise<OperationRequest | undefined> {
     // Optimistic claim: pick a candidate, then take it only if nobody else did meanwhile.
     for (let attempt = 0; attempt < 5; attempt++) {
-      const candidate = await this.db
+      let query = this.db
         .selectFrom('requests')
         .select(['id', 'state', 'lease_until'])
         .where('active', '=', 1)
-        .where((eb) => eb.or([eb('state', '=', 'REQUESTED'), eb('lease_until', '<', nowMs)]))
+        .where((eb) => eb.or([eb('state', '=', 'REQUESTED'), eb('lease_until', '<', nowMs)]));
+      if (running.length > 0) query = query.where('id', 'not in', [...running]);
+      const candidate = await query
         .orderBy('created_at')
         .limit(1)
         .executeTakeFirst();
@@ -562,12 +582,14 @@ export class SqlStore implements Store {
     if (Number(res.numUpdatedRows) !== 1) throw new Error(`request ${id} is no longer held by this worker`);
   }
 
-  async finishRequest(id: string, state: 'COMPLETED' | 'FAILED', error: string | null, at: string): Promise<void> {
-    await this.db
+  async finishRequest(id: string, state: 'COMPLETED' | 'FAILED', error: string | null, at: string, heldBy?: string): Promise<boolean> {
+    let upd = this.db
       .updateTable('requests')
       .set({ state, error, active: 0, lease_owner: null, lease_until: null, updated_at: at, finished_at: at })
-      .where('id', '=', id)
-      .execute();
+      .where('id', '=', id);
+    if (heldBy !== undefined) upd = upd.where('lease_owner', '=', heldBy).where('active', '=', 1);
+    const res = await upd.executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
   }
 
   async releaseAllLeases(): Promise<number> {

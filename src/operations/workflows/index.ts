@@ -136,6 +136,7 @@ async function syncFinish(ctx: WorkflowContext, fromStopped: boolean): Promise<v
     at: ctx.now(),
     previous: fromStopped ? 'STOPPED' : 'RUNNING',
     setClusterState: true,
+    lease: ctx.lease,
   });
   for (const c of applied.changes) await ctx.event(c);
 }
