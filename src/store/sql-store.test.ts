@@ -734,6 +734,32 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
       expect(await store.findRequest(null, req.id)).toMatchObject({ step: 'start', updatedAt: at(6) });
     });
 
+    it('finishes a request and sets its cluster state only for the worker holding the lease', async () => {
+      const req = await requested(at(0));
+      await store.claimRequest('w1', NOW, LEASE, at(1));
+      await store.claimRequest('w2', NOW + LEASE + 1, LEASE, at(2)); // w1's lease lapsed: w2 holds it
+      const w1 = { requestId: req.id, workerId: 'w1' };
+      const w2 = { requestId: req.id, workerId: 'w2' };
+      expect(await store.setClusterStateHeld(req.clusterId, 'FAILED', at(3), w1)).toBe(false);
+      expect(await store.finishRequest(req.id, 'FAILED', 'late clean-up', at(3), 'w1')).toBe(false);
+      expect(await store.findRequest(null, req.id)).toMatchObject({ state: 'RUNNING', error: null });
+      expect((await store.findCluster(null, req.clusterId))?.serviceState).toBe('CREATING');
+      expect(await store.setClusterStateHeld(req.clusterId, 'RUNNING', at(4), w2)).toBe(true);
+      expect(await store.finishRequest(req.id, 'COMPLETED', null, at(4), 'w2')).toBe(true);
+      expect(await store.findRequest(null, req.id)).toMatchObject({ state: 'COMPLETED' });
+      expect((await store.findCluster(null, req.clusterId))?.serviceState).toBe('RUNNING');
+      // Finished: nobody holds it any more, so no fenced write lands.
+      expect(await store.setClusterStateHeld(req.clusterId, 'ERROR', at(5), w2)).toBe(false);
+      expect(await store.finishRequest(req.id, 'FAILED', 'twice', at(5), 'w2')).toBe(false);
+    });
+
+    it('does not hand a worker a request it says it still runs', async () => {
+      const req = await requested(at(0));
+      await store.claimRequest('w1', NOW, LEASE, at(1));
+      expect(await store.claimRequest('w1', NOW + LEASE + 1, LEASE, at(2), [req.id])).toBeUndefined();
+      expect((await store.claimRequest('w2', NOW + LEASE + 1, LEASE, at(2)))?.id).toBe(req.id);
+    });
+
     it('renewLease keeps the request with its owner', async () => {
       const req = await requested(at(0));
       await store.claimRequest('w1', NOW, LEASE, at(1));
