@@ -23,6 +23,8 @@ import { AllowLists } from './operations/allow-lists.js';
 import { detectEngines, type InstalledEngine } from './engines/detect.js';
 import { buildApp } from './http/app.js';
 import { sweepScratchEngines } from './engines/snapshot.js';
+import { tightenModes } from './file-modes.js';
+import { isMainThread } from 'node:worker_threads';
 import { lockDataDir } from './lock.js';
 import { EngineConfig } from './operations/engine-config.js';
 import { BackupScheduler } from './operations/backup-scheduler.js';
@@ -56,7 +58,13 @@ export interface ServiceOptions {
 export async function startService(config: Config, opts: ServiceOptions = {}): Promise<Service> {
   const clock = opts.clock ?? systemClock;
   const logger = pino({ level: config.logLevel });
+  // Everything the service and its engines write holds data or secrets (the store, engine
+  // configs and data files, backups, logs): none of it is for other users of the machine.
+  // (A worker thread may not set it; the service runs on the main thread.)
+  if (isMainThread) process.umask(0o077);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  // Files an earlier version wrote under a looser umask are brought to the same rule.
+  await tightenModes([config.dataDir, config.backupDir]);
   const unlock = await lockDataDir(config.dataDir);
   const db = await openDatabase(config.database);
   const store = new SqlStore(db);
