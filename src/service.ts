@@ -25,6 +25,8 @@ import { buildApp } from './http/app.js';
 import { lockDataDir } from './lock.js';
 import { EngineConfig } from './operations/engine-config.js';
 import { BackupScheduler } from './operations/backup-scheduler.js';
+import { MaintenanceScheduler } from './operations/maintenance-scheduler.js';
+import { MaintenanceService } from './domain/maintenance-service.js';
 import { upgradeEngines } from './operations/engine-upgrade.js';
 import { PrimaryWatch } from './operations/primary-watch.js';
 import { Reconciler } from './operations/reconciler.js';
@@ -39,6 +41,8 @@ export interface Service {
   engines: InstalledEngine[];
   reconciler: Reconciler;
   scheduler: BackupScheduler;
+  /** Maintenance windows and engine patch upgrades (tests call tick() after moving the schedule clock). */
+  maintenance: MaintenanceScheduler;
   /** Closes the API, lets running requests finish, and releases the store. Engines keep running. */
   close(): Promise<void>;
 }
@@ -117,6 +121,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       allowLists.rebuild().catch((err: unknown) => logger.error({ err }, 'rebuilding the allow-list rules failed'));
       primaryWatch.invalidate();
       void reconciler.checkCluster(id);
+      // Work waiting for a window may go now (Unset Maintenance, or the request that kept it waiting ended).
+      maintenance.checkCluster(id);
     },
   });
   const versions = () => engines.map((e) => e.version);
@@ -127,10 +133,28 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     engineVersions: versions,
     subnets: config.subnets,
     onSubmitted: () => worker.notify(),
+    scheduleClock: opts.scheduleClock ?? clock,
   });
   const backups = new BackupService({ store, clock, clusters, logs: archive });
   const scheduler = new BackupScheduler({ store, backups, clock: opts.scheduleClock ?? clock, logger, intervalMs: config.backupScheduleMs });
   const engineConfig = new EngineConfig(store);
+  const maintenanceService = new MaintenanceService({ store, clusters, clock: opts.scheduleClock ?? clock, onReleased: () => worker.notify() });
+  const maintenance = new MaintenanceScheduler({
+    maintenance: maintenanceService,
+    logger,
+    intervalMs: config.maintenanceCheckMs,
+    // The binaries are read again: after `apt-get upgrade` they report a newer patch, and the
+    // catalogue and every launch from then on use it. An engine not found this time (e.g. its
+    // package is being replaced) keeps what was found before.
+    refreshEngines: async () => {
+      for (const e of await detectEngines(config.enginePath)) {
+        const i = engines.findIndex((x) => x.version.engine === e.version.engine);
+        if (i >= 0) engines[i] = e;
+        else engines.push(e);
+      }
+      return versions();
+    },
+  });
   const app = await buildApp({
     clusters,
     backups,
@@ -139,6 +163,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     commands: new CommandService({ store, engines: engineConfig, clusters }),
     serverTypes: new ServerTypeService({ store, clusters, engines: engineConfig }),
     securityGroups: new SecurityGroupService({ store, clusters }),
+    maintenance: maintenanceService,
     findCredential: (k) => store.findCredential(k),
     trustProxy: config.trustProxy,
     loggerInstance: logger,
@@ -163,6 +188,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   primaryWatch.start();
   worker.start();
   scheduler.start();
+  maintenance.start();
   logger.info({ engines: engines.map((e) => e.version.name) }, 'engines found');
 
   let closed = false;
@@ -173,12 +199,14 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     engines,
     reconciler,
     scheduler,
+    maintenance,
     async close() {
       if (closed) return;
       closed = true;
       await app.close();
       primaryWatch.stop();
       await scheduler.stop();
+      await maintenance.stop();
       await reconciler.stop();
       await worker.stop();
       await store.close();
