@@ -24,19 +24,26 @@ export interface MaintenanceLook {
 
 export class MaintenanceScheduler {
   private timer: NodeJS.Timeout | null = null;
+  private first: NodeJS.Timeout | null = null;
   private running: Promise<MaintenanceLook> | null = null;
 
   constructor(private readonly o: MaintenanceSchedulerOptions) {}
 
   start(): void {
     if (this.o.intervalMs <= 0 || this.timer) return;
-    this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.o.logger.error({ err }, 'maintenance check failed')), this.o.intervalMs);
+    const look = () => void this.tick().catch((err: unknown) => this.o.logger.error({ err }, 'maintenance check failed'));
+    this.timer = setInterval(look, this.o.intervalMs);
     this.timer.unref();
+    // A first look right after start: work whose window opened while the service was down runs now.
+    this.first = setTimeout(look, 0);
+    this.first.unref();
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.first) clearTimeout(this.first);
     this.timer = null;
+    this.first = null;
     await this.running?.catch(() => undefined);
   }
 
