@@ -77,11 +77,11 @@ async function events(id: string): Promise<string[]> {
 }
 
 /** Sends a mutation that must wait for the window: 202, and the request RUNNING with the window's step. */
-async function waits(method: string, path: string, body?: unknown): Promise<string> {
+async function waits(method: string, path: string, body?: unknown, label = LABEL): Promise<string> {
   const r = await h.client.request(method, path, body);
   expect(r.status, JSON.stringify(r.body)).toBe(202);
   const d = await details(r.body.request_id);
-  expect(d).toMatchObject({ state: 'RUNNING', last_step: LABEL, error: null });
+  expect(d).toMatchObject({ state: 'RUNNING', last_step: label, error: null });
   return r.body.request_id;
 }
 
@@ -242,6 +242,42 @@ describe('work that waits for the window', () => {
     expect((await h.service.maintenance.tick()).released).toEqual({});
     expect(await dataPids(id)).toEqual(after);
     await terminate(id);
+  });
+});
+
+describe('waiting work and the cluster around it', () => {
+  it('follows a changed window; fails when the cluster is STOPPED as it comes due, or terminated meanwhile', async () => {
+    clock.set(OUTSIDE);
+    const id = (await completes(h.client, 'POST', '/v1/clusters', createBody(engineOf('Redis OSS Sentinel'), { name: 'mwstopped', instance_name_prefix: 'mws' }))).id;
+    await completes(h.client, 'POST', `/v1/clusters/${id}/maintenance`, WINDOW);
+    const commands = new Map((await h.client.get(`/v1/clusters/${id}/commands`)).body.contents.map((c: any) => [c.name, c]));
+    const rename = { commands: [{ id: (commands.get('FLUSHDB') as any).id, name: 'FLUSHDB', new_value: 'cleardb' }] };
+    const req = await waits('PUT', `/v1/clusters/${id}/commands`, rename);
+
+    // Another window: the request waits for that one, and says so.
+    await completes(h.client, 'POST', `/v1/clusters/${id}/maintenance`, { ...WINDOW, start_day_of_week: 'WED' });
+    expect((await h.service.maintenance.tick()).released).toEqual({ [req]: 'waiting' });
+    expect((await details(req)).last_step).toBe('waiting for the maintenance window Wed 03:00–04:00 Asia/Seoul');
+    // The Tuesday window no longer releases it.
+    clock.set(INSIDE);
+    expect((await h.service.maintenance.tick()).released).toEqual({ [req]: 'waiting' });
+
+    // Waiting work holds no lock: the cluster stops; when the work comes due it fails, nothing applied.
+    await completes(h.client, 'POST', `/v1/clusters/${id}/stop`);
+    clock.set(new Date(INSIDE.getTime() + 86400_000));
+    expect((await h.service.maintenance.tick()).released).toEqual({ [req]: 'failed' });
+    const failed = await details(req);
+    expect(failed.state).toBe('FAILED');
+    expect(failed.error).toMatch(/is STOPPED; set-commands needs it RUNNING\. Nothing was applied/);
+
+    await completes(h.client, 'POST', `/v1/clusters/${id}/start`);
+    clock.set(OUTSIDE);
+    const again = await waits('PUT', `/v1/clusters/${id}/commands`, rename, 'waiting for the maintenance window Wed 03:00–04:00 Asia/Seoul');
+    await terminate(id);
+    // The look that follows the terminate request fails it.
+    expect(await h.client.waitRequest(again, 10_000)).toBe('FAILED');
+    expect(await details(again)).toMatchObject({ state: 'FAILED', error: 'the cluster was TERMINATED before its maintenance window; nothing was applied' });
+    expect((await h.service.store.findCluster(null, id))!.commands).toEqual({});
   });
 });
 
