@@ -6,7 +6,7 @@ import type { EngineVersion } from './catalog.js';
 import { notFound, type ClusterService, type Submitted } from './cluster-service.js';
 import { InvalidStateError } from './errors.js';
 import { TRANSITIONS } from './lifecycle.js';
-import { describeWindow, hasWindow, isNewerPatch, optionFromSetBody, waitingLabel, windowAt, type SetMaintenanceBody } from './maintenance-window.js';
+import { describeWindow, dueAction, hasWindow, isNewerPatch, optionFromSetBody, waitingLabel, type SetMaintenanceBody } from './maintenance-window.js';
 import type { Cluster, OperationRequest } from './model.js';
 import { UniqueViolation, type Clock, type Store } from './ports.js';
 import type { Principal } from './principal.js';
@@ -72,24 +72,25 @@ export class MaintenanceService {
     const at = now.toISOString();
     const detail = await store.clusterDetail(null, r.clusterId);
     const cluster = detail?.cluster;
-    if (!cluster || cluster.serviceState === 'TERMINATED' || cluster.serviceState === 'FAILED') {
+    const action = dueAction(cluster?.serviceState ?? null, now, cluster?.timezone ?? 'UTC', cluster?.maintenanceOption ?? null);
+    if (action === 'fail-gone' || !cluster) {
       await store.finishRequest(r.id, 'FAILED', `the cluster was ${cluster?.serviceState ?? 'removed'} before its maintenance window; nothing was applied`, at);
       return 'failed';
     }
     const option = cluster.maintenanceOption;
-    const windowed = hasWindow(option);
-    if (windowed && !windowAt(now, cluster.timezone, option).open) {
+    if (action === 'wait') {
       // The window may have changed since the request was recorded: it shows the one it waits for.
-      const label = waitingLabel(cluster.timezone, option);
+      const label = waitingLabel(cluster.timezone, option!);
       if (r.step !== label) await store.setParkedStep(r.id, label, at);
       return 'waiting';
     }
-    if (cluster.serviceState === 'STOPPED') {
+    if (action === 'fail-stopped') {
       const why = `cluster '${cluster.name}' is STOPPED; ${r.operation} needs it RUNNING. Nothing was applied: send the request again once it runs`;
       await store.finishRequest(r.id, 'FAILED', why, at);
       await store.addEvent(cluster.id, r.id, `${r.operation} failed: ${why}`, at);
       return 'failed';
     }
+    const windowed = hasWindow(option);
     // The rolling restart ends with the node that is primary now, not the one when it was asked.
     const payload = r.payload && 'primary' in r.payload ? { ...r.payload, primary: detail!.instances.find((i) => i.roleType === 'MASTER')?.id ?? null } : (r.payload ?? null);
     // Another request runs, or the cluster is ERROR: it waits for the next look.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from './errors.js';
-import { deferral, describeWindow, isNewerPatch, optionFromSetBody, windowAt } from './maintenance-window.js';
+import { deferral, describeWindow, dueAction, isNewerPatch, optionFromSetBody, windowAt } from './maintenance-window.js';
 
 const tue3 = { startingDayOfWeek: 'TUE', startingTime: '0300', periodHour: '1' };
 
@@ -85,5 +85,23 @@ describe('isNewerPatch', () => {
     expect(isNewerPatch('7.0.14', '7.0.15')).toBe(false);
     expect(isNewerPatch('7.2.0', '7.0.15')).toBe(false);
     expect(isNewerPatch('8.0.10', '8.0.9')).toBe(true);
+  });
+});
+
+describe('dueAction', () => {
+  const closed = new Date('2026-11-30T12:00:00Z');
+  const open = new Date('2026-11-30T18:10:00Z');
+  it('waits while the window is closed, is released in it or without one', () => {
+    expect(dueAction('RUNNING', closed, 'Asia/Seoul', tue3)).toBe('wait');
+    expect(dueAction('RUNNING', open, 'Asia/Seoul', tue3)).toBe('release');
+    expect(dueAction('RUNNING', closed, 'Asia/Seoul', null)).toBe('release');
+    // ERROR or busy: released to the store, which keeps it waiting until the cluster is RUNNING and free.
+    expect(dueAction('ERROR', open, 'Asia/Seoul', tue3)).toBe('release');
+  });
+  it('fails for a cluster that is gone at once, for a STOPPED one when it comes due', () => {
+    expect(dueAction('TERMINATED', closed, 'Asia/Seoul', tue3)).toBe('fail-gone');
+    expect(dueAction(null, closed, 'Asia/Seoul', tue3)).toBe('fail-gone');
+    expect(dueAction('STOPPED', closed, 'Asia/Seoul', tue3)).toBe('wait');
+    expect(dueAction('STOPPED', open, 'Asia/Seoul', tue3)).toBe('fail-stopped');
   });
 });

@@ -4,7 +4,7 @@
 // saving included (a start time that a spring-forward gap skips opens at the first minute after).
 import { DateTime, type WeekdayNumbers } from 'luxon';
 import { ValidationError } from './errors.js';
-import type { MaintenanceOption } from './model.js';
+import type { MaintenanceOption, ServiceState } from './model.js';
 
 export const DAYS = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'] as const;
 const DAY_LABEL = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
@@ -112,6 +112,18 @@ export function waitingLabel(timezone: string, o: MaintenanceOption): string {
 export function deferral(now: Date, timezone: string, o: MaintenanceOption | null): string | null {
   if (!hasWindow(o)) return null;
   return windowAt(now, timezone, o).open ? null : waitingLabel(timezone, o);
+}
+
+/**
+ * What becomes of waiting work at a look: it fails when its cluster is gone (null: not found) or
+ * STOPPED as it comes due (a restart of nodes that do not run makes no sense; the caller sends it
+ * again), waits while the window is closed, and is released otherwise (the store still releases
+ * it only onto a RUNNING cluster with no other active request; else it waits for the next look).
+ */
+export function dueAction(state: ServiceState | null, now: Date, timezone: string, o: MaintenanceOption | null): 'fail-gone' | 'wait' | 'fail-stopped' | 'release' {
+  if (state === null || state === 'TERMINATED' || state === 'FAILED') return 'fail-gone';
+  if (hasWindow(o) && !windowAt(now, timezone, o).open) return 'wait';
+  return state === 'STOPPED' ? 'fail-stopped' : 'release';
 }
 
 /** Whether `installed` is a newer patch of `running` (same major and minor, higher patch). */
