@@ -345,6 +345,32 @@ describe.each([
       expect((await h.service.maintenance.tick()).upgrades).toEqual([]);
     } finally {
       await announcePatch(wrappers, engine, null);
+      // The service reads the binaries again: the catalogue offers the machine's version again.
+      await h.service.maintenance.tick();
+    }
+    await terminate(id);
+  });
+});
+
+describe('engine patch upgrade without a window', () => {
+  it('runs at the next look: a standalone engine restarts onto the newer patch', async () => {
+    const ev = engineOf('Redis OSS Sentinel');
+    const id = (await completes(h.client, 'POST', '/v1/clusters', createBody(ev, { name: 'mwupnow', instance_name_prefix: 'mun' }))).id;
+    const [pid] = Object.values(await dataPids(id));
+    const newer = nextPatch(ev.software_version);
+    await announcePatch(wrappers, 'redis', newer);
+    try {
+      const look = await h.service.maintenance.tick();
+      expect(look.upgrades).toHaveLength(1);
+      expect(await h.client.waitRequest(look.upgrades[0], 60_000)).toBe('COMPLETED');
+      expect((await details(look.upgrades[0])).last_step).toBe('record-engine-version');
+      const [after] = Object.values(await dataPids(id));
+      expect(after).not.toBe(pid);
+      expect(await startedAsVersion(after)).toBe(newer);
+      expect((await show(id)).dbaas_engine_version_name).toBe(`Redis OSS ${newer}`);
+    } finally {
+      await announcePatch(wrappers, 'redis', null);
+      await h.service.maintenance.tick();
     }
     await terminate(id);
   });

@@ -50,6 +50,7 @@ export async function announcePatch(dir: string, engine: EngineName, version: st
   const bin = join(dir, `${engine}-${version}`);
   await mkdir(bin, { recursive: true });
   await copyFile(real(n.server), join(bin, n.server));
+  await rm(join(bin, n.sentinel), { force: true });
   await symlink(n.server, join(bin, n.sentinel));
   await writeFile(file, version);
 }
