@@ -25,6 +25,9 @@ export interface MaintenanceLook {
 export class MaintenanceScheduler {
   private timer: NodeJS.Timeout | null = null;
   private first: NodeJS.Timeout | null = null;
+  private stopped = false;
+  /** Looks at single clusters in progress (stop waits for them, so none outlives the store). */
+  private readonly checks = new Set<Promise<unknown>>();
   private running: Promise<MaintenanceLook> | null = null;
 
   constructor(private readonly o: MaintenanceSchedulerOptions) {}
@@ -40,11 +43,13 @@ export class MaintenanceScheduler {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.first) clearTimeout(this.first);
     this.timer = null;
     this.first = null;
     await this.running?.catch(() => undefined);
+    await Promise.allSettled([...this.checks]);
   }
 
   /** One look at every cluster. Never overlaps itself. */
@@ -65,6 +70,11 @@ export class MaintenanceScheduler {
 
   /** A look at one cluster's waiting work (after one of its requests finished). */
   checkCluster(clusterId: string): void {
-    this.o.maintenance.release(clusterId).catch((err: unknown) => this.o.logger.error({ err, cluster_id: clusterId }, 'releasing waiting work failed'));
+    if (this.stopped) return;
+    const p = this.o.maintenance
+      .release(clusterId)
+      .catch((err: unknown) => this.o.logger.error({ err, cluster_id: clusterId }, 'releasing waiting work failed'))
+      .finally(() => this.checks.delete(p));
+    this.checks.add(p);
   }
 }
