@@ -24,6 +24,8 @@ export interface Config {
   backupDir: string;
   /** How often scheduled backups and retention are checked; 0 turns the schedule off. */
   backupScheduleMs: number;
+  /** How often maintenance windows and installed engine versions are checked; 0 turns it off. */
+  maintenanceCheckMs: number;
 }
 
 export const DEFAULT_SUBNET: Subnet = { id: 'local-subnet', cidr: '127.77.0.0/16' };
@@ -85,5 +87,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     primaryWatchMs: int(env, 'CACHESTORE_PRIMARY_WATCH_MS', 100),
     backupDir: resolve(env.CACHESTORE_BACKUP_DIR || resolve(dataDir, 'backups')),
     backupScheduleMs: int(env, 'CACHESTORE_BACKUP_SCHEDULE_MS', 60_000),
+    maintenanceCheckMs: int(env, 'CACHESTORE_MAINTENANCE_CHECK_MS', 60_000),
   };
 }

@@ -28,6 +28,8 @@ import { isMainThread } from 'node:worker_threads';
 import { lockDataDir } from './lock.js';
 import { EngineConfig } from './operations/engine-config.js';
 import { BackupScheduler } from './operations/backup-scheduler.js';
+import { MaintenanceScheduler } from './operations/maintenance-scheduler.js';
+import { MaintenanceService } from './domain/maintenance-service.js';
 import { upgradeEngines } from './operations/engine-upgrade.js';
 import { PrimaryWatch } from './operations/primary-watch.js';
 import { Reconciler } from './operations/reconciler.js';
@@ -43,6 +45,8 @@ export interface Service {
   reconciler: Reconciler;
   scheduler: BackupScheduler;
   worker: Worker;
+  /** Maintenance windows and engine patch upgrades (tests call tick() after moving the schedule clock). */
+  maintenance: MaintenanceScheduler;
   /** Closes the API, lets running requests finish, and releases the store. Engines keep running. */
   close(): Promise<void>;
 }
@@ -127,6 +131,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       allowLists.rebuild().catch((err: unknown) => logger.error({ err }, 'rebuilding the allow-list rules failed'));
       primaryWatch.invalidate();
       void reconciler.checkCluster(id);
+      // Work waiting for a window may go now (Unset Maintenance, or the request that kept it waiting ended).
+      maintenance.checkCluster(id);
     },
   });
   const versions = () => engines.map((e) => e.version);
@@ -137,10 +143,28 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     engineVersions: versions,
     subnets: config.subnets,
     onSubmitted: () => worker.notify(),
+    scheduleClock: opts.scheduleClock ?? clock,
   });
   const backups = new BackupService({ store, clock, clusters, logs: archive });
   const scheduler = new BackupScheduler({ store, backups, clock: opts.scheduleClock ?? clock, logger, intervalMs: config.backupScheduleMs });
   const engineConfig = new EngineConfig(store);
+  const maintenanceService = new MaintenanceService({ store, clusters, clock: opts.scheduleClock ?? clock, onReleased: () => worker.notify() });
+  const maintenance = new MaintenanceScheduler({
+    maintenance: maintenanceService,
+    logger,
+    intervalMs: config.maintenanceCheckMs,
+    // The binaries are read again: after `apt-get upgrade` they report a newer patch, and the
+    // catalogue and every launch from then on use it. An engine not found this time (e.g. its
+    // package is being replaced) keeps what was found before.
+    refreshEngines: async () => {
+      for (const e of await detectEngines(config.enginePath)) {
+        const i = engines.findIndex((x) => x.version.engine === e.version.engine);
+        if (i >= 0) engines[i] = e;
+        else engines.push(e);
+      }
+      return versions();
+    },
+  });
   const app = await buildApp({
     clusters,
     backups,
@@ -149,6 +173,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     commands: new CommandService({ store, engines: engineConfig, clusters }),
     serverTypes: new ServerTypeService({ store, clusters, engines: engineConfig }),
     securityGroups: new SecurityGroupService({ store, clusters }),
+    maintenance: maintenanceService,
     findCredential: (k) => store.findCredential(k),
     useSignature: (k, sig, exp, nowMs) => store.useSignature(k, sig, exp, nowMs),
     trustProxy: config.trustProxy,
@@ -177,6 +202,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   primaryWatch.start();
   worker.start();
   scheduler.start();
+  maintenance.start();
   logger.info({ engines: engines.map((e) => e.version.name) }, 'engines found');
 
   let closed = false;
@@ -188,12 +214,14 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     reconciler,
     scheduler,
     worker,
+    maintenance,
     async close() {
       if (closed) return;
       closed = true;
       await app.close();
       primaryWatch.stop();
       await scheduler.stop();
+      await maintenance.stop();
       await reconciler.stop();
       await worker.stop();
       await store.close();

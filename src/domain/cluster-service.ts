@@ -7,6 +7,7 @@ import { InvalidStateError, NotFoundError, ValidationError } from './errors.js';
 import { newId, newRequestId, newServiceSecret } from './ids.js';
 import { assertCanStart, busyError, TRANSITIONS } from './lifecycle.js';
 import { SERVICE_STATES, type BackupHistory, type Cluster, type ClusterDetail, type Instance, type OperationKind, type OperationRequest, type ServiceState } from './model.js';
+import { deferral } from './maintenance-window.js';
 import { freeAddresses, type Subnet } from './network.js';
 import { UniqueViolation, type AddressProbe, type Clock, type ClusterSummary, type SortField, type Store } from './ports.js';
 import type { Principal } from './principal.js';
@@ -19,6 +20,8 @@ export interface ClusterServiceDeps {
   subnets: Subnet[];
   /** Called after a request is recorded, so a worker picks it up at once. */
   onSubmitted: () => void;
+  /** The schedule's clock, which maintenance windows open on (tests move it by hand). */
+  scheduleClock?: Clock;
 }
 
 export interface Submitted {
@@ -278,6 +281,33 @@ export class ClusterService {
     }
     this.deps.onSubmitted();
     return { requestId: request.id, clusterId: id };
+  }
+
+  /**
+   * Work that restarts nodes and need not run at once (`mayWait`): while the cluster has a
+   * maintenance window that is not open now, the request is recorded waiting for it (RUNNING,
+   * its step says which window; README "Maintenance windows"), else it begins as any request.
+   * A second request of the same kind while one waits is refused: it was checked against values
+   * the waiting one is about to change.
+   */
+  async beginInWindow(p: Principal, cluster: Cluster, op: Exclude<OperationKind, 'create' | 'restore'>, payload: Record<string, unknown> | null, mayWait: boolean): Promise<Submitted> {
+    const store = this.deps.store;
+    const waiting = (await store.parkedRequests(cluster.id)).find((r) => r.operation === op);
+    if (waiting) {
+      throw new InvalidStateError(
+        `Cluster '${cluster.name}' (${cluster.id}) has request ${waiting.id} (${op}) ${waiting.step ?? 'waiting for its maintenance window'}; ` +
+          'send this one after it ran (Unset Maintenance runs it at once).',
+      );
+    }
+    const label = mayWait ? deferral((this.deps.scheduleClock ?? this.deps.clock).now(), cluster.timezone, cluster.maintenanceOption) : null;
+    if (!label) return this.begin(p, cluster, op, payload);
+    const active = await store.activeRequest(cluster.id);
+    if (active) throw busyError(cluster, active.id);
+    assertCanStart(cluster, op);
+    const request: OperationRequest = { ...this.newRequest(p, cluster.id, op, payload), state: 'RUNNING', step: label };
+    await store.recordParkedRequest(request);
+    await store.addEvent(cluster.id, request.id, `${op} ${label}`, request.createdAt);
+    return { requestId: request.id, clusterId: cluster.id };
   }
 
   async request(p: Principal, id: string): Promise<OperationRequest> {

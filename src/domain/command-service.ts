@@ -109,7 +109,8 @@ export class CommandService {
       if (known[a.to] && !mine) problem(a.i, 'new_value', `'${a.to}' is a command of the engine already`);
     }
     if (problems.length > 0) throw new ValidationError(summary(problems), problems);
-    return this.deps.clusters.begin(p, cluster, 'set-commands', { map });
+    // A rename restarts every data node: it waits for the maintenance window.
+    return this.deps.clusters.beginInWindow(p, cluster, 'set-commands', { map }, true);
   }
 
   async sync(p: Principal, id: string): Promise<Submitted> {

@@ -37,6 +37,11 @@ export const TRANSITIONS: Record<OperationKind, Transition> = {
   'sync-commands': { from: ['RUNNING'], during: 'SYNCHRONIZING', success: 'RUNNING', failure: 'RUNNING' },
   // Resizes run on a running cluster (online, or a rolling restart); the outcome is what a probe finds.
   'set-server-type': { from: ['RUNNING'], during: 'EDITING', success: 'RUNNING', failure: 'RUNNING' },
+  // The maintenance window is a setting: the engines keep serving.
+  'set-maintenance': { from: ['RUNNING', 'STOPPED', 'ERROR'], during: null, success: 'RUNNING', failure: 'RUNNING' },
+  'unset-maintenance': { from: ['RUNNING', 'STOPPED', 'ERROR'], during: null, success: 'RUNNING', failure: 'RUNNING' },
+  // An engine patch upgrade is a rolling restart onto the installed binary; the outcome is what a probe finds.
+  'upgrade-engine': { from: ['RUNNING'], during: 'UPGRADING', success: 'RUNNING', failure: 'RUNNING' },
 };
 
 /** Throws a 400 naming the state when `op` may not start on `cluster` now. */

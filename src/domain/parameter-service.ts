@@ -159,7 +159,8 @@ export class ParameterService {
     if (problems.length > 0) throw new ValidationError(summary(problems), problems);
     const detail = await this.deps.store.clusterDetail(null, id);
     const primary = detail?.instances.find((x) => x.roleType === 'MASTER')?.id ?? null;
-    return this.deps.clusters.begin(p, cluster, 'set-parameters', { changes, before: cluster.parameters, primary });
+    // A restart-only value needs a rolling restart: the request waits for the maintenance window.
+    return this.deps.clusters.beginInWindow(p, cluster, 'set-parameters', { changes, before: cluster.parameters, primary }, changes.some((c) => c.apply === 'static'));
   }
 
   async sync(p: Principal, id: string): Promise<Submitted> {

@@ -1,7 +1,7 @@
 // The interfaces the domain needs from the outside world. Implementations live in store/ and
 // drivers/; the domain imports only these.
 import type {
-  BackupHistory, BackupOption, Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceGroup, InstanceRole, OperationKind,
+  BackupHistory, BackupOption, Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceGroup, InstanceRole, MaintenanceOption, OperationKind,
   OperationRequest, RequestState, ServiceState,
 } from './model.js';
 
@@ -135,6 +135,27 @@ export interface Store {
 
   addEvent(clusterId: string, requestId: string | null, message: string, at: string): Promise<void>;
   listEvents(clusterId: string): Promise<ClusterEvent[]>;
+
+  // Maintenance windows (README "Maintenance windows").
+  setMaintenanceOption(clusterId: string, option: MaintenanceOption | null, at: string, by: string): Promise<void>;
+  /** Records the engine version the cluster's processes run now (after an engine patch upgrade). */
+  setClusterEngineVersion(clusterId: string, engineVersionId: string, softwareVersion: string, at: string, by: string): Promise<void>;
+  /**
+   * Records a request that waits for the cluster's maintenance window: RUNNING, its step the
+   * waiting label, and not active (it holds no lock on the cluster and no worker claims it).
+   */
+  recordParkedRequest(request: OperationRequest): Promise<void>;
+  /** Waiting requests, oldest first; clusterId null: of every cluster. */
+  parkedRequests(clusterId: string | null): Promise<OperationRequest[]>;
+  /** A waiting request shows another label (its window changed). */
+  setParkedStep(id: string, step: string, at: string): Promise<void>;
+  /**
+   * The window is open (or gone): makes a waiting request active and claimable at once, with
+   * `payload`, moving a RUNNING cluster to `during` (null: leaves it) atomically. False when the
+   * cluster is not RUNNING or the request no longer waits; UniqueViolation ('active_request')
+   * when another request of the cluster is active.
+   */
+  unparkRequest(id: string, clusterId: string, during: ServiceState | null, payload: Record<string, unknown> | null, at: string): Promise<boolean>;
 }
 
 export type { OperationKind };

@@ -55,6 +55,16 @@ export function engineVersionId(product: string, version: string): string {
   return createHash('sha256').update(`cachestore-engine:${product}:${version}`).digest('hex').slice(0, 32);
 }
 
+/** The version an engine binary reports (`--version`, e.g. 7.0.15); null when it does not answer. */
+export async function softwareVersionOf(server: string): Promise<string | null> {
+  try {
+    const out = (await run(server, ['--version'], { timeout: 5000 })).stdout;
+    return /v=(\d+\.\d+\.\d+)/.exec(out)?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** Looks for each engine's server and sentinel in `searchPath` (default: $PATH). */
 export async function detectEngines(searchPath = process.env.PATH ?? ''): Promise<InstalledEngine[]> {
   const dirs = searchPath.split(delimiter).filter(Boolean);
@@ -65,13 +75,7 @@ export async function detectEngines(searchPath = process.env.PATH ?? ''): Promis
     const server = await which(n.server, dirs);
     const sentinel = await which(n.sentinel, dirs);
     if (!server || !sentinel) continue;
-    let out: string;
-    try {
-      out = (await run(server, ['--version'], { timeout: 5000 })).stdout;
-    } catch {
-      continue;
-    }
-    const softwareVersion = /v=(\d+\.\d+\.\d+)/.exec(out)?.[1];
+    const softwareVersion = await softwareVersionOf(server);
     if (!softwareVersion) continue;
     const product = PRODUCT_IMAGE[engine];
     found.push({

@@ -26,6 +26,8 @@ import { parameterHandlers } from './routes/parameters.js';
 import { serverTypeHandlers } from './routes/server-types.js';
 import { securityGroupHandlers } from './routes/security-groups.js';
 import type { Handler } from './routes/handler.js';
+import type { MaintenanceService } from '../domain/maintenance-service.js';
+import { maintenanceHandlers } from './routes/maintenance.js';
 
 export interface AppOptions {
   clusters: ClusterService;
@@ -35,6 +37,8 @@ export interface AppOptions {
   commands: CommandService;
   serverTypes: ServerTypeService;
   securityGroups: SecurityGroupService;
+  /** Set / Unset Maintenance; without it they answer 501. */
+  maintenance?: MaintenanceService;
   findCredential: (accessKey: string) => Promise<Credential | undefined>;
   /** Records a state-changing request's signature; false when it was used before. */
   useSignature: (accessKey: string, signature: string, expiresAtMs: number, nowMs: number) => Promise<boolean>;
@@ -63,6 +67,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     ...commandHandlers(o.commands),
     ...serverTypeHandlers(o.serverTypes),
     ...securityGroupHandlers(o.securityGroups),
+    ...(o.maintenance ? maintenanceHandlers(o.maintenance) : {}),
   };
   const credentialCache = new Map<string, { c: Credential | undefined; until: number }>();
   const lookup = async (key: string) => {

@@ -3,6 +3,7 @@
 // records the outcome. A request whose worker died (lease expired) is claimed again and resumes.
 import { randomUUID } from 'node:crypto';
 import { releasesAutoRestartHold, TRANSITIONS } from '../domain/lifecycle.js';
+import { WAITING_PREFIX } from '../domain/maintenance-window.js';
 import type { OperationRequest, ServiceState } from '../domain/model.js';
 import type { Clock, Lease, Store } from '../domain/ports.js';
 import type { Driver } from '../drivers/driver.js';
@@ -125,8 +126,10 @@ export class Worker {
     const workflow = WORKFLOWS[request.operation];
     try {
       ctx = await this.context(request, now, lease);
-      const resumeAt = request.step ? workflow.steps.findIndex((s) => s.name === request.step) + 1 : 0;
-      if (request.step) {
+      // A request released from waiting for its maintenance window starts from its first step.
+      const waited = request.step?.startsWith(WAITING_PREFIX) ?? false;
+      const resumeAt = request.step && !waited ? workflow.steps.findIndex((s) => s.name === request.step) + 1 : 0;
+      if (request.step && !waited) {
         await ctx.event(`${request.operation} resumed after step '${request.step}'`);
         logger.info({ ...log, step: request.step }, 'resuming request');
       } else {

@@ -906,6 +906,70 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
     });
   });
 
+  describe('requests waiting for a maintenance window', () => {
+    const LABEL = 'waiting for the maintenance window Tue 03:00–04:00 Asia/Seoul';
+    const parked = (clusterId: string, createdAt = at(10)): OperationRequest => ({
+      ...request(clusterId, 'set-commands', createdAt),
+      state: 'RUNNING',
+      step: LABEL,
+      payload: { map: { KEYS: 'LISTKEYS' } },
+    });
+
+    it('a waiting request is RUNNING, holds no lock on its cluster and is never claimed', async () => {
+      const n = await liveCluster({}, 'RUNNING');
+      const r = parked(n.cluster.id);
+      await store.recordParkedRequest(r);
+      expect(await store.findRequest(ACCOUNT, r.id)).toEqual(r);
+      expect(await store.parkedRequests(n.cluster.id)).toEqual([r]);
+      expect(await store.parkedRequests(null)).toEqual([r]);
+      expect(await store.activeRequest(n.cluster.id)).toBeUndefined();
+      expect(await store.claimRequest('w1', Date.parse(at(20)), 1000, at(20))).toBeUndefined();
+      // Another request of the cluster may begin meanwhile (a backup, a stop...).
+      const backup = request(n.cluster.id, 'backup', at(11));
+      expect(await store.beginOperation(backup, ['RUNNING'], null)).toBe(true);
+      await store.setParkedStep(r.id, 'waiting for the maintenance window Wed 04:00–05:00 Asia/Seoul', at(12));
+      expect((await store.findRequest(null, r.id))!.step).toBe('waiting for the maintenance window Wed 04:00–05:00 Asia/Seoul');
+      // Released while the backup is active: refused by the one-active-request rule, nothing changed.
+      await expect(store.unparkRequest(r.id, n.cluster.id, 'EDITING', r.payload!, at(13))).rejects.toEqual(new UniqueViolation('active_request'));
+      expect(await store.findCluster(null, n.cluster.id)).toMatchObject({ serviceState: 'RUNNING' });
+      expect(await store.parkedRequests(n.cluster.id)).toHaveLength(1);
+    });
+
+    it('released: active with an expired lease and the new payload, the cluster in its operation state, claimed next', async () => {
+      const n = await liveCluster({}, 'RUNNING');
+      const r = parked(n.cluster.id);
+      await store.recordParkedRequest(r);
+      expect(await store.unparkRequest(r.id, n.cluster.id, 'EDITING', { map: { KEYS: 'LK' } }, at(20))).toBe(true);
+      expect(await store.findCluster(null, n.cluster.id)).toMatchObject({ serviceState: 'EDITING' });
+      expect(await store.parkedRequests(null)).toEqual([]);
+      expect((await store.activeRequest(n.cluster.id))!.id).toBe(r.id);
+      const claimed = await store.claimRequest('w1', Date.parse(at(21)), 1000, at(21));
+      expect(claimed).toMatchObject({ id: r.id, state: 'RUNNING', step: LABEL, payload: { map: { KEYS: 'LK' } } });
+      // Only once.
+      expect(await store.unparkRequest(r.id, n.cluster.id, 'EDITING', null, at(22))).toBe(false);
+    });
+
+    it('is not released while the cluster is not RUNNING; a finished one no longer waits', async () => {
+      const n = await liveCluster({}, 'ERROR');
+      const r = parked(n.cluster.id);
+      await store.recordParkedRequest(r);
+      expect(await store.unparkRequest(r.id, n.cluster.id, 'EDITING', null, at(20))).toBe(false);
+      expect(await store.findCluster(null, n.cluster.id)).toMatchObject({ serviceState: 'ERROR' });
+      await store.finishRequest(r.id, 'FAILED', 'the cluster was TERMINATED', at(21));
+      expect(await store.parkedRequests(null)).toEqual([]);
+    });
+
+    it('keeps the maintenance window and the engine version a cluster runs', async () => {
+      const n = await liveCluster();
+      await store.setMaintenanceOption(n.cluster.id, { periodHour: '1', startingDayOfWeek: 'TUE', startingTime: '0300' }, at(5), 'user-9');
+      expect(await store.findCluster(null, n.cluster.id)).toMatchObject({ maintenanceOption: { periodHour: '1', startingDayOfWeek: 'TUE', startingTime: '0300' }, modifiedBy: 'user-9' });
+      await store.setMaintenanceOption(n.cluster.id, null, at(6), 'user-9');
+      expect((await store.findCluster(null, n.cluster.id))!.maintenanceOption).toBeNull();
+      await store.setClusterEngineVersion(n.cluster.id, 'e'.repeat(32), '8.0.3', at(7), 'cachestore-scheduler');
+      expect(await store.findCluster(null, n.cluster.id)).toMatchObject({ engineVersionId: 'e'.repeat(32), softwareVersion: '8.0.3', modifiedBy: 'cachestore-scheduler' });
+    });
+  });
+
   // SQLite is embedded: there is no server to end its connections, so this is PostgreSQL's alone.
   if (dialect === 'postgres') describe('connections', () => {
     it('keeps working after the server ends its connections (restart, failover)', async () => {

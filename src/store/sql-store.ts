@@ -2,7 +2,7 @@
 import { PostgresAdapter, sql, type Kysely, type Selectable } from 'kysely';
 import { newId } from '../domain/ids.js';
 import type {
-  BackupHistory, BackupOption, Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceRole, OperationKind, OperationRequest,
+  BackupHistory, BackupOption, Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceRole, MaintenanceOption, OperationKind, OperationRequest,
   RequestState, ServiceState,
 } from '../domain/model.js';
 import { UniqueViolation, type ClusterQuery, type ClusterSecrets, type ClusterSummary, type Lease, type NewCluster, type Store } from '../domain/ports.js';
@@ -626,5 +626,55 @@ export class SqlStore implements Store {
   async listEvents(clusterId: string): Promise<ClusterEvent[]> {
     const rows = await this.db.selectFrom('events').selectAll().where('cluster_id', '=', clusterId).orderBy('id').execute();
     return rows.map((r) => ({ at: r.at, requestId: r.request_id, message: r.message }));
+  }
+  async setMaintenanceOption(clusterId: string, option: MaintenanceOption | null, at: string, by: string): Promise<void> {
+    await this.db
+      .updateTable('clusters')
+      .set({ maintenance_option: option ? JSON.stringify(option) : null, modified_at: at, modified_by: by })
+      .where('id', '=', clusterId)
+      .execute();
+  }
+
+  async setClusterEngineVersion(clusterId: string, engineVersionId: string, softwareVersion: string, at: string, by: string): Promise<void> {
+    await this.db
+      .updateTable('clusters')
+      .set({ engine_version_id: engineVersionId, software_version: softwareVersion, modified_at: at, modified_by: by })
+      .where('id', '=', clusterId)
+      .execute();
+  }
+
+  async recordParkedRequest(request: OperationRequest): Promise<void> {
+    // Not active: the unique "one active request per cluster" index does not see it.
+    await this.db.insertInto('requests').values({ ...this.requestRow(request), state: 'RUNNING', active: 0 }).execute();
+  }
+
+  async parkedRequests(clusterId: string | null): Promise<OperationRequest[]> {
+    let q = this.db.selectFrom('requests').selectAll().where('active', '=', 0).where('state', '=', 'RUNNING');
+    if (clusterId !== null) q = q.where('cluster_id', '=', clusterId);
+    return (await q.orderBy('created_at').execute()).map(toRequest);
+  }
+
+  async setParkedStep(id: string, step: string, at: string): Promise<void> {
+    await this.db.updateTable('requests').set({ step, updated_at: at }).where('id', '=', id).where('active', '=', 0).where('state', '=', 'RUNNING').execute();
+  }
+
+  async unparkRequest(id: string, clusterId: string, during: ServiceState | null, payload: Record<string, unknown> | null, at: string): Promise<boolean> {
+    return rethrowUnique(() =>
+      this.db.transaction().execute(async (trx) => {
+        const cluster = await trx.selectFrom('clusters').select('service_state').where('id', '=', clusterId).executeTakeFirst();
+        if (cluster?.service_state !== 'RUNNING') return false;
+        // An expired lease: the next claim takes it and runs its workflow from the first step.
+        const res = await trx
+          .updateTable('requests')
+          .set({ active: 1, lease_owner: null, lease_until: 0, payload: payload ? JSON.stringify(payload) : null, updated_at: at })
+          .where('id', '=', id)
+          .where('active', '=', 0)
+          .where('state', '=', 'RUNNING')
+          .executeTakeFirst();
+        if (Number(res.numUpdatedRows) !== 1) return false;
+        if (during !== null) await trx.updateTable('clusters').set({ service_state: during, modified_at: at }).where('id', '=', clusterId).execute();
+        return true;
+      }),
+    );
   }
 }

@@ -38,7 +38,7 @@ export interface Harness {
 }
 
 export interface HarnessOptions {
-  /** The backup schedule's clock (see ManualClock). */
+  /** The schedule's clock: daily backups and maintenance windows (see ManualClock). */
   scheduleClock?: Clock;
 }
 

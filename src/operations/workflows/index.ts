@@ -13,6 +13,7 @@ import { setParametersWorkflow, syncParametersWorkflow } from './parameters.js';
 import { discardNewCluster, startDataNodes, steps } from './steps.js';
 import { refreshTopology } from './topology-refresh.js';
 import { setAllowListWorkflow } from './allow-list.js';
+import { setMaintenanceWorkflow, unsetMaintenanceWorkflow, upgradeEngineWorkflow } from './maintenance.js';
 
 const createWorkflow: Workflow = {
   steps: [steps.allowList, steps.startData, steps.startSentinels],
@@ -166,4 +167,8 @@ export const WORKFLOWS: Record<OperationKind, Workflow> = {
   // io-threads changes go through the rolling restart's own steps.
   'set-server-type': setServerTypeWorkflow(restartWorkflow.steps, (ctx) => syncFinish(ctx, false)),
   'set-security-group-rules': setAllowListWorkflow,
+  'set-maintenance': setMaintenanceWorkflow,
+  'unset-maintenance': unsetMaintenanceWorkflow,
+  // An engine patch upgrade is the rolling restart onto the installed binary.
+  'upgrade-engine': upgradeEngineWorkflow(restartWorkflow.steps, (ctx) => syncFinish(ctx, false)),
 };

@@ -1,0 +1,84 @@
+// Set / Unset Maintenance store the window (the schedule releases waiting work; README
+// "Maintenance windows"), and the engine patch upgrade: a rolling restart (replicas, switchover,
+// old primary) onto the engine binary installed now, after which the cluster's recorded
+// version is the one that binary reports.
+import { PRODUCT_IMAGE } from '../../domain/catalog.js';
+import { describeWindow, isNewerPatch } from '../../domain/maintenance-window.js';
+import type { MaintenanceOption } from '../../domain/model.js';
+import { engineVersionId, softwareVersionOf } from '../../engines/detect.js';
+import type { Step, Workflow, WorkflowContext } from '../workflow.js';
+
+export const setMaintenanceWorkflow: Workflow = {
+  steps: [
+    {
+      name: 'set-maintenance',
+      async run(ctx) {
+        const option = ctx.request.payload?.option as MaintenanceOption;
+        await ctx.store.setMaintenanceOption(ctx.cluster.id, option, ctx.now(), ctx.request.createdBy);
+        await ctx.event(`maintenance window: ${describeWindow(ctx.cluster.timezone, option)} (length ${option.periodHour} h)`);
+      },
+    },
+  ],
+  async onFailure() {},
+  async finish() {},
+};
+
+export const unsetMaintenanceWorkflow: Workflow = {
+  steps: [
+    {
+      name: 'unset-maintenance',
+      async run(ctx) {
+        await ctx.store.setMaintenanceOption(ctx.cluster.id, null, ctx.now(), ctx.request.createdBy);
+        await ctx.event('maintenance window removed: work that waited for it runs now, and new work runs at once');
+      },
+    },
+  ],
+  async onFailure() {},
+  async finish() {},
+};
+
+/** The version the installed engine binary reports now, or null when it cannot be read. */
+async function installedVersion(ctx: WorkflowContext): Promise<string | null> {
+  const bin = ctx.backups.binaries(ctx.cluster.engine);
+  return bin ? softwareVersionOf(bin.server) : null;
+}
+
+/**
+ * `restartSteps`: the rolling restart's own steps; they run while the installed binary is a
+ * newer patch than the version recorded (so a resumed upgrade goes on, and one whose binary
+ * went back to the running version restarts nothing).
+ */
+export function upgradeEngineWorkflow(restartSteps: Step[], finish: (ctx: WorkflowContext) => Promise<void>): Workflow {
+  const guarded: Step[] = restartSteps.map((s) => ({
+    name: s.name,
+    async run(ctx) {
+      const v = await installedVersion(ctx);
+      // Starting what was stopped is never skipped (it does nothing to a node that runs).
+      if (s.name.startsWith('start-') || (v && isNewerPatch(v, ctx.cluster.softwareVersion))) await s.run(ctx);
+    },
+  }));
+  return {
+    steps: [
+      ...guarded,
+      {
+        name: 'record-engine-version',
+        async run(ctx) {
+          const v = await installedVersion(ctx);
+          if (!v || !isNewerPatch(v, ctx.cluster.softwareVersion)) {
+            await ctx.event(`nothing to upgrade: the installed engine is ${v ?? 'unreadable'}, the cluster runs ${ctx.cluster.softwareVersion}`);
+            return;
+          }
+          const from = ctx.cluster.softwareVersion;
+          await ctx.store.setClusterEngineVersion(ctx.cluster.id, engineVersionId(PRODUCT_IMAGE[ctx.cluster.engine], v), v, ctx.now(), ctx.request.createdBy);
+          await ctx.reload();
+          await ctx.event(`engine upgraded from ${from} to ${v}: every node restarted onto the installed binary`);
+        },
+      },
+    ],
+    async onFailure() {
+      // Nodes already restarted run the new binary; the recorded version stays the old one until
+      // the next check upgrades the rest (it restarts every node again).
+    },
+    finish,
+  };
+}
