@@ -9,6 +9,9 @@ export interface Config {
   dataDir: string;
   database: DatabaseConfig;
   bootstrap: { accessKey?: string; secretKey?: string; accountId?: string };
+  /** Seals secrets in the store (store/master-key.ts); absent: a key file in the data dir. */
+  masterKey?: string;
+  previousMasterKeys: string[];
   subnets: Subnet[];
   enginePath: string;
   trustProxy: boolean;
@@ -74,6 +77,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secretKey: env.CACHESTORE_SECRET_KEY || undefined,
       accountId: env.CACHESTORE_ACCOUNT_ID || undefined,
     },
+    masterKey: env.CACHESTORE_MASTER_KEY || undefined,
+    previousMasterKeys: (env.CACHESTORE_MASTER_KEY_PREVIOUS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
     subnets: parseSubnets(env.CACHESTORE_SUBNETS),
     enginePath: env.CACHESTORE_ENGINE_PATH || env.PATH || '/usr/local/bin:/usr/bin:/bin',
     trustProxy: env.CACHESTORE_TRUST_PROXY === 'true',

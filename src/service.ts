@@ -24,6 +24,7 @@ import { detectEngines, type InstalledEngine } from './engines/detect.js';
 import { buildApp } from './http/app.js';
 import { sweepScratchEngines } from './engines/snapshot.js';
 import { tightenModes } from './file-modes.js';
+import { loadSecretBox } from './store/master-key.js';
 import { isMainThread } from 'node:worker_threads';
 import { lockDataDir } from './lock.js';
 import { EngineConfig } from './operations/engine-config.js';
@@ -71,7 +72,13 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   await tightenModes([config.dataDir, config.backupDir]);
   const unlock = await lockDataDir(config.dataDir);
   const db = await openDatabase(config.database);
-  const store = new SqlStore(db);
+  // Secrets are sealed in the store with the master key (store/master-key.ts); what an earlier
+  // version kept in plaintext, or a previous key sealed, is sealed again with it now.
+  const { box, source: keySource } = await loadSecretBox(config.dataDir, config);
+  const store = new SqlStore(db, box);
+  const resealed = await store.resealSecrets();
+  if (resealed > 0) logger.info({ values: resealed, key: box.currentId }, 'sealed secrets in the store with the current master key');
+  logger.info({ key: box.currentId, from: keySource === config.dataDir ? 'data dir' : keySource }, 'master key for secrets at rest');
   const engines = await detectEngines(config.enginePath);
   const driver = new LocalDriver(config.dataDir, (kind) => engines.find((e) => e.version.engine === kind)?.binaries);
   // Allow-lists: the kernel's rules are rebuilt from the store now, so a restart (or a crash

@@ -20,6 +20,9 @@ export async function openDatabase(config: DatabaseConfig): Promise<Kysely<Datab
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
+    // Deleted and overwritten content is zeroed, so a secret sealed again (or a row removed)
+    // does not linger in free pages of the file.
+    sqlite.pragma('secure_delete = ON');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   } else {
     const pool = new pg.Pool({ connectionString: config.url, max: 10 });

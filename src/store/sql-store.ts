@@ -7,6 +7,7 @@ import type {
 } from '../domain/model.js';
 import { UniqueViolation, type ClusterQuery, type ClusterSecrets, type ClusterSummary, type Lease, type NewCluster, type Store } from '../domain/ports.js';
 import type { BackupHistoriesTable, ClustersTable, Database, InstancesTable, RequestsTable } from './schema.js';
+import type { SecretBox } from './secret-box.js';
 
 const ADDRESS_RELEASED: ServiceState[] = ['TERMINATED', 'FAILED'];
 
@@ -146,7 +147,14 @@ export class SqlStore implements Store {
   /** PostgreSQL sorts text by the database's collation (often en_US: case- and dash-blind). */
   private readonly postgres: boolean;
 
-  constructor(private readonly db: Kysely<Database>) {
+  /**
+   * `box` seals secrets before they are written and opens them when read (store/secret-box.ts);
+   * without one (tools and tests of the store alone) they are kept as given.
+   */
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly box?: SecretBox,
+  ) {
     this.postgres = db.getExecutor().adapter instanceof PostgresAdapter;
   }
 
@@ -213,8 +221,8 @@ export class SqlStore implements Store {
             parameters: Object.keys(c.parameters).length > 0 ? JSON.stringify(c.parameters) : null,
             commands: Object.keys(c.commands).length > 0 ? JSON.stringify(c.commands) : null,
             instance_name_prefix: c.instanceNamePrefix,
-            password: n.password,
-            service_secret: n.serviceSecret,
+            password: this.seal(n.password, `clusters.password:${c.id}`),
+            service_secret: this.seal(n.serviceSecret, `clusters.service_secret:${c.id}`),
             live: 1,
             created_at: c.createdAt,
             created_by: c.createdBy,
@@ -335,12 +343,44 @@ export class SqlStore implements Store {
   async clusterSecrets(id: string): Promise<ClusterSecrets> {
     const r = await this.db.selectFrom('clusters').select(['password', 'service_secret']).where('id', '=', id).executeTakeFirstOrThrow();
     if (!r.service_secret) throw new Error(`cluster ${id} has no service secret`);
-    return { password: r.password, serviceSecret: r.service_secret };
+    return { password: this.open(r.password, `clusters.password:${id}`), serviceSecret: this.open(r.service_secret, `clusters.service_secret:${id}`) };
   }
 
   async clusterPassword(id: string): Promise<string> {
     const r = await this.db.selectFrom('clusters').select('password').where('id', '=', id).executeTakeFirstOrThrow();
-    return r.password;
+    return this.open(r.password, `clusters.password:${id}`);
+  }
+
+  private seal(value: string, place: string): string {
+    return this.box ? this.box.seal(value, place) : value;
+  }
+
+  private open(value: string, place: string): string {
+    return this.box ? this.box.open(value, place) : value;
+  }
+
+  /**
+   * Seals with the current master key every secret that is plaintext (written before sealing
+   * existed) or sealed with a previous key (a rotation). Returns how many values it sealed again.
+   */
+  async resealSecrets(): Promise<number> {
+    const box = this.box;
+    if (!box) return 0;
+    let n = 0;
+    const rows = await this.db.selectFrom('clusters').select(['id', 'password', 'service_secret']).execute();
+    for (const r of rows) {
+      const patch: { password?: string; service_secret?: string } = {};
+      if (!box.isCurrent(r.password)) patch.password = box.seal(box.open(r.password, `clusters.password:${r.id}`), `clusters.password:${r.id}`);
+      if (r.service_secret && !box.isCurrent(r.service_secret)) {
+        patch.service_secret = box.seal(box.open(r.service_secret, `clusters.service_secret:${r.id}`), `clusters.service_secret:${r.id}`);
+      }
+      if (Object.keys(patch).length === 0) continue;
+      await this.db.updateTable('clusters').set(patch).where('id', '=', r.id).execute();
+      n += Object.keys(patch).length;
+    }
+    // SQLite: the old values' pages linger in the write-ahead log until it is emptied.
+    if (n > 0 && !(this.db.getExecutor().adapter instanceof PostgresAdapter)) await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(this.db);
+    return n;
   }
 
   async setClusterState(id: string, state: ServiceState, at: string, modifiedBy?: string): Promise<void> {
