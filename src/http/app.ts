@@ -62,14 +62,9 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     ...serverTypeHandlers(o.serverTypes),
     ...securityGroupHandlers(o.securityGroups),
   };
-  const credentialCache = new Map<string, { c: Credential | undefined; until: number }>();
-  const lookup = async (key: string) => {
-    const hit = credentialCache.get(key);
-    if (hit && hit.until > Date.now()) return hit.c;
-    const c = await o.findCredential(key);
-    credentialCache.set(key, { c, until: Date.now() + (c ? 60_000 : 5_000) });
-    return c;
-  };
+  // No cache: every request reads its key from the store (one primary-key lookup), so a key
+  // revoked or issued through `cachestore admin` holds at once on every instance sharing the store.
+  const lookup = (key: string) => o.findCredential(key);
 
   // JSON bodies; an empty body is no body (the SDK sends Content-Type on body-less POSTs).
   app.removeAllContentTypeParsers();
