@@ -46,6 +46,13 @@ export interface AppOptions {
 
 const UNSUPPORTED = Symbol('unsupported-media-type');
 
+const registered = new WeakMap<FastifyInstance, ReadonlyArray<{ method: string; url: string }>>();
+
+/** Every route the app registered (HEAD aside), in Fastify's form (`/v1/clusters/:cluster_id`). */
+export function registeredRoutes(app: FastifyInstance): ReadonlyArray<{ method: string; url: string }> {
+  return registered.get(app) ?? [];
+}
+
 export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     // Request logs carry method, URL and address only: never headers or bodies (secrets).
@@ -53,6 +60,12 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     genReqId: () => `req-${randomUUID()}`,
     requestIdHeader: false,
     bodyLimit: 1024 * 1024,
+  });
+  // What the app answers, for the test that finds each of them in /openapi.json.
+  const routes: Array<{ method: string; url: string }> = [];
+  registered.set(app, routes);
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push({ method: m, url: r.url });
   });
   const now = o.now ?? Date.now;
   const validators = buildValidators();
