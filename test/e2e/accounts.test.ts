@@ -140,8 +140,14 @@ describe('accounts, tenancy and the bootstrap credential on one service (SQLite)
     expect(shown.body.name).toBe('alphacache');
   });
 
-  it('lists accounts and keys without any secret, in a table and as JSON', async () => {
-    const key = await issue(env, 'beta', 'listed');
+  it('shows a secret once, at issue; lists accounts and keys without any secret, in a table and as JSON', async () => {
+    const issued = await admin(env, 'keys', 'issue', '--account', 'beta', '--description', 'listed');
+    expect(issued.code, issued.err).toBe(0);
+    const access = /access key: (\S+)/.exec(issued.out)?.[1];
+    const secret = /secret key: (\S+)/.exec(issued.out)?.[1];
+    expect(issued.out).toMatch(/shown this once/);
+    const key = { access_key: access!, secret_key: secret! };
+    expect((await clientFor(h, key).get('/v1/clusters')).status).toBe(200);
     const table = await admin(env, 'keys', 'list');
     const json = await admin(env, 'keys', 'list', '-o', 'json');
     const byAccount = await admin(env, 'keys', 'list', '--account', 'beta', '-o', 'json');
