@@ -100,7 +100,11 @@ function keyJson(k: AccessKeyInfo, accountName: string | undefined) {
 export function adminCommand(opts: AdminOptions = {}): Command {
   const io = opts.io ?? defaultIo;
   const admin = new Command('admin');
-  if (opts.exitOverride) admin.exitOverride();
+  // The same exit codes mounted under `cachestore` (commander would exit 1 for everything).
+  admin.exitOverride((err) => {
+    if (opts.exitOverride) throw err;
+    process.exit(exitCodeOf(err));
+  });
   // Settings made before .command() are inherited by every subcommand.
   admin.configureOutput({
     writeOut: (t) => io.out(t),
@@ -235,6 +239,12 @@ Examples:
 /** For mounting under the `cachestore` program: `program.addCommand(admin)`. */
 export const admin: Command = adminCommand();
 
+/** 0 done (or --help), 1 the command failed, 2 a usage error (help shown for a missing subcommand too). */
+function exitCodeOf(err: CommanderError): number {
+  if (err.exitCode === 0) return 0;
+  return err.code === 'cachestore.admin.failed' ? 1 : 2;
+}
+
 /**
  * Runs `admin <argv…>` and returns the exit code: 0 done (or help), 1 the command failed,
  * 2 a usage error (unknown command or option, missing argument). Never exits the process.
@@ -245,11 +255,7 @@ export async function runAdmin(argv: string[], io: AdminIo = defaultIo): Promise
     await cmd.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      // --help: 0; help shown because a subcommand is missing: a usage error.
-      if (err.exitCode === 0) return 0;
-      return err.code === 'cachestore.admin.failed' ? 1 : 2;
-    }
+    if (err instanceof CommanderError) return exitCodeOf(err);
     io.err(`error: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
     return 1;
   }
