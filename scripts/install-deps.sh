@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Cache Store needs and is missing: the engines from Debian's packages (Redis OSS
-# from bookworm, Valkey 8 from bookworm-backports) and the npm dependencies. Idempotent.
+# from bookworm, Valkey 8 from bookworm-backports), nftables, the tools to build the one native
+# npm module, PostgreSQL for the tests, and the npm dependencies. Packages come from Debian's
+# archive and the npm registry only. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +47,33 @@ fi
 if ! command -v systemd-analyze >/dev/null; then
   apt_update
   $SUDO apt-get install -y -qq systemd
+fi
+
+# The tests' store runs on PostgreSQL too: the test run uses 127.0.0.1:5432 if a server answers
+# there, else starts a private one with these binaries (test/support/test-postgres.ts).
+if [ -n "$(missing postgresql)" ]; then
+  apt_update
+  $SUDO apt-get install -y -qq postgresql
+fi
+
+# better-sqlite3 (the embedded store) is a native module. Its install fetches a prebuilt binary
+# from GitHub's release downloads, not from the npm registry; where that host cannot be reached
+# it compiles from source with node-gyp: a C++ compiler, make and python3 ...
+build_missing=$(missing g++ make python3)
+if [ -n "$build_missing" ]; then
+  apt_update
+  # shellcheck disable=SC2086
+  $SUDO apt-get install -y -qq $build_missing
+fi
+# ... and Node's headers: those of the Node installed here, or node-gyp downloads them from
+# nodejs.org (Node's own tarballs and the NodeSource/Debian packages ship them in include/node).
+node_bin=$(command -v node || true)
+if [ -z "$node_bin" ]; then echo "install-deps: Node.js 20 or later is needed (node is not on PATH)" >&2; exit 1; fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then echo "install-deps: Node.js 20 or later is needed, this is $(node --version)" >&2; exit 1; fi
+node_prefix=$(dirname "$(dirname "$(readlink -f "$node_bin")")")
+if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/node.h" ]; then
+  export npm_config_nodedir="$node_prefix"
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -1,15 +1,15 @@
 // The bootstrap credential: from the environment, or generated on the first start, printed
 // once, and kept in the data dir readable by the owner only.
-import { createHash, randomBytes } from 'node:crypto';
+// Changing it (CACHESTORE_ACCESS_KEY / CACHESTORE_SECRET_KEY) revokes the previous one at the
+// next start (AccountStore.saveBootstrapCredential).
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { newAccountId, newAccessKey, userIdFor } from './domain/accounts.js';
 import type { Credential } from './domain/model.js';
 
-export const CREDENTIAL_FILE = 'bootstrap-credential.json';
+export { userIdFor };
 
-export function userIdFor(accessKey: string): string {
-  return createHash('sha256').update(`cachestore-user:${accessKey}`).digest('hex').slice(0, 32);
-}
+export const CREDENTIAL_FILE = 'bootstrap-credential.json';
 
 export async function bootstrapCredential(
   dataDir: string,
@@ -23,9 +23,10 @@ export async function bootstrapCredential(
   } catch {
     // first start
   }
-  const accessKey = given.accessKey ?? stored.access_key ?? randomBytes(15).toString('base64url');
-  const secretKey = given.secretKey ?? stored.secret_key ?? randomBytes(30).toString('base64url');
-  const accountId = given.accountId ?? stored.account_id ?? randomBytes(16).toString('hex');
+  const fresh = newAccessKey();
+  const accessKey = given.accessKey ?? stored.access_key ?? fresh.accessKey;
+  const secretKey = given.secretKey ?? stored.secret_key ?? fresh.secretKey;
+  const accountId = given.accountId ?? stored.account_id ?? newAccountId();
   const generated = !given.accessKey || !given.secretKey || !given.accountId;
   const changed = stored.access_key !== accessKey || stored.secret_key !== secretKey || stored.account_id !== accountId;
   if (generated && changed) {

@@ -63,15 +63,24 @@ export function parseSubnets(value: string | undefined): Subnet[] {
   return [...subnets.values()];
 }
 
+export function dataDirOf(env: NodeJS.ProcessEnv): string {
+  return resolve(env.CACHESTORE_DATA_DIR || './.cachestore');
+}
+
+/** Where the metadata lives; also what `cachestore admin` opens. */
+export function databaseOf(env: NodeJS.ProcessEnv): DatabaseConfig {
+  const url = env.CACHESTORE_DATABASE_URL;
+  return url ? { kind: 'postgres', url } : { kind: 'sqlite', file: resolve(dataDirOf(env), 'cachestore.db') };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const { host, port } = parseListen(env.CACHESTORE_LISTEN || '127.0.0.1:8080');
-  const dataDir = resolve(env.CACHESTORE_DATA_DIR || './.cachestore');
-  const url = env.CACHESTORE_DATABASE_URL;
+  const dataDir = dataDirOf(env);
   return {
     host,
     port,
     dataDir,
-    database: url ? { kind: 'postgres', url } : { kind: 'sqlite', file: resolve(dataDir, 'cachestore.db') },
+    database: databaseOf(env),
     bootstrap: {
       accessKey: env.CACHESTORE_ACCESS_KEY || undefined,
       secretKey: env.CACHESTORE_SECRET_KEY || undefined,

@@ -89,7 +89,16 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   await allowLists.rebuild();
   await allowLists.reportUnenforced(clock.now().toISOString());
   const credential = await bootstrapCredential(config.dataDir, config.bootstrap, opts.announce ?? ((t) => console.log(t)));
-  await store.saveCredential(credential);
+  // The bootstrap key in force is this start's: one an earlier start used is revoked (rotation
+  // through the environment), on every instance sharing the store.
+  const boot = await store.saveBootstrapCredential(credential, clock.now().toISOString());
+  if (boot.revoked.length > 0) logger.info({ accessKeys: boot.revoked }, 'revoked the earlier bootstrap access key(s)');
+  if (boot.revokedItself) {
+    logger.warn(
+      { accessKey: credential.accessKey },
+      'the bootstrap access key was revoked by an operator and stays revoked: use a key from `cachestore admin keys issue`, or set a new CACHESTORE_ACCESS_KEY and CACHESTORE_SECRET_KEY',
+    );
+  }
 
   const storage = new LocalBackupStorage(config.backupDir);
   const archive = new LogArchive(join(config.dataDir, 'wal-archive'));

@@ -1,8 +1,10 @@
 // Our extension operations: extra paths only, never extra fields on contract responses. They
 // are merged into the served OpenAPI document, each marked `x-cachestore-extension: true`.
+import { readFileSync } from 'node:fs';
 import { contractDocument, type OpenApiDocument } from './spec.js';
 
-const auth = [{ 'X-Auth-Token': [] }];
+/** Every signed operation: the three Scp-* headers together (servedDocument describes the signing). */
+const auth = [{ ScpAccessKey: [], ScpSignature: [], ScpTimestamp: [] }];
 const errors = { '400': { description: 'Bad Request' }, '401': { description: 'Unauthorized' }, '404': { description: 'Not Found' } };
 
 export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
@@ -100,12 +102,103 @@ export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
   },
 };
 
-/** The document served at GET /openapi.json: the contract, plus our extension paths. */
+/** Routes outside the API: no signature. */
+const SERVICE_PATHS: Record<string, Record<string, unknown>> = {
+  '/openapi.json': {
+    get: {
+      operationId: 'cachestoreExtOpenApiDocument',
+      summary: 'OpenAPI document (extension)',
+      description: 'This document: the Cache Store 1.0 contract, the real authentication and the extensions.',
+      'x-cachestore-extension': true,
+      security: [],
+      responses: { '200': { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } } },
+    },
+  },
+  '/healthz': {
+    get: {
+      operationId: 'cachestoreExtHealth',
+      summary: 'Health (extension)',
+      description: 'Answers while the service accepts requests; for load balancers and systemd.',
+      'x-cachestore-extension': true,
+      security: [],
+      responses: {
+        '200': {
+          description: 'OK',
+          content: { 'application/json': { schema: { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } } } },
+        },
+      },
+    },
+  },
+};
+
+const SIGNING = `Every /v1 request is signed as the Samsung Cloud Platform SDK signs it (docs/CONTRACT.md):
+
+    Scp-Signature = base64(HMAC-SHA256(secret_key, method + url + timestamp + access_key + account_id + client_type))
+
+- \`method\`: upper case, e.g. \`GET\`.
+- \`url\`: the absolute URL exactly as sent: scheme, host, port, path and \`?query\` (e.g. \`http://127.0.0.1:8080/v1/clusters?page=0&size=20\`).
+- \`timestamp\`: the \`Scp-Timestamp\` header, Unix time in milliseconds; valid 15 minutes either way.
+- \`access_key\`: the \`Scp-AccessKey\` header.
+- \`account_id\`: the \`Scp-AccountId\` header (the SDK sends it empty; if set it must be the key's account).
+- \`client_type\`: the \`Scp-ClientType\` header (the SDK sends \`Openapi\`).
+
+The body is not signed. A missing, stale or wrong signature, or a revoked key, gets 401 in the error shape.
+Keys: the bootstrap credential the first start prints, or \`cachestore admin keys issue --account NAME\`.`;
+
+const SCHEMES = {
+  ScpAccessKey: { type: 'apiKey', in: 'header', name: 'Scp-AccessKey', description: 'Your access key. Sent with Scp-Signature and Scp-Timestamp; see the signing rule in info.description.' },
+  ScpSignature: { type: 'apiKey', in: 'header', name: 'Scp-Signature', description: 'base64(HMAC-SHA256(secret_key, method + url + timestamp + access_key + account_id + client_type)), computed per request.' },
+  ScpTimestamp: { type: 'apiKey', in: 'header', name: 'Scp-Timestamp', description: 'Unix time in milliseconds, the one signed; valid 15 minutes either way.' },
+};
+
+const EXTENSION_TAG = 'cachestore.extensions';
+
+function ownPackage(): { name: string; version: string } {
+  // src/contract/ and dist/contract/ are both two levels below the package root.
+  return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+}
+
+/**
+ * The document served at GET /openapi.json: the vendor's contract with this service's own name,
+ * version and authentication (the Scp-* signature, not the YAML's X-Auth-Token), plus every
+ * extension route. Built here and only here.
+ */
 export function servedDocument(): OpenApiDocument {
   const doc = structuredClone(contractDocument());
+  const pkg = ownPackage();
+  doc.info = {
+    title: 'Cache Store',
+    version: pkg.version,
+    description:
+      'Managed Redis OSS / Valkey, self-hosted. Speaks the Samsung Cloud Platform Cache Store 1.0 API (the operations under /v1, from the vendor\'s contract, MIT) ' +
+      `and adds the operations tagged ${EXTENSION_TAG} (x-cachestore-extension: true).\n\n` +
+      SIGNING,
+    license: { name: 'MIT', identifier: 'MIT' },
+    'x-cachestore-package': pkg.name,
+    'x-cachestore-contract': 'cachestore 1.0',
+  };
+  // The vendor's empty server URL is not a URL; without `servers` a tool uses the document's own origin.
+  delete doc.servers;
+  doc.components = { ...(doc.components ?? {}), securitySchemes: SCHEMES };
+  doc.security = auth;
   // An extension may add a method to a path the contract has (POST .../backup-histories).
-  for (const [path, item] of Object.entries(EXTENSION_PATHS)) {
-    doc.paths[path] = { ...(doc.paths[path] ?? {}), ...item };
+  for (const [path, item] of Object.entries({ ...EXTENSION_PATHS, ...SERVICE_PATHS })) {
+    const tagged = Object.fromEntries(Object.entries(item).map(([m, op]) => [m, { tags: [EXTENSION_TAG], ...(op as object) }]));
+    doc.paths[path] = { ...(doc.paths[path] ?? {}), ...tagged };
   }
+  // Every operation that had the YAML's scheme gets the real one.
+  for (const item of Object.values<Record<string, any>>(doc.paths)) {
+    for (const op of Object.values<any>(item)) {
+      if (op && typeof op === 'object' && Array.isArray(op.security) && op.security.some((s: object) => 'X-Auth-Token' in s)) op.security = auth;
+    }
+  }
+  // Only the tags operations use (the vendor's file lists every product of its platform).
+  const used = new Set<string>();
+  for (const item of Object.values<Record<string, any>>(doc.paths)) for (const op of Object.values<any>(item)) for (const t of op?.tags ?? []) used.add(t);
+  doc.tags = [
+    ...(doc.tags ?? []).filter((t: { name: string }) => used.has(t.name)),
+    { name: EXTENSION_TAG, description: 'Cache Store extensions: routes beyond the 31 operations of the contract.' },
+  ];
+  for (const k of Object.keys(doc)) if (k.startsWith('x-service-') || k === 'x-app-name' || k === 'x-package-name') delete doc[k];
   return doc;
 }

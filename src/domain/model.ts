@@ -166,4 +166,6 @@ export interface Credential {
   accountId: string;
   /** Who the mutations of this key are recorded as (created_by / modified_by). */
   userId: string;
+  /** Set once an operator revoked the key (or a new bootstrap key replaced it): it answers 401. */
+  revokedAt?: string | null;
 }

@@ -52,6 +52,13 @@ export interface AppOptions {
 
 const UNSUPPORTED = Symbol('unsupported-media-type');
 
+const registered = new WeakMap<FastifyInstance, ReadonlyArray<{ method: string; url: string }>>();
+
+/** Every route the app registered (HEAD aside), in Fastify's form (`/v1/clusters/:cluster_id`). */
+export function registeredRoutes(app: FastifyInstance): ReadonlyArray<{ method: string; url: string }> {
+  return registered.get(app) ?? [];
+}
+
 export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     // Request logs carry method, URL and address only: never headers or bodies (secrets).
@@ -59,6 +66,12 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     genReqId: () => `req-${randomUUID()}`,
     requestIdHeader: false,
     bodyLimit: 1024 * 1024,
+  });
+  // What the app answers, for the test that finds each of them in /openapi.json.
+  const routes: Array<{ method: string; url: string }> = [];
+  registered.set(app, routes);
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push({ method: m, url: r.url });
   });
   const now = o.now ?? Date.now;
   const validators = buildValidators();
@@ -69,14 +82,9 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     ...securityGroupHandlers(o.securityGroups),
     ...(o.maintenance ? maintenanceHandlers(o.maintenance) : {}),
   };
-  const credentialCache = new Map<string, { c: Credential | undefined; until: number }>();
-  const lookup = async (key: string) => {
-    const hit = credentialCache.get(key);
-    if (hit && hit.until > Date.now()) return hit.c;
-    const c = await o.findCredential(key);
-    credentialCache.set(key, { c, until: Date.now() + (c ? 60_000 : 5_000) });
-    return c;
-  };
+  // No cache: every request reads its key from the store (one primary-key lookup), so a key
+  // revoked or issued through `cachestore admin` holds at once on every instance sharing the store.
+  const lookup = (key: string) => o.findCredential(key);
 
   // JSON bodies; an empty body is no body (the SDK sends Content-Type on body-less POSTs).
   app.removeAllContentTypeParsers();

@@ -47,6 +47,18 @@ describe('request signature', () => {
     await expect(verifySignature({ method: 'POST', url, headers: h }, now, lookup)).rejects.toMatchObject({ status: 401, message: expect.stringMatching(message) });
   });
 
+  it('refuses a revoked key, saying so only to a caller whose signature matched', async () => {
+    const revoked = async () => ({ ...cred, revokedAt: '2026-12-01T00:00:00.000Z' });
+    await expect(verifySignature({ method: 'POST', url, headers: headers() }, ts, revoked)).rejects.toMatchObject({
+      status: 401,
+      message: expect.stringMatching(/revoked at 2026-12-01T00:00:00.000Z/),
+    });
+    const forged = headers({ 'scp-signature': 'YN1hAxSkqwDcnKHJir6+eoXeyk10fqA9W+6P7Hm8LLd=' });
+    const err = await verifySignature({ method: 'POST', url, headers: forged }, ts, revoked).catch((e: Error) => e);
+    expect(err).toMatchObject({ status: 401, message: expect.stringMatching(/signature does not match/) });
+    expect((err as Error).message).not.toMatch(/revoked/);
+  });
+
   it('signs the URL exactly as sent: another query order or host is another signature', async () => {
     for (const other of ['http://localhost:44769/v1/clusters/abc/stop', 'http://127.0.0.1:44769/v1/clusters/abc/stop?x=1', 'https://127.0.0.1:44769/v1/clusters/abc/stop']) {
       await expect(verifySignature({ method: 'POST', url: other, headers: headers() }, ts, lookup)).rejects.toMatchObject({ status: 401 });

@@ -76,6 +76,10 @@ export async function verifySignature(
       'The signature does not match: sign method + full request URL + Scp-Timestamp + Scp-AccessKey + Scp-AccountId + Scp-ClientType with HMAC-SHA256 and your secret key, base64-encoded.',
     );
   }
+  // Said only to a caller who holds the secret (the signature matched): anyone else learns nothing.
+  if (credential.revokedAt) {
+    throw new UnauthorizedError(`This access key was revoked at ${credential.revokedAt}; ask the operator for a new one (cachestore admin keys issue).`);
+  }
   if (accountIdHeader && accountIdHeader !== credential.accountId) {
     throw new UnauthorizedError('Scp-AccountId does not match the account of this access key; send it empty or send the right account.');
   }

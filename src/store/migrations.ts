@@ -206,6 +206,31 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('clusters').addColumn('commands', 'text').execute();
     },
   },
+  '2026-12-01-012-accounts-and-keys': {
+    async up(db: Kysely<any>) {
+      // Accounts that operators create (cachestore admin), and access keys that can be revoked.
+      await db.schema
+        .createTable('accounts')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('name', 'varchar(64)', (c) => c.notNull().unique())
+        .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+        .execute();
+      // kind: 'bootstrap' (from the environment or the generated file: a new one revokes the
+      // old) or 'issued' (cachestore admin keys issue). A revoked key is kept, for the record.
+      await db.schema.alterTable('credentials').addColumn('kind', 'varchar(16)', (c) => c.notNull().defaultTo('bootstrap')).execute();
+      await db.schema.alterTable('credentials').addColumn('description', 'varchar(256)').execute();
+      await db.schema.alterTable('credentials').addColumn('revoked_at', 'varchar(40)').execute();
+      // Every account a credential already names gets its row (keys and clusters keep working).
+      const rows = await db.selectFrom('credentials').select(['account_id', 'created_at']).orderBy('created_at').execute();
+      const seen = new Set<string>();
+      for (const r of rows) {
+        if (seen.has(r.account_id)) continue;
+        seen.add(r.account_id);
+        const name = seen.size === 1 ? 'bootstrap' : `account-${String(r.account_id).slice(0, 12)}`;
+        await db.insertInto('accounts').values({ id: r.account_id, name, created_at: r.created_at }).execute();
+      }
+    },
+  },
   '2026-12-01-030-used-signatures': {
     async up(db: Kysely<any>) {
       // Signatures of state-changing requests already accepted, so a captured request cannot be

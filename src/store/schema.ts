@@ -1,10 +1,22 @@
 // Table shapes as Kysely sees them. Booleans are 0/1 integers and timestamps ISO-8601 text, so
 // the same queries run on SQLite and PostgreSQL.
+import type { Generated } from 'kysely';
+
 export interface CredentialsTable {
   access_key: string;
   secret_key: string;
   account_id: string;
   user_id: string;
+  created_at: string;
+  /** 'bootstrap' or 'issued' (migration 012). */
+  kind: Generated<string>;
+  description: string | null;
+  revoked_at: string | null;
+}
+
+export interface AccountsTable {
+  id: string;
+  name: string;
   created_at: string;
 }
 
@@ -142,4 +154,5 @@ export interface Database {
   backup_histories: BackupHistoriesTable;
   auto_restart_holds: AutoRestartHoldsTable;
   used_signatures: UsedSignaturesTable;
+  accounts: AccountsTable;
 }

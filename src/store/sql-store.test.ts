@@ -253,9 +253,9 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
     it('saves, finds and replaces a credential by access key', async () => {
       expect(await store.findCredential('ak-1')).toBeUndefined();
       await store.saveCredential({ accessKey: 'ak-1', secretKey: 's1', accountId: ACCOUNT, userId: 'u1' });
-      expect(await store.findCredential('ak-1')).toEqual({ accessKey: 'ak-1', secretKey: 's1', accountId: ACCOUNT, userId: 'u1' });
+      expect(await store.findCredential('ak-1')).toEqual({ accessKey: 'ak-1', secretKey: 's1', accountId: ACCOUNT, userId: 'u1', revokedAt: null });
       await store.saveCredential({ accessKey: 'ak-1', secretKey: 's2', accountId: OTHER_ACCOUNT, userId: 'u2' });
-      expect(await store.findCredential('ak-1')).toEqual({ accessKey: 'ak-1', secretKey: 's2', accountId: OTHER_ACCOUNT, userId: 'u2' });
+      expect(await store.findCredential('ak-1')).toEqual({ accessKey: 'ak-1', secretKey: 's2', accountId: OTHER_ACCOUNT, userId: 'u2', revokedAt: null });
       expect(await store.findCredential('AK-1')).toBeUndefined();
     });
   });

@@ -1,5 +1,6 @@
 // The Store port on Kysely: one implementation for SQLite and PostgreSQL.
 import { PostgresAdapter, sql, type Kysely, type Selectable } from 'kysely';
+import { bootstrapAccountName, type AccessKeyInfo, type AccessKeyKind, type Account, type AccountStore } from '../domain/accounts.js';
 import { newId } from '../domain/ids.js';
 import type {
   BackupHistory, BackupOption, Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceRole, MaintenanceOption, OperationKind, OperationRequest,
@@ -105,6 +106,17 @@ function toCluster(r: Selectable<ClustersTable>): Cluster {
   };
 }
 
+function toKeyInfo(r: { access_key: string; account_id: string; kind: string; description: string | null; created_at: string; revoked_at: string | null }): AccessKeyInfo {
+  return {
+    accessKey: r.access_key,
+    accountId: r.account_id,
+    kind: r.kind as AccessKeyKind,
+    description: r.description,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
 function toInstance(r: Selectable<InstancesTable>): Instance {
   return {
     id: r.id,
@@ -143,7 +155,7 @@ const CLUSTER_COLUMNS = [
   'created_at', 'created_by', 'modified_at', 'modified_by',
 ] as const;
 
-export class SqlStore implements Store {
+export class SqlStore implements Store, AccountStore {
   /** PostgreSQL sorts text by the database's collation (often en_US: case- and dash-blind). */
   private readonly postgres: boolean;
 
@@ -162,9 +174,10 @@ export class SqlStore implements Store {
     await this.db.destroy();
   }
 
+  /** Revoked keys too (revokedAt set): the HTTP layer says so to a caller who signed with one. */
   async findCredential(accessKey: string): Promise<Credential | undefined> {
     const r = await this.db.selectFrom('credentials').selectAll().where('access_key', '=', accessKey).executeTakeFirst();
-    return r && { accessKey: r.access_key, secretKey: r.secret_key, accountId: r.account_id, userId: r.user_id };
+    return r && { accessKey: r.access_key, secretKey: r.secret_key, accountId: r.account_id, userId: r.user_id, revokedAt: r.revoked_at };
   }
 
   private signaturesSincePurge = 0;
@@ -184,12 +197,94 @@ export class SqlStore implements Store {
     return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
   }
 
+  /** Saves an issued key, or replaces the secret and account of the same access key. */
   async saveCredential(c: Credential): Promise<void> {
     await this.db
       .insertInto('credentials')
-      .values({ access_key: c.accessKey, secret_key: c.secretKey, account_id: c.accountId, user_id: c.userId, created_at: new Date().toISOString() })
+      .values({ access_key: c.accessKey, secret_key: c.secretKey, account_id: c.accountId, user_id: c.userId, created_at: new Date().toISOString(), kind: 'issued' })
       .onConflict((oc) => oc.column('access_key').doUpdateSet({ secret_key: c.secretKey, account_id: c.accountId, user_id: c.userId }))
       .execute();
+  }
+
+  async createAccount(a: Account): Promise<boolean> {
+    const r = await this.db
+      .insertInto('accounts')
+      .values({ id: a.id, name: a.name, created_at: a.createdAt })
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+
+  async findAccount(id: string): Promise<Account | undefined> {
+    const r = await this.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && { id: r.id, name: r.name, createdAt: r.created_at };
+  }
+
+  async findAccountByName(name: string): Promise<Account | undefined> {
+    const r = await this.db.selectFrom('accounts').selectAll().where('name', '=', name).executeTakeFirst();
+    return r && { id: r.id, name: r.name, createdAt: r.created_at };
+  }
+
+  async listAccounts(): Promise<Account[]> {
+    const rows = await this.db.selectFrom('accounts').selectAll().orderBy('created_at').orderBy('id').execute();
+    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at }));
+  }
+
+  async insertAccessKey(c: Credential, kind: AccessKeyKind, description: string | null, at: string): Promise<void> {
+    await this.db
+      .insertInto('credentials')
+      .values({ access_key: c.accessKey, secret_key: c.secretKey, account_id: c.accountId, user_id: c.userId, created_at: at, kind, description })
+      .execute();
+  }
+
+  async listAccessKeys(accountId?: string): Promise<AccessKeyInfo[]> {
+    let q = this.db.selectFrom('credentials').select(['access_key', 'account_id', 'kind', 'description', 'created_at', 'revoked_at']);
+    if (accountId !== undefined) q = q.where('account_id', '=', accountId);
+    const rows = await q.orderBy('created_at').orderBy('access_key').execute();
+    return rows.map((r) => toKeyInfo(r));
+  }
+
+  async accessKeyInfo(accessKey: string): Promise<AccessKeyInfo | undefined> {
+    const r = await this.db
+      .selectFrom('credentials')
+      .select(['access_key', 'account_id', 'kind', 'description', 'created_at', 'revoked_at'])
+      .where('access_key', '=', accessKey)
+      .executeTakeFirst();
+    return r && toKeyInfo(r);
+  }
+
+  async revokeAccessKey(accessKey: string, at: string): Promise<boolean> {
+    const r = await this.db.updateTable('credentials').set({ revoked_at: at }).where('access_key', '=', accessKey).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async saveBootstrapCredential(c: Credential, at: string): Promise<{ revoked: string[]; revokedItself: boolean }> {
+    return this.db.transaction().execute(async (trx) => {
+      // The new key first: a start that dies half-way never leaves no bootstrap key in force.
+      await trx
+        .insertInto('credentials')
+        .values({ access_key: c.accessKey, secret_key: c.secretKey, account_id: c.accountId, user_id: c.userId, created_at: at, kind: 'bootstrap' })
+        .onConflict((oc) => oc.column('access_key').doUpdateSet({ secret_key: c.secretKey, account_id: c.accountId, user_id: c.userId, kind: 'bootstrap' }))
+        .execute();
+      const own = await trx.selectFrom('credentials').select('revoked_at').where('access_key', '=', c.accessKey).executeTakeFirstOrThrow();
+      const stale = await trx
+        .selectFrom('credentials')
+        .select('access_key')
+        .where('kind', '=', 'bootstrap')
+        .where('access_key', '<>', c.accessKey)
+        .where('revoked_at', 'is', null)
+        .execute();
+      if (stale.length > 0) {
+        await trx.updateTable('credentials').set({ revoked_at: at }).where('access_key', 'in', stale.map((r) => r.access_key)).execute();
+      }
+      const account = await trx.selectFrom('accounts').select('id').where('id', '=', c.accountId).executeTakeFirst();
+      if (!account) {
+        const names = new Set((await trx.selectFrom('accounts').select('name').where('name', 'like', 'bootstrap%').execute()).map((r) => r.name));
+        const name = bootstrapAccountName(c.accountId, (n) => names.has(n));
+        await trx.insertInto('accounts').values({ id: c.accountId, name, created_at: at }).onConflict((oc) => oc.doNothing()).execute();
+      }
+      return { revoked: stale.map((r) => r.access_key), revokedItself: own.revoked_at !== null };
+    });
   }
 
   async createCluster(n: NewCluster, request: OperationRequest): Promise<void> {

@@ -5,7 +5,9 @@
 // - postgres: a new database with a random name on the server at 127.0.0.1:5432 (trust auth, user
 //   `postgres`), or on the admin URL in CACHESTORE_TEST_PG_URL; dropped WITH (FORCE) in cleanup.
 //   It sorts text the en-US way (ICU) where the server can, not in the C order SQLite uses.
-//   An unreachable server is an error, never a skip: CI starts PostgreSQL for these tests.
+//   An unreachable server is an error, never a skip. The test run's globalSetup
+//   (test/support/postgres-global-setup.ts) sets CACHESTORE_TEST_PG_URL to a private server
+//   when nothing answers at 127.0.0.1:5432.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -81,8 +83,9 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
     await client.end().catch(() => undefined);
     throw new Error(
       `PostgreSQL is not reachable at ${redact(url)}: ${err instanceof Error ? err.message : String(err)}. ` +
-        'The store tests run on PostgreSQL as well as SQLite: start PostgreSQL on 127.0.0.1:5432 with trust auth ' +
-        'for user postgres, or set CACHESTORE_TEST_PG_URL to an admin connection URL.',
+        'The store tests run on PostgreSQL as well as SQLite: run them through vitest (its globalSetup starts a private ' +
+        'server; scripts/install-deps.sh installs PostgreSQL), start one on 127.0.0.1:5432 with trust auth for user ' +
+        'postgres, or set CACHESTORE_TEST_PG_URL to an admin connection URL.',
     );
   }
   try {
