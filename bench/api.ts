@@ -12,7 +12,9 @@
 // Figures are printed beside their targets, never asserted.
 //
 //   npm run bench:api -- [--rounds R=3] [--seconds S=5] [--clusters N=1000] [--connections C=10]
-//                        [--profile DIR]
+//                        [--only show|list|healthz|openapi] [--profile DIR]
+//
+// --only keeps one target besides the bare route (repeatable), e.g. to watch Show Cluster alone.
 //
 // --profile DIR: after the rounds, profiles the service's CPU (bench/cpu-profile.mjs, preloaded)
 // while Show Cluster, then List Clusters, are loaded once more, writes the profiles to DIR and
@@ -64,12 +66,20 @@ interface Options {
   clusters: number;
   connections: number;
   profileDir?: string;
+  only: string[];
 }
 
 function options(argv: string[]): Options {
   const { values: v } = parseArgs({
     args: argv,
-    options: { rounds: { type: 'string' }, seconds: { type: 'string' }, clusters: { type: 'string' }, connections: { type: 'string' }, profile: { type: 'string' } },
+    options: {
+      rounds: { type: 'string' },
+      seconds: { type: 'string' },
+      clusters: { type: 'string' },
+      connections: { type: 'string' },
+      profile: { type: 'string' },
+      only: { type: 'string', multiple: true },
+    },
   });
   const whole = (name: string, s: string | undefined, dflt: number, min = 1) => {
     if (s === undefined) return dflt;
@@ -83,6 +93,7 @@ function options(argv: string[]): Options {
     clusters: whole('clusters', v.clusters, 1000, 20),
     connections: whole('connections', v.connections, 10),
     profileDir: v.profile ? resolve(v.profile) : undefined,
+    only: v.only ?? [],
   };
 }
 
@@ -239,13 +250,14 @@ async function main(): Promise<void> {
   // 100 clusters, in turn, for Show (so no answer can come from one hot row only).
   const some = ids.slice(0, 100);
   const signed = (path: string) => ({ method: 'GET' as const, path, headers: { host: `127.0.0.1:${port}`, ...svc.client.headers('GET', `http://127.0.0.1:${port}${path}`) } });
-  const targets: Target[] = [
-    { name: 'bare route', port: bare.port, goal: 'reference', requests: () => some.map((id) => ({ method: 'GET', path: `/v1/clusters/${id}` })) },
-    { name: '/healthz', port, goal: '', requests: () => [{ method: 'GET', path: '/healthz' }] },
-    { name: 'Show Cluster', port, goal: '>= 0.5x bare, p99 <= 5 ms', requests: () => some.map((id) => signed(`/v1/clusters/${id}`)) },
-    { name: 'List Clusters (20)', port, goal: 'p99 <= 10 ms', requests: () => [signed('/v1/clusters?size=20&page=0')] },
-    { name: '/openapi.json', port, goal: 'bytes prepared once', requests: () => [{ method: 'GET', path: '/openapi.json' }] },
+  const all: Array<Target & { key: string }> = [
+    { key: 'bare', name: 'bare route', port: bare.port, goal: 'reference', requests: () => some.map((id) => ({ method: 'GET', path: `/v1/clusters/${id}` })) },
+    { key: 'healthz', name: '/healthz', port, goal: '', requests: () => [{ method: 'GET', path: '/healthz' }] },
+    { key: 'show', name: 'Show Cluster', port, goal: '>= 0.5x bare, p99 <= 5 ms', requests: () => some.map((id) => signed(`/v1/clusters/${id}`)) },
+    { key: 'list', name: 'List Clusters (20)', port, goal: 'p99 <= 10 ms', requests: () => [signed('/v1/clusters?size=20&page=0')] },
+    { key: 'openapi', name: '/openapi.json', port, goal: 'bytes prepared once', requests: () => [{ method: 'GET', path: '/openapi.json' }] },
   ];
+  const targets = all.filter((t) => t.key === 'bare' || o.only.length === 0 || o.only.includes(t.key));
 
   const listed = await svc.client.get('/v1/clusters?size=20&page=0');
   console.log(
@@ -291,10 +303,10 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 20));
       }
     };
-    for (const name of ['Show Cluster', 'List Clusters (20)']) {
+    for (const t of targets.filter((x) => x.key === 'show' || x.key === 'list')) {
       await toggle();
-      await load(targets.find((t) => t.name === name)!, o.connections, o.seconds);
-      summarizeProfile(await toggle(), name);
+      await load(t, o.connections, o.seconds);
+      summarizeProfile(await toggle(), t.name);
     }
   }
 }

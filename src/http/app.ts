@@ -114,15 +114,17 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     const path = req.url.split('?')[0];
     methodsOf ??= methodMatcher(routed);
     const allowed = methodsOf(path);
+    // Named in the answer, but not at any length (a path may be up to 16 kB).
+    const shown = path.length > 200 ? `${path.slice(0, 200)}…` : path;
     if (bodyUnread(req)) void reply.header('connection', 'close');
     if (allowed.length > 0) {
       void reply
         .code(405)
         .header('allow', allowed.join(', '))
-        .send(errorBody(405, 'MethodNotAllowed', `${path} does not take ${req.method}; it takes ${allowed.join(', ')}.`, req.id));
+        .send(errorBody(405, 'MethodNotAllowed', `${shown} does not take ${req.method}; it takes ${allowed.join(', ')}.`, req.id));
       return;
     }
-    void reply.code(404).send(errorBody(404, 'NotFound', `No operation ${req.method} ${path}; GET /openapi.json lists them.`, req.id));
+    void reply.code(404).send(errorBody(404, 'NotFound', `No operation ${req.method} ${shown}; GET /openapi.json lists them.`, req.id));
   });
 
   const authenticate = async (req: FastifyRequest) => {

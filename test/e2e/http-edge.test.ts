@@ -150,6 +150,9 @@ describe('URLs the router refuses', () => {
 
   it('an unknown path: 404; a known path with another method: 405 naming the methods it takes', async () => {
     expectErrorShape(await h.client.get('/v2/nothing'), 404, 'NotFound');
+    const long = await h.client.get(`/v2/${'x'.repeat(10_000)}`);
+    expectErrorShape(long, 404, 'NotFound');
+    expect(JSON.stringify(long.body).length).toBeLessThan(1000);
     const put = await h.client.request('PUT', '/v1/clusters', {});
     const e = expectErrorShape(put, 405, 'MethodNotAllowed');
     expect(e.detail).toMatch(/GET, HEAD, POST/);
