@@ -46,21 +46,16 @@ import { parseArgs as parseCliArgs } from 'node:util';
 import { Kysely, SqliteDialect } from 'kysely';
 import { userIdFor } from '../src/bootstrap.js';
 import { loadConfig, type Config } from '../src/config.js';
-import type { CreateClusterBody } from '../src/contract/types.js';
 import type { EngineVersion } from '../src/domain/catalog.js';
-import { planCluster } from '../src/domain/create-cluster.js';
-import { newId, newRequestId, newServiceSecret } from '../src/domain/ids.js';
-import type { Instance, OperationRequest } from '../src/domain/model.js';
-import { freeAddresses } from '../src/domain/network.js';
 import { findByMarker, signal } from '../src/drivers/local/processes.js';
 import { detectEngines } from '../src/engines/detect.js';
-import { openDatabase } from '../src/store/db.js';
 import type { Database } from '../src/store/schema.js';
 import { SqlStore } from '../src/store/sql-store.js';
 import { startChildService, type ChildService } from '../test/support/child-service.js';
 import type { SignedClient } from '../test/support/client.js';
 import { killEnginesUnder } from '../test/support/engines.js';
 import { createBody, engineVersions } from '../test/support/harness.js';
+import { insertStoreOnlyClusters, letters } from './store-fixture.js';
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
@@ -141,16 +136,6 @@ function parseArgs(argv: string[]): Options {
 // Small helpers
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Index -> letters only (names must match ^[a-zA-Z]*$, 3..20 long): 0 -> aaaa, 1 -> aaab, ... */
-function letters(i: number, width = 4): string {
-  let s = '';
-  for (let k = 0; k < width || i > 0; k++) {
-    s = String.fromCharCode(97 + (i % 26)) + s;
-    i = Math.floor(i / 26);
-  }
-  return s;
-}
 
 /** Nearest-rank percentile of an ascending array. */
 function pct(sorted: number[], p: number): number {
@@ -397,63 +382,7 @@ process.on('unhandledRejection', (err) => {
 
 /** Adds `count` clusters to the data dir's store, as the API would plan them, STOPPED, without engines. */
 async function insertStoreOnly(config: Config, engine: EngineVersion, versions: EngineVersion[], count: number): Promise<void> {
-  // Creates the file and its schema (the service finds it up to date when it starts).
-  const store = new SqlStore(await openDatabase(config.database));
-  try {
-    const accountId = ACCOUNT_ID;
-    const userId = userIdFor(KEYS.accessKey);
-    const subnet = config.subnets.find((s) => s.id === 'local-subnet')!;
-    const free = freeAddresses(subnet.cidr, await store.takenAddresses(subnet.id));
-    const apiEngine = { id: engine.id, product_image_type: engine.productImageType };
-    for (let i = 0; i < count; i++) {
-      const now = new Date().toISOString();
-      const body = createBody(apiEngine, { name: `store${letters(i)}`, instance_name_prefix: 'sto' }) as unknown as CreateClusterBody;
-      const plan = planCluster(body, { accountId, userId, now, engineVersions: versions, subnets: config.subnets });
-      const ip = free.next();
-      if (ip.done) throw new Error(`subnet ${subnet.cidr} is full`);
-      // STOPPED: the service's start-up check looks at RUNNING and ERROR clusters only.
-      plan.cluster.serviceState = 'STOPPED';
-      // Recorded as already COMPLETED (and never leased), so the worker never claims it; then
-      // finished, so it holds no active-request slot.
-      const request: OperationRequest = {
-        id: newRequestId(),
-        accountId,
-        clusterId: plan.cluster.id,
-        operation: 'create',
-        state: 'COMPLETED',
-        step: null,
-        error: null,
-        createdBy: userId,
-        createdAt: now,
-        updatedAt: now,
-        finishedAt: null,
-      };
-      await store.createCluster(
-        {
-          cluster: plan.cluster,
-          password: plan.password,
-          serviceSecret: newServiceSecret(),
-          groups: plan.groups,
-          instances: plan.instances.map(
-            (pi): Instance => ({
-              id: newId(),
-              clusterId: plan.cluster.id,
-              groupId: plan.groups[pi.groupIndex].id,
-              name: pi.name,
-              roleType: pi.roleType,
-              serviceIpAddress: ip.value,
-              port: plan.cluster.databasePort,
-              serviceState: 'STOPPED',
-            }),
-          ),
-        },
-        request,
-      );
-      await store.finishRequest(request.id, 'COMPLETED', null, now);
-    }
-  } finally {
-    await store.close();
-  }
+  await insertStoreOnlyClusters(config, engine, versions, count, { accountId: ACCOUNT_ID, userId: userIdFor(KEYS.accessKey) });
 }
 
 /** The running service's SQLite file, opened read-only from this process (WAL: readers never block the writer). */

@@ -4,6 +4,7 @@
 // decodes with DisallowUnknownFields and breaks on a single extra field.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { withSdkNullables } from './nullable-fields.js';
 import { contractDocument, type OpenApiDocument } from './spec.js';
 
 type Schema = Record<string, any>;
@@ -32,6 +33,13 @@ export function convertSchema(node: unknown, refBase: string, strict: boolean): 
   // objects, and so do we.
   if ((out.properties || out.required) && out.type === undefined && out.$ref === undefined) out.type = 'object';
   if (strict && out.properties && out.additionalProperties === undefined) out.additionalProperties = false;
+  if (src.properties && typeof src.properties === 'object') {
+    const required = new Set(Array.isArray(src.required) ? (src.required as string[]) : []);
+    const optionalNullable = Object.entries(src.properties as Schema)
+      .filter(([name, s]) => s && (s as Schema).nullable === true && !required.has(name))
+      .map(([name]) => name);
+    if (optionalNullable.length > 0) out[NULL_MEANS_ABSENT] = optionalNullable;
+  }
   if (src.nullable === true) {
     if (typeof out.type === 'string') {
       out.type = [out.type, 'null'];
@@ -42,6 +50,12 @@ export function convertSchema(node: unknown, refBase: string, strict: boolean): 
   }
   return out;
 }
+
+/**
+ * Keyword on an object schema: these optional, nullable properties are removed from the data
+ * when they are null, so a handler sees `null` exactly as "not given" (nullable-fields.ts).
+ */
+export const NULL_MEANS_ABSENT = 'nullMeansAbsent';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -55,14 +69,26 @@ export interface ContractAjv {
 function newAjv(coerce: boolean): Ajv {
   const ajv = new Ajv({ allErrors: true, strict: false, coerceTypes: coerce, useDefaults: false });
   addFormats(ajv);
+  ajv.addKeyword({
+    keyword: NULL_MEANS_ABSENT,
+    type: 'object',
+    schemaType: 'array',
+    modifying: true,
+    errors: false,
+    validate: (names: string[], data: Record<string, unknown>) => {
+      for (const name of names) if (data[name] === null) delete data[name];
+      return true;
+    },
+  });
   return ajv;
 }
 
 export function buildContractAjv(doc: OpenApiDocument = contractDocument()): ContractAjv {
   const params = newAjv(true);
-  params.addSchema({ $id: 'contract', components: convertSchema(doc.components ?? {}, 'contract', false) });
+  const components = withSdkNullables(doc.components ?? {});
+  params.addSchema({ $id: 'contract', components: convertSchema(components, 'contract', false) });
   const strict = newAjv(false);
-  strict.addSchema({ $id: 'contract', components: convertSchema(doc.components ?? {}, 'contract', true) });
+  strict.addSchema({ $id: 'contract', components: convertSchema(components, 'contract', true) });
   return { params, strict };
 }
 

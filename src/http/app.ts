@@ -1,7 +1,6 @@
 // Builds the HTTP app (no listen): every operation of the contract is routed from the YAML,
 // with auth, validation against the contract, and the contract's error shape. An operation
 // without a handler answers 501 in the error shape (README "Not yet built").
-import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { EXTENSION_PATHS, servedDocument } from '../contract/extensions.js';
 import { contractOperations, toRouterPath } from '../contract/spec.js';
@@ -17,6 +16,7 @@ import { NotImplementedError, UnauthorizedError, ValidationError, type DomainErr
 import type { Credential } from '../domain/model.js';
 import { acceptedOnce, signatureExpiry, verifySignature } from './auth.js';
 import { errorBody, toErrorResponse } from './errors.js';
+import { clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH, methodMatcher, newRequestId } from './edge.js';
 import { backupHandlers } from './routes/backups.js';
 import { catalogHandlers } from './routes/catalog.js';
 import { clusterHandlers } from './routes/clusters.js';
@@ -59,13 +59,28 @@ export function registeredRoutes(app: FastifyInstance): ReadonlyArray<{ method: 
   return registered.get(app) ?? [];
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who signed the request; set by the onRequest signature check of every API route. */
+    credential: Credential | null;
+  }
+}
+
 export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     // Request logs carry method, URL and address only: never headers or bodies (secrets).
     loggerInstance: o.loggerInstance,
-    genReqId: () => `req-${randomUUID()}`,
+    genReqId: newRequestId,
     requestIdHeader: false,
     bodyLimit: 1024 * 1024,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // A request not received in full within a minute is answered 408 (clientErrorHandler) and
+    // its connection closed, so a client trickling bytes cannot hold a connection for ever.
+    // (Node's headersTimeout, 60 s, may not exceed it.)
+    requestTimeout: 60_000,
+    // What Node's parser or the router refuse before any route runs, in the contract's shape.
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
   });
   // What the app answers, for the test that finds each of them in /openapi.json.
   const routes: Array<{ method: string; url: string }> = [];
@@ -73,6 +88,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRoute', (r) => {
     for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push({ method: m, url: r.url });
   });
+  app.decorateRequest('credential', null);
   const now = o.now ?? Date.now;
   const validators = buildValidators();
   const handlers: Record<string, Handler> = { ...catalogHandlers(o.catalog), ...clusterHandlers(o.clusters), ...backupHandlers(o.backups),
@@ -102,10 +118,28 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   app.setErrorHandler((err, req, reply) => {
     const { status, body, internal } = toErrorResponse(err, req.id);
     if (internal) req.log.error({ err }, 'unhandled error');
+    // Refused before its body was read (e.g. unsigned): the body is not read at all, and the
+    // connection closes after the answer, since the unread bytes cannot be told from a next request.
+    if (bodyUnread(req)) void reply.header('connection', 'close');
     void reply.code(status).type('application/json').send(body);
   });
+  const routed: Array<{ method: string; path: string }> = [];
+  let methodsOf: ((path: string) => string[]) | undefined;
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send(errorBody(404, 'NotFound', `No operation ${req.method} ${req.url.split('?')[0]}; GET /openapi.json lists them.`, req.id));
+    const path = req.url.split('?')[0];
+    methodsOf ??= methodMatcher(routed);
+    const allowed = methodsOf(path);
+    // Named in the answer, but not at any length (a path may be up to 16 kB).
+    const shown = path.length > 200 ? `${path.slice(0, 200)}…` : path;
+    if (bodyUnread(req)) void reply.header('connection', 'close');
+    if (allowed.length > 0) {
+      void reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .send(errorBody(405, 'MethodNotAllowed', `${shown} does not take ${req.method}; it takes ${allowed.join(', ')}.`, req.id));
+      return;
+    }
+    void reply.code(404).send(errorBody(404, 'NotFound', `No operation ${req.method} ${shown}; GET /openapi.json lists them.`, req.id));
   });
 
   const authenticate = async (req: FastifyRequest) => {
@@ -125,12 +159,20 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   const responseCheck = o.checkResponses ? responseChecker() : undefined;
 
+  // The signature is checked before the body is read (onRequest runs before body parsing): an
+  // unsigned request is refused without reading what it sends.
+  const checkSignature = async (req: FastifyRequest) => {
+    req.credential = await authenticate(req);
+  };
+
   const register = (operationId: string, method: string, path: string, v: OperationValidators | undefined) => {
+    routed.push({ method, path });
     app.route({
       method: method.toUpperCase() as 'GET',
       url: toRouterPath(path),
+      onRequest: checkSignature,
       handler: async (req, reply) => {
-        const credential = await authenticate(req);
+        const credential = req.credential!;
         const call = validate(v, req);
         const handler = handlers[operationId];
         if (!handler) {
@@ -149,10 +191,19 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     for (const [method, op] of Object.entries(item)) register((op as { operationId: string }).operationId, method, path, undefined);
   }
 
-  const served = servedDocument();
-  app.get('/openapi.json', async () => served);
+  // Serialized once: the document is 86 kB of JSON and never changes while the service runs
+  // (serializing it per request held /openapi.json to ~1,000 req/s).
+  const served = Buffer.from(JSON.stringify(servedDocument()));
+  routed.push({ method: 'get', path: '/openapi.json' }, { method: 'get', path: '/healthz' });
+  app.get('/openapi.json', (_req, reply) => reply.type('application/json; charset=utf-8').send(served));
   app.get('/healthz', async () => ({ status: 'ok' }));
   return app;
+}
+
+/** The request announced a body that nothing has read (it was refused before body parsing). */
+function bodyUnread(req: FastifyRequest): boolean {
+  const announced = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  return announced && !req.raw.readableEnded;
 }
 
 /**

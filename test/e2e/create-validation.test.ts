@@ -298,9 +298,10 @@ const BAD: BadCase[] = [
     field: 'body.init_config_option.backup_option.enabled',
     set: { 'init_config_option.backup_option': { retention_period_day: '7', starting_time_hour: '3', enabled: true } },
   },
-  { title: 'backup_option null', field: 'body.init_config_option.backup_option', set: { 'init_config_option.backup_option': null } },
+  // backup_option: null is "not given" (the SDK sends it; test/e2e/nullable-fields.test.ts)
+  { title: 'backup_option a string', field: 'body.init_config_option.backup_option', set: { 'init_config_option.backup_option': '7' } },
   // maintenance_option
-  { title: 'maintenance_option null', field: 'body.maintenance_option', set: { maintenance_option: null } },
+  // maintenance_option: null is "not given" (the SDK sends it; test/e2e/nullable-fields.test.ts)
   { title: 'maintenance_option an array', field: 'body.maintenance_option', set: { maintenance_option: [] } },
   { title: 'maintenance period_hour 25', field: 'body.maintenance_option.period_hour', set: { maintenance_option: { ...MAINTENANCE, period_hour: '25' } } },
   { title: 'maintenance period_hour 0.7', field: 'body.maintenance_option.period_hour', set: { maintenance_option: { ...MAINTENANCE, period_hour: '0.7' } } },
