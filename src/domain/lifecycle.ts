@@ -37,6 +37,9 @@ export const TRANSITIONS: Record<OperationKind, Transition> = {
   'sync-commands': { from: ['RUNNING'], during: 'SYNCHRONIZING', success: 'RUNNING', failure: 'RUNNING' },
   // Resizes run on a running cluster (online, or a rolling restart); the outcome is what a probe finds.
   'set-server-type': { from: ['RUNNING'], during: 'EDITING', success: 'RUNNING', failure: 'RUNNING' },
+  // Volumes grow online; also from ERROR (a full disk is the usual reason to grow) and STOPPED.
+  // The outcome is what a probe finds afterwards (a stopped cluster stays STOPPED).
+  'set-block-storage-size': { from: ['RUNNING', 'ERROR', 'STOPPED'], during: 'EDITING', success: 'RUNNING', failure: 'RUNNING' },
 };
 
 /** Throws a 400 naming the state when `op` may not start on `cluster` now. */

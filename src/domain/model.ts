@@ -99,7 +99,8 @@ export type RequestState = (typeof REQUEST_STATES)[number];
 export type OperationKind =
   | 'create' | 'stop' | 'start' | 'restart' | 'terminate' | 'switchover' | 'sync'
   | 'backup' | 'remove-backups' | 'set-backup' | 'unset-backup' | 'restore' | 'set-security-group-rules'
-  | 'set-parameters' | 'sync-parameters' | 'set-commands' | 'sync-commands' | 'set-server-type';
+  | 'set-parameters' | 'sync-parameters' | 'set-commands' | 'sync-commands' | 'set-server-type'
+  | 'set-block-storage-size';
 
 export interface OperationRequest {
   id: string;

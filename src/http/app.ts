@@ -26,6 +26,8 @@ import { parameterHandlers } from './routes/parameters.js';
 import { serverTypeHandlers } from './routes/server-types.js';
 import { securityGroupHandlers } from './routes/security-groups.js';
 import type { Handler } from './routes/handler.js';
+import type { BlockStorageService } from '../domain/block-storage-change.js';
+import { blockStorageHandlers } from './routes/block-storage.js';
 
 export interface AppOptions {
   clusters: ClusterService;
@@ -35,6 +37,7 @@ export interface AppOptions {
   commands: CommandService;
   serverTypes: ServerTypeService;
   securityGroups: SecurityGroupService;
+  blockStorage: BlockStorageService;
   findCredential: (accessKey: string) => Promise<Credential | undefined>;
   /** Honour X-Forwarded-Proto/Host when rebuilding the signed URL (only behind a trusted proxy). */
   trustProxy?: boolean;
@@ -61,6 +64,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     ...commandHandlers(o.commands),
     ...serverTypeHandlers(o.serverTypes),
     ...securityGroupHandlers(o.securityGroups),
+    ...blockStorageHandlers(o.blockStorage),
   };
   const credentialCache = new Map<string, { c: Credential | undefined; until: number }>();
   const lookup = async (key: string) => {

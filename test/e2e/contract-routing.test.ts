@@ -151,12 +151,12 @@ describe('routing of every contract operation', () => {
     cachestoreSyncCommands: 404,
     cachestoreSetServerType: 404, // an unknown instance group
     cachestoreSetSecurityGroupRules: 404,
+    cachestoreSetBlockStorageSize: 404, // an unknown block storage group
   };
   /** Built by later issues: 501 in the error shape until then. */
   const NOT_YET: Record<string, string> = {
     cachestoreSetMaintenance: 'maintenance',
     cachestoreUnsetMaintenance: 'maintenance',
-    cachestoreSetBlockStorageSize: 'resize',
   };
   const validators = buildValidators();
 

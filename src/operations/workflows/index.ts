@@ -13,9 +13,10 @@ import { setParametersWorkflow, syncParametersWorkflow } from './parameters.js';
 import { discardNewCluster, startDataNodes, steps } from './steps.js';
 import { refreshTopology } from './topology-refresh.js';
 import { setAllowListWorkflow } from './allow-list.js';
+import { setBlockStorageSizeWorkflow } from './block-storage.js';
 
 const createWorkflow: Workflow = {
-  steps: [steps.allowList, steps.startData, steps.startSentinels],
+  steps: [steps.allowList, steps.volumesNote, steps.startData, steps.startSentinels],
   onFailure: discardNewCluster,
 };
 
@@ -165,4 +166,5 @@ export const WORKFLOWS: Record<OperationKind, Workflow> = {
   // io-threads changes go through the rolling restart's own steps.
   'set-server-type': setServerTypeWorkflow(restartWorkflow.steps, (ctx) => syncFinish(ctx, false)),
   'set-security-group-rules': setAllowListWorkflow,
+  'set-block-storage-size': setBlockStorageSizeWorkflow(syncFinish),
 };
