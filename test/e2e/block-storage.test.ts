@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountAt, parseMountInfo } from '../../src/drivers/local/volumes.js';
-import { asTenant } from '../support/dataset.js';
+import { asTenant, nextSecond } from '../support/dataset.js';
 import { killEnginesUnder, onePid } from '../support/engines.js';
 import { expectErrorShape } from '../support/errors.js';
 import { completes, createBody, engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
@@ -213,6 +213,37 @@ describe('HA (Valkey, 1 replica)', () => {
   });
 });
 
+describe('restore (Redis OSS)', () => {
+  it('the restored cluster runs on volumes of the size asked for, with the write log of the volume-backed source', async () => {
+    const src = (await completes(h.client, 'POST', '/v1/clusters', createBody(engine('Redis'), { name: 'bssource' }))).id;
+    const ip = (await show(src)).instance_groups[0].instances[0].service_ip_address;
+    await asTenant(ip, 6378, (r) => r.set('in', 'backup'));
+    await completes(h.client, 'POST', `/v1/clusters/${src}/backup-histories`);
+    // Written after the backup: only the archived write log (on the node's own volume) holds it.
+    await nextSecond();
+    await asTenant(ip, 6378, (r) => r.set('after', 'backup'));
+    // Every write logged up to the end of this second is restored.
+    const at = Math.floor(Date.now() / 1000);
+    // A live log covers only seconds that have ended.
+    await nextSecond();
+    const restored = (
+      await completes(h.client, 'POST', `/v1/clusters/${src}/restore`, {
+        name: 'bsrestored',
+        instance_name_prefix: 'bsr',
+        server_type_name: 'redis1v1m2',
+        backup_recovery_time: new Date(at * 1000).toISOString(),
+        block_storage_groups: [{ role_type: 'DATA', size_gb: 80 }],
+      })
+    ).id;
+    const [node] = await instanceIds(restored);
+    await expectVolumes([node], 80);
+    const rip = (await show(restored)).instance_groups[0].instances[0].service_ip_address;
+    expect(await asTenant(rip, 6378, (r) => r.mget('in', 'after'))).toEqual(['backup', 'backup']);
+    for (const id of [restored, src]) await completes(h.client, 'DELETE', `/v1/clusters/${id}`);
+    expect(await loopDevicesUnder(join(h.dataDir, 'engines'))).toEqual([]);
+  }, 120_000);
+});
+
 describe.each(['Redis', 'Valkey'] as const)('a full disk (%s)', (kind) => {
   it('makes the engine refuse writes and the cluster ERROR; growing the volume makes it write again, nothing acknowledged lost', async () => {
     const id = (await completes(h.client, 'POST', '/v1/clusters', createBody(engine(kind), { name: `bsfull${kind}` }))).id;
@@ -259,4 +290,28 @@ describe.each(['Redis', 'Valkey'] as const)('a full disk (%s)', (kind) => {
     await completes(h.client, 'DELETE', `/v1/clusters/${id}`);
     expect(await volumeOf(node)).toBeNull();
   }, 120_000);
+});
+
+describe('without real volumes (CACHESTORE_VOLUMES=off)', () => {
+  let off: Harness;
+  beforeAll(async () => {
+    off = await startHarness({ CACHESTORE_VOLUMES: 'off' });
+  });
+  afterAll(async () => {
+    await off?.stop();
+  });
+
+  it('says so in the events, records the new size, and mounts nothing', async () => {
+    const redis = (await engineVersions(off.client)).find((e) => e.product_image_type.startsWith('Redis'))!;
+    const id = (await completes(off.client, 'POST', '/v1/clusters', createBody(redis, { name: 'bsoff' }))).id;
+    const said = async () => ((await off.client.get(`/v1/clusters/${id}/events`)).body.contents as Array<{ message: string }>).map((e) => e.message);
+    expect((await said()).some((e) => /data volumes are NOT real: CACHESTORE_VOLUMES=off; the DATA block storage size is recorded only/.test(e))).toBe(true);
+    const c = (await off.client.get(`/v1/clusters/${id}`)).body;
+    await completes(off.client, 'POST', `/v1/block-storage-groups/${dataStorage(c).id}/resize`, { size_gb: 64 });
+    expect(dataStorage((await off.client.get(`/v1/clusters/${id}`)).body).size_gb).toBe(64);
+    expect((await said()).some((e) => /56 GB -> 64 GB recorded only: data volumes are not real here \(CACHESTORE_VOLUMES=off\)/.test(e))).toBe(true);
+    expect(await mountsUnder(off.dataDir)).toEqual([]);
+    // The refusals hold all the same.
+    expect(text(expectErrorShape(await off.client.post(`/v1/block-storage-groups/${dataStorage(c).id}/resize`, { size_gb: 56 }), 400))).toContain('is 64 GB now');
+  });
 });

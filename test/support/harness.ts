@@ -68,8 +68,9 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
     CACHESTORE_LOG_LEVEL: 'silent',
     CACHESTORE_RECONCILE_INTERVAL_MS: '0',
     // Real data volumes cost 64 MiB of disk and a loop device per data node: the tests about
-    // them (block-storage.test.ts) turn them on; the rest record sizes only.
-    CACHESTORE_VOLUMES: 'off',
+    // them (block-storage.test.ts) turn them on; the rest record sizes only, unless
+    // CACHESTORE_TEST_VOLUMES=auto runs every test on real volumes.
+    CACHESTORE_VOLUMES: process.env.CACHESTORE_TEST_VOLUMES ?? 'off',
     ...env,
   });
   const h: Partial<Harness> & { service?: Service } = { config, dataDir };
