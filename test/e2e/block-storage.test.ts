@@ -7,7 +7,7 @@
 // before the engines start; and an engine that fills its disk refuses writes, Show Cluster says
 // so, and growing the volume makes it write again with no acknowledged write lost.
 import { execFile } from 'node:child_process';
-import { readFile, stat, statfs } from 'node:fs/promises';
+import { readdir, readFile, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -242,6 +242,34 @@ describe('restore (Redis OSS)', () => {
     for (const id of [restored, src]) await completes(h.client, 'DELETE', `/v1/clusters/${id}`);
     expect(await loopDevicesUnder(join(h.dataDir, 'engines'))).toEqual([]);
   }, 120_000);
+});
+
+describe('a service that cannot mount volumes any more (Redis OSS)', () => {
+  it('never starts an engine on the bare mount point; mounting again brings the data back', async () => {
+    const id = (await completes(h.client, 'POST', '/v1/clusters', createBody(engine('Redis'), { name: 'bsnomount' }))).id;
+    const [node] = await instanceIds(id);
+    const ip = (await show(id)).instance_groups[0].instances[0].service_ip_address;
+    await asTenant(ip, 6378, (r) => r.set('on', 'volume'));
+    // A reboot, after which the service runs where it cannot mount (e.g. as another user).
+    await h.closeService();
+    await killEnginesUnder(h.dataDir);
+    await unmountVolumesUnder(h.dataDir);
+    h.config.volumes = 'off';
+    try {
+      await h.restartService();
+      await waitFor('the failed start in the events', async () => (await events(id)).some((e) => /cannot mount it: CACHESTORE_VOLUMES=off/.test(e)));
+      expect((await show(id)).service_state).toBe('ERROR');
+      // Nothing was written on the bare mount point.
+      expect(await readdir(dataDirOf(node))).toEqual([]);
+    } finally {
+      h.config.volumes = 'auto';
+    }
+    await h.restartService();
+    await waitFor('the cluster RUNNING again', async () => (await show(id)).service_state === 'RUNNING', 30_000);
+    await expectVolumes([node], 56);
+    expect(await asTenant(ip, 6378, (r) => r.get('on'))).toBe('volume');
+    await completes(h.client, 'DELETE', `/v1/clusters/${id}`);
+  }, 90_000);
 });
 
 describe.each(['Redis', 'Valkey'] as const)('a full disk (%s)', (kind) => {

@@ -91,6 +91,7 @@ export class LocalDriver implements Driver {
   private async prepareData(node: NodeSpec): Promise<void> {
     const p = this.paths(node);
     await mkdir(p.data, { recursive: true, mode: 0o700 });
+    await this.mountExisting(node);
     if (this.usesVolume(node)) {
       const own = await this.volumes!.exists(p.image);
       const bare = !own && (await this.volumes!.mountOf(p.data)) === undefined && (await readdir(p.data)).length > 0;
@@ -99,11 +100,23 @@ export class LocalDriver implements Driver {
     await chmod(p.data, 0o700);
   }
 
-  /** An existing volume is mounted before anything reads or writes the data directory. */
+  /**
+   * An existing volume is mounted before anything reads or writes the data directory. A node
+   * whose dataset is on a volume this service cannot mount (run as another user now, say) is
+   * refused: its engine would start empty on the bare mount point.
+   */
   private async mountExisting(node: NodeSpec): Promise<void> {
-    if (node.kind !== 'data' || this.volumesUnavailable !== null) return;
+    if (node.kind !== 'data') return;
     const p = this.paths(node);
-    await this.volumes!.mountIfExists(p.image, p.data);
+    const why = this.volumesUnavailable;
+    if (why === null) {
+      await this.volumes!.mountIfExists(p.image, p.data);
+      return;
+    }
+    const hasImage = await stat(p.image).then(() => true, () => false);
+    if (hasImage && !(await isMountPoint(p.data))) {
+      throw new Error(`the data of node ${node.nodeId} is on a volume (${p.image}) that is not mounted, and this service cannot mount it: ${why}`);
+    }
   }
 
   async growVolume(node: NodeSpec): Promise<boolean> {
@@ -375,6 +388,12 @@ async function lastTimestampIn(file: string): Promise<number | null> {
   } finally {
     await fh.close();
   }
+}
+
+/** Whether a directory is a mount point: it lies on another device than its parent. */
+async function isMountPoint(dir: string): Promise<boolean> {
+  const [a, b] = await Promise.all([stat(dir).catch(() => null), stat(join(dir, '..')).catch(() => null)]);
+  return a !== null && b !== null && a.dev !== b.dev;
 }
 
 /** Whether a process is gone (or a zombie), whatever its title. */
