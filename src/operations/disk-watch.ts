@@ -31,7 +31,7 @@ export async function diskVerdicts(driver: Driver, nodes: NodeSpec[]): Promise<M
 /** The engine's own last words about its disk (its log lines that name the failure). */
 export async function diskErrorLines(driver: Driver, node: NodeSpec): Promise<string[]> {
   const lines = await driver.lastLogLines(node, 50).catch(() => []);
-  return lines.filter((l) => /No space left|Error writing|MISCONF|Can't save|write error/i.test(l)).slice(-2);
+  return lines.filter((l) => /No space left|Error writing|Short write|MISCONF|Can't save|write error/i.test(l)).slice(-2);
 }
 
 /** Waits until none of `nodes` is full any more (an engine retries its disk writes every second). */
