@@ -200,9 +200,9 @@ export class Reconciler {
         }
         return nodes.data.length;
       }
-      if (cluster.serviceState === 'ERROR' && this.diskFull.has(`${cluster.id}/`)) {
+      const wasFull = this.diskFull.delete(`${cluster.id}/`);
+      if (cluster.serviceState === 'ERROR' && wasFull) {
         // It was ERROR because its disk was full, and the engine writes again.
-        this.diskFull.delete(`${cluster.id}/`);
         await this.markRunning(cluster.id, nodes.data);
         return nodes.data.length;
       }

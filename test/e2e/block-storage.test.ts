@@ -145,6 +145,17 @@ describe('standalone (Redis OSS)', () => {
     expect((await show(id)).service_state).toBe('RUNNING');
   });
 
+  it('grows a STOPPED cluster\'s volume, which stays STOPPED and starts on it', async () => {
+    await completes(h.client, 'POST', `/v1/clusters/${id}/stop`);
+    await completes(h.client, 'POST', `/v1/block-storage-groups/${dataStorage(await show(id)).id}/resize`, { size_gb: 72 });
+    expect((await show(id)).service_state).toBe('STOPPED');
+    await expectVolumes([node], 72);
+    await completes(h.client, 'POST', `/v1/clusters/${id}/start`);
+    const c = await show(id);
+    expect([c.service_state, dataStorage(c).size_gb]).toEqual(['RUNNING', 72]);
+    expect(await asTenant(c.instance_groups[0].instances[0].service_ip_address, 6378, (r) => r.get('before'))).toBe('resize');
+  });
+
   it('terminate leaves no mount, no loop device and no volume file', async () => {
     await completes(h.client, 'DELETE', `/v1/clusters/${id}`);
     expect(await volumeOf(node)).toBeNull();
