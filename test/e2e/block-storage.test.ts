@@ -5,7 +5,8 @@
 // current size with nothing changed; terminate leaves no mount, loop device or file; a restart
 // of the service and a simulated reboot (volumes unmounted, engines killed) mount them again
 // before the engines start; and an engine that fills its disk refuses writes, Show Cluster says
-// so, and growing the volume makes it write again with no acknowledged write lost.
+// so (a standalone engine on both engines, and an HA primary: the cluster ERROR, no failover),
+// and growing the volume makes it write again with no acknowledged write lost.
 import { execFile } from 'node:child_process';
 import { readdir, readFile, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -329,6 +330,53 @@ describe.each(['Redis', 'Valkey'] as const)('a full disk (%s)', (kind) => {
     await waitFor('the event that the disk has room again', async () => (await events(id)).some((e) => /has room again/.test(e)));
     await completes(h.client, 'DELETE', `/v1/clusters/${id}`);
     expect(await volumeOf(node)).toBeNull();
+  }, 120_000);
+});
+
+describe('a full disk on an HA primary (Redis OSS)', () => {
+  it('the primary and the cluster are ERROR while it refuses writes; growing the group makes it write again', async () => {
+    const id = (await completes(h.client, 'POST', '/v1/clusters', haBody(engine('Redis'), 1, { name: 'bsfullha' }))).id;
+    const c = await show(id);
+    const primary = c.instance_groups[0].instances.find((i: any) => i.role_type === 'MASTER');
+    const detail = (await h.service.store.clusterDetail(null, id))!;
+    const node = detail.instances.find((i) => i.roleType === 'MASTER')!.id;
+    const pids = await Promise.all((await instanceIds(id)).map(onePid));
+    const free = (await statfs(dataDirOf(node))).bavail * (await statfs(dataDirOf(node))).bsize;
+    await exec('fallocate', ['-l', String(free - 24 * MiB), join(dataDirOf(node), 'filler')]);
+    const acked: string[] = [];
+    const value = 'y'.repeat(64 * 1024);
+    const refusal = await asTenant(primary.service_ip_address, 6378, async (r) => {
+      for (let i = 0; i < 2000; i++) {
+        try {
+          await r.set(`h:${i}`, value);
+          acked.push(`h:${i}`);
+        } catch (err) {
+          return (err as Error).message;
+        }
+      }
+      return null;
+    });
+    expect(refusal).toMatch(/MISCONF/);
+    await waitFor('Show Cluster ERROR for the primary\'s full disk', async () => {
+      const s = await show(id);
+      return s.service_state === 'ERROR' && s.instance_groups[0].instances.find((i: any) => i.name === primary.name).service_state === 'ERROR';
+    });
+    const said = await events(id);
+    expect(said.some((e) => /cluster is ERROR \(the primary's data volume is full\)/.test(e)), said.join('\n')).toBe(true);
+    // The replica, whose disk has room, is not called full; no failover happened.
+    expect((await show(id)).instance_groups[0].instances.find((i: any) => i.role_type === 'REPLICA').service_state).toBe('RUNNING');
+
+    await completes(h.client, 'POST', `/v1/block-storage-groups/${dataStorage(c, 'MASTER_REPLICA').id}/resize`, { size_gb: 64 });
+    await expectVolumes(await instanceIds(id), 64);
+    expect(await Promise.all((await instanceIds(id)).map(onePid))).toEqual(pids);
+    const after = await show(id);
+    expect(after.service_state).toBe('RUNNING');
+    expect(after.instance_groups[0].instances.find((i: any) => i.role_type === 'MASTER').name).toBe(primary.name);
+    await asTenant(primary.service_ip_address, 6378, async (r) => {
+      expect(await r.set('after', 'grow')).toBe('OK');
+      expect(await r.exists(...acked)).toBe(acked.length);
+    });
+    await completes(h.client, 'DELETE', `/v1/clusters/${id}`);
   }, 120_000);
 });
 
