@@ -37,7 +37,8 @@ beforeAll(async () => {
   });
   engines = await engineVersions(h.client);
   expect(h.service.app).toBeDefined();
-});
+  // A start on a machine shared with other test runs can take long; the harness holds no fixed delays.
+}, 180_000);
 afterAll(async () => {
   // h.stop() unmounts and detaches everything under the data dir, also after a failure.
   await h?.stop();
@@ -384,7 +385,7 @@ describe('without real volumes (CACHESTORE_VOLUMES=off)', () => {
   let off: Harness;
   beforeAll(async () => {
     off = await startHarness({ CACHESTORE_VOLUMES: 'off' });
-  });
+  }, 180_000);
   afterAll(async () => {
     await off?.stop();
   });
