@@ -3,11 +3,14 @@
 // Sentinel, alternating in the same run: Set Server Type with an io-threads change (the rolling
 // restart: request sent to COMPLETED, longest gap between acknowledged writes, acknowledged
 // writes lost), a bare Switchover (the same figures), and Set Server Type changing maxmemory
-// only (online CONFIG SET). Prints figures; asserts nothing.
+// only (online CONFIG SET). Then, per engine, Set Block Storage Size and an allow-list change
+// next to their bare kernel steps (bench/disk-and-allow-list.ts). Prints figures; asserts nothing.
+// Run as root: data volumes are real (CACHESTORE_VOLUMES=auto) and the allow-lists are nftables.
 import { performance } from 'node:perf_hooks';
 import { haBody, type Harness } from '../test/support/harness.js';
 import { missingKeys, startWriter, waitFor, type SentinelTarget } from '../test/support/writer.js';
 import { median, perEngine } from './per-engine.js';
+import { diskAndAllowList } from './disk-and-allow-list.js';
 
 const args = process.argv.slice(2);
 const runs = Number(args.find((a) => /^\d+$/.test(a)) ?? 3);
@@ -45,7 +48,7 @@ function line(label: string, f: Figures[]): string {
 }
 
 async function main() {
-  await perEngine({ CACHESTORE_RECONCILE_INTERVAL_MS: '500' }, only, async (h, engine) => {
+  await perEngine({ CACHESTORE_RECONCILE_INTERVAL_MS: '500', CACHESTORE_VOLUMES: 'auto' }, only, async (h, engine) => {
     const redis = engine.product_image_type.startsWith('Redis');
     const t = (size: string) => `${redis ? 'redis' : 'css'}1v${size}`;
     const name = `benchrz${redis ? 'r' : 'v'}`;
@@ -81,6 +84,7 @@ async function main() {
     );
     const d = await h.client.delete(`/v1/clusters/${id}`);
     await h.client.waitRequest(d.body.request_id, 60_000);
+    console.log([engine.name.padEnd(18), ...(await diskAndAllowList(h, engine, runs, redis ? 'r' : 'v'))].join(' | '));
   });
   console.log(`\nmedians over ${runs} alternating run(s) per engine`);
 }

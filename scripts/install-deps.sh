@@ -43,6 +43,16 @@ if [ -n "$(missing nftables)" ]; then
   $SUDO apt-get install -y -qq nftables
 fi
 
+# Data volumes (README "Data volumes"): a sparse file per data node holding an XFS filesystem,
+# loop-mounted (mount, losetup from util-linux/mount) and grown online with xfs_growfs; without
+# these the service records block storage sizes only. fallocate (util-linux) fills a test's disk.
+vol_missing=$(missing xfsprogs util-linux mount)
+if [ -n "$vol_missing" ]; then
+  apt_update
+  # shellcheck disable=SC2086
+  $SUDO apt-get install -y -qq $vol_missing
+fi
+
 # The test of the systemd unit (packaging/) runs systemd's own verifier.
 if ! command -v systemd-analyze >/dev/null; then
   apt_update

@@ -29,6 +29,10 @@ export interface Config {
   backupScheduleMs: number;
   /** How often maintenance windows and installed engine versions are checked; 0 turns it off. */
   maintenanceCheckMs: number;
+  /** Data volumes of the block storage size: 'auto' where the machine allows (root, loop devices, xfsprogs), 'off' never. */
+  volumes: 'auto' | 'off';
+  /** MiB of volume per GB of block storage: 1024, scaled down by tests that fill a disk. */
+  volumeMibPerGb: number;
 }
 
 export const DEFAULT_SUBNET: Subnet = { id: 'local-subnet', cidr: '127.77.0.0/16' };
@@ -73,6 +77,12 @@ export function databaseOf(env: NodeJS.ProcessEnv): DatabaseConfig {
   return url ? { kind: 'postgres', url } : { kind: 'sqlite', file: resolve(dataDirOf(env), 'cachestore.db') };
 }
 
+function volumesMode(v: string | undefined): 'auto' | 'off' {
+  if (v === undefined || v === '' || v === 'auto') return 'auto';
+  if (v === 'off') return 'off';
+  throw new ConfigError(`CACHESTORE_VOLUMES must be auto or off, got '${v}'`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const { host, port } = parseListen(env.CACHESTORE_LISTEN || '127.0.0.1:8080');
   const dataDir = dataDirOf(env);
@@ -102,5 +112,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backupDir: resolve(env.CACHESTORE_BACKUP_DIR || resolve(dataDir, 'backups')),
     backupScheduleMs: int(env, 'CACHESTORE_BACKUP_SCHEDULE_MS', 60_000),
     maintenanceCheckMs: int(env, 'CACHESTORE_MAINTENANCE_CHECK_MS', 60_000),
+    volumes: volumesMode(env.CACHESTORE_VOLUMES),
+    // 19 MiB per GB is the least that gives the smallest group (16 GB) XFS's 300 MiB minimum.
+    volumeMibPerGb: int(env, 'CACHESTORE_VOLUME_MIB_PER_GB', 1024, 19),
   };
 }

@@ -15,10 +15,12 @@ import { CommandService } from './domain/command-service.js';
 import { ParameterService } from './domain/parameter-service.js';
 import { ServerTypeService } from './domain/server-type-change.js';
 import { SecurityGroupService } from './domain/security-group-service.js';
+import { BlockStorageService } from './domain/block-storage-change.js';
 import type { Credential } from './domain/model.js';
 import { systemClock, type Clock } from './domain/ports.js';
 import { LocalDriver } from './drivers/local/local-driver.js';
 import { NftFirewall } from './drivers/local/nftables.js';
+import { LoopVolumes } from './drivers/local/volumes.js';
 import { AllowLists } from './operations/allow-lists.js';
 import { detectEngines, type InstalledEngine } from './engines/detect.js';
 import { buildApp } from './http/app.js';
@@ -80,7 +82,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   if (resealed > 0) logger.info({ values: resealed, key: box.currentId }, 'sealed secrets in the store with the current master key');
   logger.info({ key: box.currentId, from: keySource === config.dataDir ? 'data dir' : keySource }, 'master key for secrets at rest');
   const engines = await detectEngines(config.enginePath);
-  const driver = new LocalDriver(config.dataDir, (kind) => engines.find((e) => e.version.engine === kind)?.binaries);
+  const volumes = await LoopVolumes.detect(config.volumes, config.volumeMibPerGb);
+  const driver = new LocalDriver(config.dataDir, (kind) => engines.find((e) => e.version.engine === kind)?.binaries, volumes);
+  if (volumes.unavailable) logger.warn(`data volumes are NOT real: ${volumes.unavailable}; block storage sizes are recorded only`);
+  else logger.info({ mib_per_gb: volumes.mibPerGb }, 'data volumes: each data node runs on a loop-mounted XFS filesystem of its block storage size');
   // Allow-lists: the kernel's rules are rebuilt from the store now, so a restart (or a crash
   // between two changes) never leaves a cluster open or shut against what the store says.
   const allowLists = new AllowLists(store, await NftFirewall.detect(config.dataDir));
@@ -190,6 +195,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     serverTypes: new ServerTypeService({ store, clusters, engines: engineConfig }),
     securityGroups: new SecurityGroupService({ store, clusters }),
     maintenance: maintenanceService,
+    blockStorage: new BlockStorageService({ store, clusters }),
     findCredential: (k) => store.findCredential(k),
     useSignature: (k, sig, exp, nowMs) => store.useSignature(k, sig, exp, nowMs),
     trustProxy: config.trustProxy,

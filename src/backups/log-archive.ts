@@ -2,7 +2,10 @@
 // increment is hard-linked here: the link shares the file, so it keeps growing with every write
 // the node logs, and it survives when the engine deletes its own name at the next rewrite. It
 // lives under the data dir beside the engines because a hard link cannot cross filesystems.
-import { copyFile, link, mkdir, rm, stat } from 'node:fs/promises';
+// A node on a volume of its own (drivers/local/volumes.ts) is another filesystem: there the link
+// is made on the node's volume (`.wal-archive/` beside the engine's files) and the archive holds a
+// symbolic link to it, so the log still grows with every write; it goes when the volume goes.
+import { copyFile, link, mkdir, readdir, readlink, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { LogState } from '../domain/recovery.js';
 
@@ -20,8 +23,18 @@ export class LogArchive {
     const target = this.path(name);
     await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     // A repeated step (after a crash) links the increment of its own, newer rewrite.
-    await rm(target, { force: true });
-    await link(incrFile, target);
+    await this.remove(name);
+    try {
+      await link(incrFile, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      // <node data dir>/appendonlydir/<increment>: the link goes in <node data dir>/.wal-archive.
+      const onVolume = join(dirname(dirname(incrFile)), '.wal-archive', name);
+      await mkdir(dirname(onVolume), { recursive: true, mode: 0o700 });
+      await rm(onVolume, { force: true });
+      await link(incrFile, onVolume);
+      await symlink(onVolume, target);
+    }
     return name;
   }
 
@@ -45,11 +58,19 @@ export class LogArchive {
   }
 
   async remove(name: string): Promise<void> {
-    await rm(this.path(name), { force: true });
+    const path = this.path(name);
+    // A symbolic link's target on a node's volume goes with it.
+    const target = await readlink(path).catch(() => null);
+    if (target) await rm(target, { force: true });
+    await rm(path, { force: true });
   }
 
   async removeCluster(clusterId: string): Promise<void> {
     if (!/^[a-f0-9]{32}$/.test(clusterId)) throw new Error(`invalid cluster id '${clusterId}'`);
-    await rm(join(this.root, clusterId), { recursive: true, force: true });
+    const dir = join(this.root, clusterId);
+    for (const f of await readdir(dir).catch(() => [] as string[])) {
+      if (/^[a-f0-9]{32}\.incr\.aof$/.test(f)) await this.remove(`${clusterId}/${f}`);
+    }
+    await rm(dir, { recursive: true, force: true });
   }
 }

@@ -29,7 +29,7 @@ export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
                   cluster_id: { type: 'string' },
                   operation: {
                     type: 'string',
-                    enum: ['create', 'stop', 'start', 'restart', 'terminate', 'switchover', 'sync', 'backup', 'remove-backups', 'set-backup', 'unset-backup', 'restore', 'set-parameters', 'sync-parameters', 'set-commands', 'sync-commands', 'set-server-type', 'set-security-group-rules', 'set-maintenance', 'unset-maintenance', 'upgrade-engine'],
+                    enum: ['create', 'stop', 'start', 'restart', 'terminate', 'switchover', 'sync', 'backup', 'remove-backups', 'set-backup', 'unset-backup', 'restore', 'set-parameters', 'sync-parameters', 'set-commands', 'sync-commands', 'set-server-type', 'set-security-group-rules', 'set-maintenance', 'unset-maintenance', 'upgrade-engine', 'set-block-storage-size'],
                   },
                   state: { type: 'string', enum: ['REQUESTED', 'RUNNING', 'COMPLETED', 'FAILED'] },
                   last_step: { type: ['string', 'null'] },

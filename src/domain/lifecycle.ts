@@ -42,6 +42,9 @@ export const TRANSITIONS: Record<OperationKind, Transition> = {
   'unset-maintenance': { from: ['RUNNING', 'STOPPED', 'ERROR'], during: null, success: 'RUNNING', failure: 'RUNNING' },
   // An engine patch upgrade is a rolling restart onto the installed binary; the outcome is what a probe finds.
   'upgrade-engine': { from: ['RUNNING'], during: 'UPGRADING', success: 'RUNNING', failure: 'RUNNING' },
+  // Volumes grow online; also from ERROR (a full disk is the usual reason to grow) and STOPPED.
+  // The outcome is what a probe finds afterwards (a stopped cluster stays STOPPED).
+  'set-block-storage-size': { from: ['RUNNING', 'ERROR', 'STOPPED'], during: 'EDITING', success: 'RUNNING', failure: 'RUNNING' },
 };
 
 /** Throws a 400 naming the state when `op` may not start on `cluster` now. */

@@ -100,7 +100,7 @@ export type OperationKind =
   | 'create' | 'stop' | 'start' | 'restart' | 'terminate' | 'switchover' | 'sync'
   | 'backup' | 'remove-backups' | 'set-backup' | 'unset-backup' | 'restore' | 'set-security-group-rules'
   | 'set-parameters' | 'sync-parameters' | 'set-commands' | 'sync-commands' | 'set-server-type'
-  | 'set-maintenance' | 'unset-maintenance' | 'upgrade-engine';
+  | 'set-maintenance' | 'unset-maintenance' | 'upgrade-engine' | 'set-block-storage-size';
 
 export interface OperationRequest {
   id: string;

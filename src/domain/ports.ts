@@ -115,6 +115,10 @@ export interface Store {
   clusterOfGroup(accountId: string | null, groupId: string): Promise<string | undefined>;
   /** Records an instance group's new server type (Set Server Type). */
   setGroupServerType(groupId: string, serverTypeName: string, at: string, by: string): Promise<void>;
+  /** The cluster and instance group a block storage group belongs to (accountId null: any account). */
+  findBlockStorageGroup(accountId: string | null, storageId: string): Promise<{ clusterId: string; groupId: string } | undefined>;
+  /** Records a block storage group's new size (Set Block Storage Size). */
+  setBlockStorageSize(groupId: string, storageId: string, sizeGb: number, at: string, by: string): Promise<void>;
   /** Replaces the cluster's allow-list (allowable_ip_addresses). */
   setAllowableIpAddresses(clusterId: string, list: string[], at: string, by: string): Promise<void>;
   findBackup(clusterId: string, id: string): Promise<BackupHistory | undefined>;

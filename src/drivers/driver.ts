@@ -54,6 +54,20 @@ export interface NodeSpec {
   replicaOf?: { ip: string; port: number } | null;
   /** Sentinels: what to monitor. */
   sentinel?: SentinelSettings;
+  /**
+   * Data nodes: the size (GB) of the cluster's DATA block storage group. Where the driver has
+   * real volumes, the node's data directory lives on a filesystem of this size.
+   */
+  volumeGb?: number;
+}
+
+/** A data node's volume as the kernel sees it. */
+export interface VolumeUsage {
+  /** The block device's size: the volume as created or last grown. */
+  deviceBytes: number;
+  /** The filesystem's size, and what is free for the engine. */
+  totalBytes: number;
+  freeBytes: number;
 }
 
 export interface Driver {
@@ -84,6 +98,18 @@ export interface Driver {
   lastLogLines(node: NodeSpec, count: number): Promise<string[]>;
   /** What the node stored, read from disk (the node should not run). */
   persistedState(node: NodeSpec): Promise<PersistedState>;
+  /**
+   * null when every new data node gets a volume of its `volumeGb` (configure makes it, launch
+   * never starts an engine on a bare mount point); otherwise why not, and sizes are only recorded.
+   */
+  readonly volumesUnavailable: string | null;
+  /**
+   * Grows the data node's volume to its `volumeGb` while its engine runs (never shrinks).
+   * false when the node has no volume of its own (volumes unavailable, or its data predates them).
+   */
+  growVolume(node: NodeSpec): Promise<boolean>;
+  /** The data node's volume now; null when it has none. */
+  volumeUsage(node: NodeSpec): Promise<VolumeUsage | null>;
 }
 
 /**

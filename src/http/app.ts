@@ -28,6 +28,8 @@ import { securityGroupHandlers } from './routes/security-groups.js';
 import type { Handler } from './routes/handler.js';
 import type { MaintenanceService } from '../domain/maintenance-service.js';
 import { maintenanceHandlers } from './routes/maintenance.js';
+import type { BlockStorageService } from '../domain/block-storage-change.js';
+import { blockStorageHandlers } from './routes/block-storage.js';
 
 export interface AppOptions {
   clusters: ClusterService;
@@ -39,6 +41,7 @@ export interface AppOptions {
   securityGroups: SecurityGroupService;
   /** Set / Unset Maintenance; without it they answer 501. */
   maintenance?: MaintenanceService;
+  blockStorage: BlockStorageService;
   findCredential: (accessKey: string) => Promise<Credential | undefined>;
   /** Records a state-changing request's signature; false when it was used before. */
   useSignature: (accessKey: string, signature: string, expiresAtMs: number, nowMs: number) => Promise<boolean>;
@@ -97,6 +100,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     ...serverTypeHandlers(o.serverTypes),
     ...securityGroupHandlers(o.securityGroups),
     ...(o.maintenance ? maintenanceHandlers(o.maintenance) : {}),
+    ...blockStorageHandlers(o.blockStorage),
   };
   // No cache: every request reads its key from the store (one primary-key lookup), so a key
   // revoked or issued through `cachestore admin` holds at once on every instance sharing the store.

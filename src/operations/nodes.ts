@@ -36,7 +36,8 @@ function limits(detail: ClusterDetail, i: Instance) {
   const group = detail.groups.find((g) => g.id === i.groupId);
   const type = group && findServerType(group.serverTypeName);
   if (!type) throw new Error(`instance ${i.name} has no known server type`);
-  return { maxMemoryBytes: maxMemoryBytes(type), ioThreads: ioThreads(type) };
+  const volume = group.blockStorageGroups.find((b) => b.roleType === 'DATA');
+  return { maxMemoryBytes: maxMemoryBytes(type), ioThreads: ioThreads(type), volumeGb: volume?.sizeGb };
 }
 
 export function clusterNodes(detail: ClusterDetail, secrets: ClusterSecrets, timings: SentinelTimings = DEFAULT_SENTINEL_TIMINGS): ClusterNodes {

@@ -17,6 +17,7 @@ import type { Driver, NodeSpec } from '../drivers/driver.js';
 import { NodeStartError, recoverWholeCluster, startNode } from './cluster-recovery.js';
 import { clusterNodes, DEFAULT_SENTINEL_TIMINGS, type ClusterNodes, type SentinelTimings } from './nodes.js';
 import { SentinelWatcher } from './sentinel-watch.js';
+import { diskErrorLines, diskVerdicts } from './disk-watch.js';
 import { applyObservation, observe, type Observation } from './topology.js';
 import type { Logger } from './worker.js';
 
@@ -53,6 +54,8 @@ export class Reconciler {
   private stopped = false;
   readonly watcher: SentinelWatcher;
   private first = true;
+  /** Data nodes seen with a full disk (`<cluster id>/<instance id>`), so each change is said once. */
+  private readonly diskFull = new Set<string>();
 
   constructor(private readonly o: ReconcilerOptions) {
     this.watcher = new SentinelWatcher((id) => void this.checkCluster(id), o.logger);
@@ -161,7 +164,8 @@ export class Reconciler {
     if (!cluster.haEnabled) return this.reconcileStandalone(cluster, detail, nodes, healing);
 
     this.watcher.ensure(cluster.id, nodes.sentinels);
-    let obs = await this.observeAndRecord(detail, cluster.serviceState, nodes);
+    const full = await this.lookAtDisks(cluster, detail, nodes);
+    let obs = await this.observeAndRecord(detail, cluster.serviceState, nodes, full);
     if (healing && (await this.healHa(cluster, detail, nodes, obs, secrets))) {
       // The whole cluster was started again: record what runs now.
       const fresh = await store.clusterDetail(null, cluster.id);
@@ -171,9 +175,9 @@ export class Reconciler {
     return obs.data.filter((d) => d.info).length + obs.sentinels.filter((s) => s.alive).length;
   }
 
-  private async observeAndRecord(detail: ClusterDetail, previous: Cluster['serviceState'], nodes: ClusterNodes): Promise<Observation> {
+  private async observeAndRecord(detail: ClusterDetail, previous: Cluster['serviceState'], nodes: ClusterNodes, diskFull?: Set<string>): Promise<Observation> {
     const obs = await observe(nodes);
-    const applied = await applyObservation(this.o.store, detail, obs, { at: this.at(), previous, setClusterState: true });
+    const applied = await applyObservation(this.o.store, detail, obs, { at: this.at(), previous, setClusterState: true, diskFull });
     for (const c of applied.changes) await this.o.store.addEvent(detail.cluster.id, null, c, this.at());
     if (applied.changes.length > 0) this.o.onTopologyChange?.();
     return obs;
@@ -188,6 +192,20 @@ export class Reconciler {
     }
     const name = (n: NodeSpec) => detail.instances.find((i) => i.id === n.instanceId)?.name ?? n.nodeId;
     if (dead.length === 0) {
+      const full = await this.lookAtDisks(cluster, detail, nodes);
+      if (full.size > 0) {
+        if (cluster.serviceState === 'RUNNING' && (await store.compareAndSetClusterState(cluster.id, 'RUNNING', 'ERROR', this.at()))) {
+          for (const id of full) await store.setInstanceState(id, 'ERROR');
+          await store.addEvent(cluster.id, null, 'cluster is ERROR: its data volume is full and the engine refuses writes', this.at());
+        }
+        return nodes.data.length;
+      }
+      const wasFull = this.diskFull.delete(`${cluster.id}/`);
+      if (cluster.serviceState === 'ERROR' && wasFull) {
+        // It was ERROR because its disk was full, and the engine writes again.
+        await this.markRunning(cluster.id, nodes.data);
+        return nodes.data.length;
+      }
       // Started again by an earlier look (or by hand) and serving: the ERROR that the death
       // caused is over. An ERROR an operation left stays until the operator acts.
       if (cluster.serviceState === 'ERROR' && healing && (await Promise.all(nodes.data.map((n) => driver.isHealthy(n)))).every(Boolean)) {
@@ -209,6 +227,40 @@ export class Reconciler {
     for (const n of dead) outcomes.push(await this.restart(cluster, n, n, `the engine of instance ${name(n)}`, true, ' from its data'));
     if (outcomes.every((o) => o === 'started')) await this.markRunning(cluster.id, nodes.data);
     return nodes.data.length - outcomes.filter((o) => o !== 'started').length;
+  }
+
+  /**
+   * Which data nodes have a full disk now (instance ids); an event when a node's disk becomes
+   * full (with the engine's own log lines) and when it has room again.
+   */
+  private async lookAtDisks(cluster: Cluster, detail: ClusterDetail, nodes: ClusterNodes): Promise<Set<string>> {
+    const full = new Set<string>();
+    if (this.o.driver.volumesUnavailable !== null) return full;
+    const verdicts = await diskVerdicts(this.o.driver, nodes.data);
+    for (const n of nodes.data) {
+      const v = verdicts.get(n.instanceId);
+      const key = `${cluster.id}/${n.instanceId}`;
+      const name = detail.instances.find((i) => i.id === n.instanceId)?.name ?? n.nodeId;
+      if (v?.full) {
+        full.add(n.instanceId);
+        if (this.diskFull.has(key)) continue;
+        this.diskFull.add(key);
+        // Remembered for the cluster too: a standalone cluster made ERROR by it goes back to RUNNING.
+        this.diskFull.add(`${cluster.id}/`);
+        const lines = await diskErrorLines(this.o.driver, n);
+        await this.o.store.addEvent(
+          cluster.id,
+          null,
+          `instance ${name}: ${v.detail}${lines.length ? `; the engine says: ${lines.join(' | ')}` : ''}. ` +
+            `Grow its DATA block storage group (Set Block Storage Size) or delete data`,
+          this.at(),
+        );
+        this.o.logger.warn({ cluster_id: cluster.id, node: n.nodeId }, 'data volume full');
+      } else if (v && this.diskFull.delete(key)) {
+        await this.o.store.addEvent(cluster.id, null, `instance ${name}: its data volume has room again (${v.detail}); the engine writes again`, this.at());
+      }
+    }
+    return full;
   }
 
   private async markRunning(clusterId: string, data: NodeSpec[]): Promise<void> {

@@ -52,7 +52,7 @@ export async function applyObservation(
   store: Store,
   detail: ClusterDetail,
   obs: Observation,
-  opts: { at: string; previous: ServiceState; setClusterState: boolean; lease?: Lease },
+  opts: { at: string; previous: ServiceState; setClusterState: boolean; lease?: Lease; diskFull?: Set<string> },
 ): Promise<Applied> {
   const changes: string[] = [];
   const byInstance = new Map<string, Instance>(detail.instances.map((i) => [i.id, i]));
@@ -64,14 +64,16 @@ export async function applyObservation(
     // A replica that answers but has not finished copying its primary is SYNCHRONIZING: it
     // does not hold the whole dataset yet.
     const syncing = d.info?.role === 'slave' && !d.info.linkUp && obs.primary !== null;
-    const state: ServiceState = d.info ? (syncing ? 'SYNCHRONIZING' : 'RUNNING') : opts.previous === 'STOPPED' && !obs.primary ? 'STOPPED' : 'ERROR';
+    // A node whose disk is full answers but cannot keep what it is sent (disk-watch.ts).
+    const full = d.info !== null && opts.diskFull?.has(d.node.instanceId) === true;
+    const state: ServiceState = full ? 'ERROR' : d.info ? (syncing ? 'SYNCHRONIZING' : 'RUNNING') : opts.previous === 'STOPPED' && !obs.primary ? 'STOPPED' : 'ERROR';
     if (role !== inst.roleType) {
       await store.setInstanceRole(inst.id, role);
       changes.push(`instance ${inst.name} is now ${role === 'MASTER' ? 'the primary (MASTER)' : 'a REPLICA'}`);
     }
     if (state !== inst.serviceState) {
       await store.setInstanceState(inst.id, state);
-      changes.push(`instance ${inst.name} is ${state}${state === 'ERROR' ? ' (its engine does not answer)' : state === 'SYNCHRONIZING' ? ' (copying the primary)' : ''}`);
+      changes.push(`instance ${inst.name} is ${state}${full ? ' (its data volume is full)' : state === 'ERROR' ? ' (its engine does not answer)' : state === 'SYNCHRONIZING' ? ' (copying the primary)' : ''}`);
     }
   }
   for (const s of obs.sentinels) {
@@ -88,14 +90,16 @@ export async function applyObservation(
     }
   }
   const anyAlive = obs.data.some((d) => d.info) || obs.sentinels.some((s) => s.alive);
-  const clusterState: ServiceState = obs.primary ? 'RUNNING' : opts.previous === 'STOPPED' && !anyAlive ? 'STOPPED' : 'ERROR';
+  // A primary whose disk is full refuses every write: the cluster does not serve as it should.
+  const primaryFull = obs.primary !== null && opts.diskFull?.has(obs.primary.instanceId) === true;
+  const clusterState: ServiceState = primaryFull ? 'ERROR' : obs.primary ? 'RUNNING' : opts.previous === 'STOPPED' && !anyAlive ? 'STOPPED' : 'ERROR';
   if (opts.setClusterState && clusterState !== detail.cluster.serviceState) {
     if (opts.lease) {
       if (!(await store.setClusterStateHeld(detail.cluster.id, clusterState, opts.at, opts.lease))) throw new LeaseLost(opts.lease);
     } else {
       await store.setClusterState(detail.cluster.id, clusterState, opts.at);
     }
-    changes.push(`cluster is ${clusterState}`);
+    changes.push(`cluster is ${clusterState}${primaryFull ? ' (the primary\'s data volume is full)' : ''}`);
   }
   return { clusterState, changes };
 }

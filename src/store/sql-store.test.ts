@@ -411,6 +411,24 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
       // Nothing else changes.
       expect((await store.clusterDetail(null, other.cluster.id))!.groups.map((x) => x.serverTypeName)).toEqual(['redis1v2m4', 'css1v2m4']);
     });
+
+    it('finds a block storage group\'s cluster and group within the account only, and records its new size', async () => {
+      const n = await liveCluster();
+      const other = await liveCluster();
+      const b = n.groups[0].blockStorageGroups[0];
+      expect(await store.findBlockStorageGroup(ACCOUNT, b.id)).toEqual({ clusterId: n.cluster.id, groupId: n.groups[0].id });
+      expect(await store.findBlockStorageGroup(null, b.id)).toEqual({ clusterId: n.cluster.id, groupId: n.groups[0].id });
+      expect(await store.findBlockStorageGroup(OTHER_ACCOUNT, b.id)).toBeUndefined();
+      // Part of an id, or text that only appears elsewhere in the JSON, is no id.
+      expect(await store.findBlockStorageGroup(ACCOUNT, b.id.slice(0, 8))).toBeUndefined();
+      expect(await store.findBlockStorageGroup(ACCOUNT, 'DATA')).toBeUndefined();
+      expect(await store.findBlockStorageGroup(ACCOUNT, "x' or 1=1 --")).toBeUndefined();
+      await store.setBlockStorageSize(n.groups[0].id, b.id, 64, at(9), 'user-9');
+      const d = (await store.clusterDetail(null, n.cluster.id))!;
+      expect(d.groups[0].blockStorageGroups).toEqual([{ ...b, sizeGb: 64 }]);
+      expect([d.cluster.modifiedAt, d.cluster.modifiedBy]).toEqual([at(9), 'user-9']);
+      expect((await store.clusterDetail(null, other.cluster.id))!.groups[0].blockStorageGroups[0].sizeGb).toBe(16);
+    });
   });
 
   function listQuery(q: Partial<ClusterQuery> = {}): ClusterQuery {

@@ -3,7 +3,7 @@ import { CompiledQuery, PostgresAdapter, sql, type Kysely, type Selectable } fro
 import { bootstrapAccountName, type AccessKeyInfo, type AccessKeyKind, type Account, type AccountStore } from '../domain/accounts.js';
 import { newId } from '../domain/ids.js';
 import type {
-  BackupHistory, BackupOption, Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceRole, MaintenanceOption, OperationKind, OperationRequest,
+  BlockStorageGroup, BackupHistory, BackupOption, Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceRole, MaintenanceOption, OperationKind, OperationRequest,
   RequestState, ServiceState,
 } from '../domain/model.js';
 import { UniqueViolation, type ClusterQuery, type ClusterSecrets, type ClusterSummary, type Lease, type NewCluster, type Store } from '../domain/ports.js';
@@ -620,6 +620,32 @@ export class SqlStore implements Store, AccountStore {
       const g = await trx.selectFrom('instance_groups').select('cluster_id').where('id', '=', groupId).executeTakeFirst();
       if (!g) return;
       await trx.updateTable('instance_groups').set({ server_type_name: serverTypeName }).where('id', '=', groupId).execute();
+      await trx.updateTable('clusters').set({ modified_at: at, modified_by: by }).where('id', '=', g.cluster_id).execute();
+    });
+  }
+
+  async findBlockStorageGroup(accountId: string | null, storageId: string): Promise<{ clusterId: string; groupId: string } | undefined> {
+    // Block storage groups are kept as JSON with their instance group: the text narrows the
+    // rows (ids are hex, nothing to escape), the parsed JSON decides.
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(storageId)) return undefined;
+    let q = this.db
+      .selectFrom('instance_groups')
+      .innerJoin('clusters', 'clusters.id', 'instance_groups.cluster_id')
+      .select(['clusters.id as cluster_id', 'instance_groups.id as group_id', 'instance_groups.block_storage_groups as storage'])
+      .where('instance_groups.block_storage_groups', 'like', `%${storageId}%`);
+    if (accountId !== null) q = q.where('clusters.account_id', '=', accountId);
+    for (const r of await q.execute()) {
+      if ((JSON.parse(r.storage) as BlockStorageGroup[]).some((b) => b.id === storageId)) return { clusterId: r.cluster_id, groupId: r.group_id };
+    }
+    return undefined;
+  }
+
+  async setBlockStorageSize(groupId: string, storageId: string, sizeGb: number, at: string, by: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const g = await trx.selectFrom('instance_groups').select(['cluster_id', 'block_storage_groups']).where('id', '=', groupId).executeTakeFirst();
+      if (!g) return;
+      const storage = (JSON.parse(g.block_storage_groups) as BlockStorageGroup[]).map((b) => (b.id === storageId ? { ...b, sizeGb } : b));
+      await trx.updateTable('instance_groups').set({ block_storage_groups: JSON.stringify(storage) }).where('id', '=', groupId).execute();
       await trx.updateTable('clusters').set({ modified_at: at, modified_by: by }).where('id', '=', g.cluster_id).execute();
     });
   }

@@ -1,5 +1,5 @@
 // A create whose engine fails at start ends FAILED with the reason, and leaves nothing behind:
-// no process, no files, no address. The failing engine is a fault-injection wrapper around the
+// no process, no files, no address, no data volume (mount or loop device). The failing engine is a fault-injection wrapper around the
 // real binary (it answers --version like the real one, and exits 1 when asked to run), since a
 // real engine cannot be made to fail at start on demand here.
 import { chmod, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createBody, engineVersions, startHarness, type Harness } from '../support/harness.js';
+import { loopDevicesUnder, mountsUnder } from '../support/volumes.js';
 
 let h: Harness;
 let bin: string;
@@ -19,7 +20,8 @@ beforeAll(async () => {
   );
   await chmod(join(bin, 'redis-server'), 0o755);
   await symlink('/usr/bin/redis-sentinel', join(bin, 'redis-sentinel'));
-  h = await startHarness({ CACHESTORE_ENGINE_PATH: bin });
+  // With real data volumes (made before the engine starts): a failed create leaves none behind.
+  h = await startHarness({ CACHESTORE_ENGINE_PATH: bin, CACHESTORE_VOLUMES: 'auto' });
 });
 afterAll(async () => {
   await h?.stop();
@@ -38,6 +40,8 @@ it('ends FAILED with the reason and leaves no process, file or address behind', 
   expect(show.service_state).toBe('FAILED');
   expect(show.instance_groups[0].instances[0].service_state).toBe('FAILED');
   expect(await readdir(join(h.dataDir, 'engines')).catch(() => [])).toEqual([]);
+  expect(await mountsUnder(h.dataDir)).toEqual([]);
+  expect(await loopDevicesUnder(h.dataDir)).toEqual([]);
   const events = (await h.client.get(`/v1/clusters/${r.body.resource.id}/events`)).body.contents.map((e: any) => e.message).join('\n');
   expect(events).toMatch(/create failed/);
 

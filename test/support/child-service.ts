@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { killEnginesUnder } from './engines.js';
+import { unmountVolumesUnder } from './volumes.js';
 import { testSubnet } from './harness.js';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +45,8 @@ export async function startChildService(env: Record<string, string>, keys = { ac
       CACHESTORE_SECRET_KEY: keys.secretKey,
       CACHESTORE_ACCOUNT_ID: 'dddddddddddddddddddddddddddddddd',
       CACHESTORE_LOG_LEVEL: 'info',
+      // As in the harness: real data volumes only where a test asks (or CACHESTORE_TEST_VOLUMES=auto).
+      CACHESTORE_VOLUMES: process.env.CACHESTORE_TEST_VOLUMES ?? 'off',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -126,6 +129,8 @@ export function useChildServices(prefix: string): ChildServices {
   afterAll(async () => {
     await s.current?.kill('SIGKILL');
     await killEnginesUnder(s.dataDir);
+    // Loop devices are the kernel's: never leave one behind (rm cannot remove a mount point).
+    await unmountVolumesUnder(s.dataDir);
     await rm(s.dataDir, { recursive: true, force: true });
   });
   return s;

@@ -12,6 +12,7 @@ import type { Endpoint } from '../../src/engines/client.js';
 import { SignedClient } from './client.js';
 import { removeNftTable } from '../../src/drivers/local/nftables.js';
 import { killEnginesUnder } from './engines.js';
+import { unmountVolumesUnder } from './volumes.js';
 
 let counter = 0;
 
@@ -66,6 +67,10 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
     CACHESTORE_SUBNETS: `local-subnet=${testSubnet()}`,
     CACHESTORE_LOG_LEVEL: 'silent',
     CACHESTORE_RECONCILE_INTERVAL_MS: '0',
+    // Real data volumes cost 64 MiB of disk and a loop device per data node: the tests about
+    // them (block-storage.test.ts) turn them on; the rest record sizes only, unless
+    // CACHESTORE_TEST_VOLUMES=auto runs every test on real volumes.
+    CACHESTORE_VOLUMES: process.env.CACHESTORE_TEST_VOLUMES ?? 'off',
     ...env,
   });
   const h: Partial<Harness> & { service?: Service } = { config, dataDir };
@@ -97,6 +102,8 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
       // it); the test's table goes with the test.
       await removeNftTable(dataDir);
       await killEnginesUnder(dataDir);
+      // Loop devices are the kernel's, shared by every test: never leave one behind.
+      await unmountVolumesUnder(dataDir);
       // For a post-mortem: CACHESTORE_TEST_KEEP=1 keeps every test's data dir (engine logs).
       if (!process.env.CACHESTORE_TEST_KEEP) await rm(dataDir, { recursive: true, force: true });
     }

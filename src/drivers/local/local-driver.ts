@@ -1,8 +1,9 @@
 // The local driver: every instance is an engine process on its own loopback address, detached
 // from the service (daemonized) so that restarting the service never stops a database.
-// Layout: <dataDir>/engines/<nodeId>/{engine.conf, engine.pid, engine.launch, engine.log, data/}
+// Layout: <dataDir>/engines/<nodeId>/{engine.conf, engine.pid, engine.launch, engine.log, data/},
+// and for a data node with a volume data.img, the filesystem mounted on data/ (volumes.ts).
 import { spawn } from 'node:child_process';
-import { chmod, cp, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { lastTimestamp, parseManifest } from '../../engines/aof.js';
@@ -10,7 +11,8 @@ import { parseSentinelState, renderDataNodeConfig, renderSentinelConfig } from '
 import { ping, shutdown } from '../../engines/client.js';
 import type { EngineBinaries } from '../../engines/detect.js';
 import type { EngineKind } from '../../domain/model.js';
-import { endpointOf, type Driver, type NodeSpec, type PersistedState } from '../driver.js';
+import { endpointOf, type Driver, type NodeSpec, type PersistedState, type VolumeUsage } from '../driver.js';
+import type { LoopVolumes } from './volumes.js';
 import { findEnginesIn, identify, inspect, isAdoptable, isSameProcess, parseStat, signal, waitForExit, type ProcessIdentity } from './processes.js';
 
 const STOP_TIMEOUT_MS = 60_000;
@@ -18,7 +20,7 @@ const LAUNCH_TIMEOUT_MS = 10_000;
 const STOP_ATTEMPTS = 20;
 
 function nodePaths(nodeDir: string) {
-  return { dir: nodeDir, conf: join(nodeDir, 'engine.conf'), pid: join(nodeDir, 'engine.pid'), launch: join(nodeDir, 'engine.launch'), log: join(nodeDir, 'engine.log'), data: join(nodeDir, 'data') };
+  return { dir: nodeDir, conf: join(nodeDir, 'engine.conf'), pid: join(nodeDir, 'engine.pid'), launch: join(nodeDir, 'engine.launch'), log: join(nodeDir, 'engine.log'), data: join(nodeDir, 'data'), image: join(nodeDir, 'data.img') };
 }
 
 async function readRecord(path: string): Promise<ProcessIdentity | null> {
@@ -64,10 +66,70 @@ export class LocalDriver implements Driver {
   constructor(
     private readonly dataDir: string,
     private readonly binaries: (engine: EngineKind) => EngineBinaries | undefined,
+    private readonly volumes?: LoopVolumes,
   ) {}
 
   private paths(node: NodeSpec) {
     return nodePaths(join(this.dataDir, 'engines', node.nodeId));
+  }
+
+  get volumesUnavailable(): string | null {
+    return this.volumes ? this.volumes.unavailable : 'the driver was started without volumes';
+  }
+
+  /** Whether this node's data directory is (to be) a volume of its own. */
+  private usesVolume(node: NodeSpec): node is NodeSpec & { volumeGb: number } {
+    return node.kind === 'data' && this.volumesUnavailable === null && typeof node.volumeGb === 'number';
+  }
+
+  /**
+   * The node's data directory, ready for the engine: for a data node with volumes, its volume is
+   * made (a new node), mounted (after a reboot) and at least its size. A data directory that
+   * already holds data without a volume (a node from before volumes) is left as it is: a fresh
+   * volume mounted over it would hide the dataset.
+   */
+  private async prepareData(node: NodeSpec): Promise<void> {
+    const p = this.paths(node);
+    await mkdir(p.data, { recursive: true, mode: 0o700 });
+    await this.mountExisting(node);
+    if (this.usesVolume(node)) {
+      const own = await this.volumes!.exists(p.image);
+      const bare = !own && (await this.volumes!.mountOf(p.data)) === undefined && (await readdir(p.data)).length > 0;
+      if (!bare) await this.volumes!.ensure(p.image, p.data, this.volumes!.bytes(node.volumeGb));
+    }
+    await chmod(p.data, 0o700);
+  }
+
+  /**
+   * An existing volume is mounted before anything reads or writes the data directory. A node
+   * whose dataset is on a volume this service cannot mount (run as another user now, say) is
+   * refused: its engine would start empty on the bare mount point.
+   */
+  private async mountExisting(node: NodeSpec): Promise<void> {
+    if (node.kind !== 'data') return;
+    const p = this.paths(node);
+    const why = this.volumesUnavailable;
+    if (why === null) {
+      await this.volumes!.mountIfExists(p.image, p.data);
+      return;
+    }
+    const hasImage = await stat(p.image).then(() => true, () => false);
+    if (hasImage && !(await isMountPoint(p.data))) {
+      throw new Error(`the data of node ${node.nodeId} is on a volume (${p.image}) that is not mounted, and this service cannot mount it: ${why}`);
+    }
+  }
+
+  async growVolume(node: NodeSpec): Promise<boolean> {
+    if (!this.usesVolume(node)) return false;
+    const p = this.paths(node);
+    if (!(await this.volumes!.mountIfExists(p.image, p.data))) return false;
+    await this.volumes!.grow(p.image, p.data, this.volumes!.bytes(node.volumeGb), true);
+    return true;
+  }
+
+  async volumeUsage(node: NodeSpec): Promise<VolumeUsage | null> {
+    if (node.kind !== 'data' || this.volumesUnavailable !== null) return null;
+    return this.volumes!.usage(this.paths(node).data);
   }
 
   async isAddressFree(ip: string, port: number): Promise<boolean> {
@@ -80,8 +142,9 @@ export class LocalDriver implements Driver {
 
   async configure(node: NodeSpec): Promise<void> {
     const p = this.paths(node);
-    await mkdir(p.data, { recursive: true, mode: 0o700 });
+    await mkdir(p.dir, { recursive: true, mode: 0o700 });
     await chmod(p.dir, 0o700);
+    await this.prepareData(node);
     const files = { dir: p.data, pidFile: p.pid, logFile: p.log };
     const text =
       node.kind === 'sentinel'
@@ -137,6 +200,9 @@ export class LocalDriver implements Driver {
     const bin = this.binaries(node.engine);
     if (!bin) throw new Error(`the ${node.engine} engine is not installed on this machine`);
     const p = this.paths(node);
+    // Never an engine on the bare mount point of its volume (after a reboot, say): it would
+    // start empty and write beside, not into, its dataset.
+    await this.mountExisting(node);
     // A pid file or launch record left by an engine that died is harmless: its pid is no engine
     // in this data dir any more (or has another start time), and the new engine overwrites it.
     // It is left in place (a launch racing another must not lose the other's engine); what it
@@ -191,6 +257,7 @@ export class LocalDriver implements Driver {
       const text = await readFile(p.conf, 'utf8').catch(() => '');
       return { hasData: false, lastWriteAt: null, sentinel: text ? parseSentinelState(text, node.sentinel!.masterName) : null };
     }
+    await this.mountExisting(node);
     // The engine's default appenddirname and snapshot name, inside the node's data dir.
     const aofDir = join(p.data, 'appendonlydir');
     const entries = parseManifest(await readFile(join(aofDir, 'appendonly.aof.manifest'), 'utf8').catch(() => ''));
@@ -264,12 +331,19 @@ export class LocalDriver implements Driver {
     if (await this.isRunning(node)) throw new Error(`node ${node.nodeId} is running; a dataset can only be placed while it is stopped`);
     // The engine's default appenddirname, inside the node's data dir.
     const target = join(this.paths(node).data, 'appendonlydir');
+    await mkdir(this.paths(node).dir, { recursive: true, mode: 0o700 });
+    await this.prepareData(node);
     await rm(target, { recursive: true, force: true });
-    await mkdir(this.paths(node).data, { recursive: true, mode: 0o700 });
     await cp(fromDir, target, { recursive: true });
   }
 
   async removeData(node: NodeSpec): Promise<void> {
+    // Unmounted and its loop device freed first: rm would otherwise empty the mounted volume and
+    // leave the mount and the device behind.
+    if (node.kind === 'data' && this.volumes && this.volumes.unavailable === null) {
+      const p = this.paths(node);
+      await this.volumes.remove(p.image, p.data);
+    }
     await rm(this.paths(node).dir, { recursive: true, force: true });
   }
 }
@@ -314,6 +388,12 @@ async function lastTimestampIn(file: string): Promise<number | null> {
   } finally {
     await fh.close();
   }
+}
+
+/** Whether a directory is a mount point: it lies on another device than its parent. */
+async function isMountPoint(dir: string): Promise<boolean> {
+  const [a, b] = await Promise.all([stat(dir).catch(() => null), stat(join(dir, '..')).catch(() => null)]);
+  return a !== null && b !== null && a.dev !== b.dev;
 }
 
 /** Whether a process is gone (or a zombie), whatever its title. */

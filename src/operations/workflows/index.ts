@@ -14,9 +14,10 @@ import { discardNewCluster, startDataNodes, steps } from './steps.js';
 import { refreshTopology } from './topology-refresh.js';
 import { setAllowListWorkflow } from './allow-list.js';
 import { setMaintenanceWorkflow, unsetMaintenanceWorkflow, upgradeEngineWorkflow } from './maintenance.js';
+import { setBlockStorageSizeWorkflow } from './block-storage.js';
 
 const createWorkflow: Workflow = {
-  steps: [steps.allowList, steps.startData, steps.startSentinels],
+  steps: [steps.allowList, steps.volumesNote, steps.startData, steps.startSentinels],
   onFailure: discardNewCluster,
 };
 
@@ -171,4 +172,5 @@ export const WORKFLOWS: Record<OperationKind, Workflow> = {
   'unset-maintenance': unsetMaintenanceWorkflow,
   // An engine patch upgrade is the rolling restart onto the installed binary.
   'upgrade-engine': upgradeEngineWorkflow(restartWorkflow.steps, (ctx) => syncFinish(ctx, false)),
+  'set-block-storage-size': setBlockStorageSizeWorkflow(syncFinish),
 };

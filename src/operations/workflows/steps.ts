@@ -37,6 +37,14 @@ export async function enforceAllowList(ctx: WorkflowContext): Promise<void> {
 
 export const steps = {
   allowList: { name: 'allow-list', run: enforceAllowList } as Step,
+  // Where volumes cannot be made, the cluster's events say its sizes are recorded only.
+  volumesNote: {
+    name: 'data-volumes',
+    async run(ctx) {
+      const why = ctx.driver.volumesUnavailable;
+      if (why) await ctx.event(`data volumes are NOT real: ${why}; the DATA block storage size is recorded only`);
+    },
+  } as Step,
   startData: { name: 'start-data-nodes', run: (ctx) => startDataNodes(ctx, ctx.nodes.data) } as Step,
   startSentinels: { name: 'start-sentinels', run: startSentinels } as Step,
   // Sentinels go first, so they do not fail over while the data nodes stop on purpose.
