@@ -22,7 +22,9 @@ export class ConnectionError extends Error {
     readonly endpoint: string,
     cause: unknown,
   ) {
-    const reason = (cause as { cause?: { code?: string; message?: string } })?.cause?.code ?? (cause as Error)?.message ?? String(cause);
+    // fetch wraps the reason: TypeError('fetch failed') with cause ECONNREFUSED, 'bad port', …
+    const inner = (cause as { cause?: { code?: string; message?: string } })?.cause;
+    const reason = inner?.code ?? inner?.message ?? (cause as Error)?.message ?? String(cause);
     super(`cannot reach the Cache Store API at ${endpoint} (${reason}); is the service running there? (start it with npm start, or give --endpoint)`);
     this.name = 'ConnectionError';
   }

@@ -353,7 +353,7 @@ export function clustersCommand(io: Io): Command {
       ctx.client.setMaintenance(id, { start_day_of_week: String(o.day).toUpperCase(), start_time: m[1].padStart(2, '0'), start_minute: m[2], term_hour: o.hours }),
     );
   });
-  mutation(maintenance.command('unset').argument('<cluster>', 'name or id').description('Remove the maintenance window.')).action(async (ref: string, _o, cmd: Command) => {
+  mutation(maintenance.command('unset').argument('<cluster>', 'name or id').description('Remove the maintenance window.').addHelpText('after', '\nExample:\n  $ cachestore clusters maintenance unset mycache')).action(async (ref: string, _o, cmd: Command) => {
     const ctx = Ctx.of(cmd, io);
     const { id, name } = await ctx.cluster(ref);
     await ctx.mutate(`maintenance of ${name}`, () => ctx.client.unsetMaintenance(id));
