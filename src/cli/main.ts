@@ -16,8 +16,11 @@ import { ConnectError } from './connect.js';
 import { CliError, type Io } from './context.js';
 import { FlagError } from './create-body.js';
 
-/** Command groups defined in their own modules and mounted at the top level (e.g. the operators' `admin`). */
-export const EXTRA_COMMAND_GROUPS: Array<(io: Io) => Command> = [];
+/**
+ * Command groups defined in their own modules, mounted at the top level after the API's groups:
+ * a commander Command (e.g. the operators' `admin` of src/cli/admin.ts) or a factory like ours.
+ */
+export const EXTRA_COMMAND_GROUPS: Array<Command | ((io: Io) => Command)> = [];
 
 function version(): string {
   try {
@@ -59,7 +62,7 @@ export function buildProgram(io: Io): Command {
       ].join('\n'),
     );
   const groups = [clustersCommand, backupsCommand, restoreCommand, parametersCommand, commandsCommand, requestsCommand, catalogueCommand, ...EXTRA_COMMAND_GROUPS];
-  for (const group of groups) program.addCommand(group(io));
+  for (const group of groups) program.addCommand(group instanceof Command ? group : group(io));
   // Every level: usage mistakes are exit code 2, and a group without a subcommand shows its help.
   const visit = (c: Command) => {
     // Lists of subcommands show the first line of each description.
