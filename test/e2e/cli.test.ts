@@ -7,11 +7,50 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Command } from 'commander';
+import { OPERATION_METHODS } from '../../src/client/client.js';
 import { buildProgram, run } from '../../src/cli/main.js';
 import { runCli, runProcess, type CliResult } from '../support/cli.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 const PASSWORD = 'Secr3t!pass';
+
+/** The command that sends each operation (a new operation fails the coverage test until it has one). */
+const CLI_FOR: Record<string, string> = {
+  cachestoreListClusters: 'clusters list',
+  cachestoreCreateCluster: 'clusters create',
+  cachestoreShowCluster: 'clusters show',
+  cachestoreDeleteCluster: 'clusters delete',
+  cachestoreStopCluster: 'clusters stop',
+  cachestoreStartCluster: 'clusters start',
+  cachestoreRestartCluster: 'clusters restart',
+  cachestoreSwitchoverCluster: 'clusters switchover',
+  cachestoreSyncClusterState: 'clusters sync-state',
+  cachestoreSetSecurityGroupRules: 'clusters allow',
+  cachestoreSetServerType: 'clusters set-server-type',
+  cachestoreSetBlockStorageSize: 'clusters set-storage-size',
+  cachestoreSetMaintenance: 'clusters maintenance set',
+  cachestoreUnsetMaintenance: 'clusters maintenance unset',
+  cachestoreExtListClusterEvents: 'clusters events',
+  cachestoreListBackupHistories: 'backups list',
+  cachestoreExtCreateBackup: 'backups create',
+  cachestoreRemoveBackupHistories: 'backups remove',
+  cachestoreSetBackup: 'backups schedule',
+  cachestoreUnsetBackup: 'backups unschedule',
+  cachestoreCreateRestore: 'restore',
+  cachestoreListParameterValues: 'parameters list',
+  cachestoreSetParameterValues: 'parameters set',
+  cachestoreSyncParameterValues: 'parameters sync',
+  cachestoreListCommands: 'commands list',
+  cachestoreSetCommands: 'commands set',
+  cachestoreSyncCommands: 'commands sync',
+  cachestoreShowRequest: 'requests wait',
+  cachestoreExtShowRequestDetails: 'requests show',
+  cachestoreListEngineVersions: 'catalogue engine-versions',
+  cachestoreListEngineVersionProperties: 'catalogue engine-properties',
+  cachestoreListServerTypes: 'catalogue server-types',
+  cachestoreListParameterGroups: 'catalogue parameter-groups',
+  cachestoreListParameters: 'catalogue parameters',
+};
 let h: Harness;
 let home: string;
 let env: Record<string, string>;
@@ -89,6 +128,13 @@ describe('--help', () => {
     expect(err.text()).toBe('');
   });
 
+  it('has a command for every operation of the contract and the extensions', () => {
+    const program = buildProgram({ stdout: process.stdout, stderr: process.stderr, env: {} });
+    const exists = (path: string) => path.split(' ').reduce<Command | undefined>((c, name) => c?.commands.find((x) => x.name() === name), program) !== undefined;
+    expect(Object.keys(CLI_FOR).sort()).toEqual(Object.keys(OPERATION_METHODS).sort());
+    for (const [op, path] of Object.entries(CLI_FOR)) expect(exists(path), `${op}: cachestore ${path}`).toBe(true);
+  });
+
   it('runs from the checkout through the bin (npx cachestore)', async () => {
     const r = ok(await runProcess('npx', ['--no-install', 'cachestore', '--version']));
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
@@ -149,6 +195,20 @@ describe('a cluster through the CLI', () => {
     expect(ok(await cli(['requests', 'wait', id])).stdout).toBe(`${id}: COMPLETED\n`);
     const shown = JSON.parse(ok(await cli(['requests', 'show', id, '-o', 'json'])).stdout);
     expect(shown).toMatchObject({ request_id: id, state: 'COMPLETED', operation: 'restart' });
+  }, 120_000);
+
+  it('changes a parameter and a command name by name, and lists what the engines run', async () => {
+    ok(await cli(['parameters', 'set', 'clitest', 'maxmemory-policy=allkeys-lru']));
+    const params = JSON.parse(ok(await cli(['parameters', 'list', 'clitest', '--modifiable', '-o', 'json'])).stdout);
+    expect(params.contents.find((p: { name: string }) => p.name === 'maxmemory-policy').applied_value).toBe('allkeys-lru');
+    expect(params.contents.every((p: { is_modifiable: boolean }) => p.is_modifiable)).toBe(true);
+    expect(await viaConnectLine(connectLine, 'CONFIG GET maxmemory-policy')).toMatch(/NOPERM/); // the tenant reads it through the API only
+    ok(await cli(['commands', 'set', 'clitest', 'FLUSHALL=DISABLED']));
+    expect(ok(await cli(['commands', 'list', 'clitest'])).stdout).toMatch(/^FLUSHALL\s+DISABLED\s+yes/m);
+    expect(await viaConnectLine(connectLine, 'FLUSHALL')).toMatch(/unknown command/i);
+    const types = ok(await cli(['catalogue', 'server-types', '--engine', 'redis'])).stdout;
+    expect(types).toMatch(/^redis1v2m4\s+2\s+4\s+Redis OSS Sentinel/m);
+    expect(types).not.toMatch(/css1v/);
   }, 120_000);
 
   it('backs it up and restores the backup into a second cluster', async () => {
@@ -214,6 +274,43 @@ describe('a Valkey cluster from a YAML body', () => {
     expect(await viaConnectLine(info.command, 'INFO server')).toMatch(/valkey_version:/);
     ok(await cli(['clusters', 'delete', 'fromyaml', '--yes']));
   }, 180_000);
+});
+
+describe('on a terminal', () => {
+  it('asks for the password (twice) and shows a spinner while it waits; delete asks to confirm', async () => {
+    // script(1) gives the CLI a pseudo-terminal; what is typed comes on its stdin.
+    const cmd = (args: string) => `${process.execPath} bin/cachestore.js ${args}`;
+    const typed = await runProcess('script', ['-qec', cmd('clusters create ontty --engine valkey'), '/dev/null'], {
+      env: { ...env, CACHESTORE_CLUSTER_PASSWORD: undefined, TERM: 'xterm' },
+      input: `${PASSWORD}\n${PASSWORD}\n`,
+    });
+    expect(typed.code, typed.stdout).toBe(0);
+    expect(typed.stdout).toMatch(/Cluster password \(8-30 characters[^\n]*: /);
+    expect(typed.stdout).toContain('Again, to be sure: ');
+    // The spinner: a frame redrawn in place (carriage return, clear line).
+    expect(typed.stdout).toMatch(/\r\x1b\[K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] create ontty: /);
+    expect(typed.stdout).toMatch(/cluster ontty is RUNNING/);
+    const line = ok(await cli(['clusters', 'connect', 'ontty'])).stdout.trim();
+    expect(await viaConnectLine(line, 'PING')).toBe('PONG');
+
+    const no = await runProcess('script', ['-qec', cmd('clusters delete ontty'), '/dev/null'], { env, input: 'n\n' });
+    expect(no.code).toBe(1);
+    expect(no.stdout).toMatch(/Delete cluster ontty \([0-9a-f]{32}\) and its data\? \[y\/N\] /);
+    expect(no.stdout).toMatch(/error: not deleted/);
+    const yes = await runProcess('script', ['-qec', cmd('clusters delete ontty'), '/dev/null'], { env, input: 'y\n' });
+    expect(yes.code, yes.stdout).toBe(0);
+    expect(yes.stdout).toMatch(/cluster ontty is TERMINATED/);
+  }, 180_000);
+
+  it('refuses two different passwords, sending nothing', async () => {
+    const r = await runProcess('script', ['-qec', `${process.execPath} bin/cachestore.js clusters create differ`, '/dev/null'], {
+      env: { ...env, CACHESTORE_CLUSTER_PASSWORD: undefined },
+      input: `${PASSWORD}\nOther!pass1\n`,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/error: the two passwords differ; nothing was sent/);
+    expect((await h.client.get('/v1/clusters?name=differ')).body.count).toBe(0);
+  }, 60_000);
 });
 
 describe('credentials and endpoint', () => {
