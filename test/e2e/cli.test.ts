@@ -241,6 +241,27 @@ describe('a cluster through the CLI', () => {
   }, 120_000);
 });
 
+describe('an HA cluster', () => {
+  it('connects to the primary, tells how to follow it through Sentinel, and follows a switchover', async () => {
+    ok(await cli(['clusters', 'create', 'cliha', '--ha', '--replicas', '1', '--port', '6380', '--sentinel-port', '26380']));
+    const first = ok(await cli(['clusters', 'connect', 'cliha'])).stdout.split('\n');
+    expect(first[0]).toMatch(/^redis-cli -h (\S+) -p 6380 --askpass$/);
+    expect(await viaConnectLine(first[0], 'ROLE')).toMatch(/^master/);
+    const sentinelLine = first.find((l) => l.includes('SENTINEL GET-MASTER-ADDR-BY-NAME'))!.replace(/^#\s*/, '');
+    expect(sentinelLine).toMatch(/^redis-cli -h \S+ -p 26380 --askpass SENTINEL GET-MASTER-ADDR-BY-NAME cliha$/);
+    const primaryIp = /-h (\S+)/.exec(first[0])![1];
+    // The Sentinel command, as printed, names the same primary.
+    expect((await runProcess('sh', ['-c', sentinelLine], { input: `${PASSWORD}\n` })).stdout.split('\n').slice(0, 2)).toEqual([primaryIp, '6380']);
+    expect(first.join('\n')).toMatch(/ioredis: {2}new Redis\(\{ sentinels: \[(\{ host: '127\.[\d.]+', port: 26380 \}, ){2}\{ host: '127\.[\d.]+', port: 26380 \}\], name: 'cliha'/);
+
+    ok(await cli(['clusters', 'switchover', 'cliha']));
+    const after = ok(await cli(['clusters', 'connect', 'cliha'])).stdout.split('\n')[0];
+    expect(after).not.toBe(first[0]);
+    expect(await viaConnectLine(after, 'ROLE')).toMatch(/^master/);
+    ok(await cli(['clusters', 'delete', 'cliha', '--yes']));
+  }, 240_000);
+});
+
 describe('a Valkey cluster from a YAML body', () => {
   it('creates it with the password from a file, connects, and deletes it', async () => {
     const versions = (await h.client.get('/v1/engine-versions')).body.contents as Array<{ id: string; product_image_type: string }>;
