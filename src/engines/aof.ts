@@ -4,8 +4,8 @@
 // A backup is the base; point-in-time recovery replays the increment up to a second, cut with
 // the engine's own checker (`--truncate-to-timestamp`).
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Endpoint } from './client.js';
 import { parseInfo, withClient } from './replication.js';
@@ -134,12 +134,40 @@ export async function buildAofDir(target: string, base: string, incr: string | n
 
 /** Cuts the AOF behind `manifest` after the last write of second `unixSeconds` (the engine's checker). */
 export async function truncateAofAt(checkAof: string, manifest: string, unixSeconds: number): Promise<void> {
+  const incr = parseManifest(await readFile(manifest, 'utf8')).find((e) => e.type === 'i');
+  if (incr) {
+    const file = join(dirname(manifest), incr.name);
+    const first = firstTimestamp(await readHead(file, 64 * 1024));
+    // Every write of the log came after that second (no write between the backup and it): the
+    // data then is the base alone. The checker refuses this cut ("has nothing before timestamp").
+    if (first !== null && first > unixSeconds) {
+      await writeFile(file, '');
+      return;
+    }
+  }
   try {
     await run(checkAof, ['--truncate-to-timestamp', String(unixSeconds), manifest], { timeout: 10 * 60_000 });
   } catch (err) {
     const e = err as { stdout?: string; message: string };
     throw new Error(`the write log could not be cut at ${unixSeconds}: ${String(e.stdout ?? e.message).split('\n').filter(Boolean).slice(-2).join(' ')}`);
   }
+}
+
+async function readHead(file: string, bytes: number): Promise<string> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(bytes);
+    const { bytesRead } = await fh.read(buf, 0, bytes, 0);
+    return buf.subarray(0, bytesRead).toString('latin1');
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The second of the first `#TS:<unix seconds>` annotation in a piece of an increment file, or null. */
+export function firstTimestamp(text: string): number | null {
+  const m = /#TS:(\d+)/.exec(text);
+  return m ? Number(m[1]) : null;
 }
 
 /**

@@ -1,19 +1,13 @@
-// A client that signs requests exactly as the vendor's SDK does (see docs/CONTRACT.md), for tests,
-// benchmarks and scripts.
-import { createHmac } from 'node:crypto';
+// A raw client for tests and benchmarks: it signs as the SDK does (src/client/signing.ts) and
+// returns status and body as they come, so tests can send what the typed client would refuse
+// (bad bodies, wrong methods) and look at any answer. Scripts use src/client instead.
+import { nextTimestamp, signature, signedHeaders, type Keys } from '../../src/client/signing.js';
 
-export interface Keys {
-  accessKey: string;
-  secretKey: string;
-}
+export { signature, type Keys };
 
 export interface ApiResponse<T = any> {
   status: number;
   body: T;
-}
-
-export function signature(secretKey: string, method: string, url: string, timestamp: string, accessKey: string, accountId = '', clientType = 'Openapi'): string {
-  return createHmac('sha256', secretKey).update(method + url + timestamp + accessKey + accountId + clientType).digest('base64');
 }
 
 export class SignedClient {
@@ -22,27 +16,8 @@ export class SignedClient {
     readonly keys: Keys,
   ) {}
 
-  private lastTimestamp = 0;
-
-  /**
-   * A new millisecond for every request: the service accepts a state-changing request's signature
-   * once, and two requests to the same URL signed in the same millisecond would sign alike.
-   */
-  nextTimestamp(): number {
-    this.lastTimestamp = Math.max(Date.now(), this.lastTimestamp + 1);
-    return this.lastTimestamp;
-  }
-
-  headers(method: string, url: string, timestamp = this.nextTimestamp()): Record<string, string> {
-    return {
-      'Scp-Accesskey': this.keys.accessKey,
-      'Scp-Signature': signature(this.keys.secretKey, method, url, String(timestamp), this.keys.accessKey),
-      'Scp-Timestamp': String(timestamp),
-      'Scp-Clienttype': 'Openapi',
-      'Scp-Accountid': '',
-      'Scp-Api-Version': 'cachestore 1.0',
-      'Accept-Language': 'en-US',
-    };
+  headers(method: string, url: string, timestamp = nextTimestamp()): Record<string, string> {
+    return signedHeaders({ accessKey: this.keys.accessKey, secretKey: this.keys.secretKey }, method, url, timestamp);
   }
 
   async request<T = any>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<ApiResponse<T>> {
