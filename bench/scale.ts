@@ -18,7 +18,7 @@
 //     write sent after its death that the new primary acknowledged.
 // Figures are printed, never asserted. The service, every engine it started, the reference
 // process and the temp dir are removed at the end, also on error or Ctrl-C.
-// --cpu-prof DIR runs the service with node's --cpu-prof (the profile is written when it stops).
+// --cpu-prof DIR writes a CPU profile of the service over the idle window into DIR (bench/cpu-prof.mjs).
 import SQLite from 'better-sqlite3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -154,7 +154,8 @@ async function main(): Promise<void> {
     CACHESTORE_SUBNETS: `local-subnet=${subnet}`,
     CACHESTORE_LOG_LEVEL: 'silent',
     CACHESTORE_ACCOUNT_ID: ACCOUNT_ID,
-    ...(v['cpu-prof'] ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(v['cpu-prof'])}` } : {}),
+    // node refuses --cpu-prof in NODE_OPTIONS: a preloaded file profiles the idle window instead.
+    ...(v['cpu-prof'] ? { NODE_OPTIONS: `--import=${new URL('./cpu-prof.mjs', import.meta.url).href}`, CACHESTORE_BENCH_PROF_DIR: resolve(v['cpu-prof']) } : {}),
   };
   delete env.CACHESTORE_DATABASE_URL;
   const settings = Object.entries(passed).filter(([k]) => k !== 'CACHESTORE_DATABASE_URL').map(([k, x]) => `${k}=${x}`);
@@ -212,11 +213,17 @@ async function main(): Promise<void> {
   const load0 = await loadavg();
   const before = { svc: await ticks(pid), ref: await ticks(reference.pid!), eng: (await Promise.all(engines.map(ticks))).reduce((a, b) => a + b, 0) };
   const w0 = Date.now();
+  if (v['cpu-prof']) svc.child.kill('SIGUSR2'); // starts the profile
   await sleep(windowS * 1000);
   const wall = (Date.now() - w0) / 1000;
   const after = { svc: await ticks(pid), ref: await ticks(reference.pid!), eng: (await Promise.all(engines.map(ticks))).reduce((a, b) => a + b, 0) };
   reference.kill('SIGKILL');
   run.reference = undefined;
+  if (v['cpu-prof']) {
+    const from = svc.output().length;
+    svc.child.kill('SIGUSR2'); // writes it
+    console.log(`CPU profile of the idle window: ${(await waitFor('the profile', async () => /@@profile (.*)\n/.exec(svc.output().slice(from))?.[1], 30_000))}`);
+  }
   const cpu = (a: number, b: number) => ((b - a) / HZ / wall) * 100;
   const svcCpu = cpu(before.svc, after.svc);
   const refCpu = cpu(before.ref, after.ref);

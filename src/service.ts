@@ -88,18 +88,16 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     intervalMs: config.reconcileIntervalMs,
     healAfterMs: config.healAfterMs,
     sentinelTimings,
-    // Called only after start, once primaryWatch exists.
-    onTopologyChange: () => primaryWatch.invalidate(),
+    // A death told by a liveness link: a primary is failed over at once, anything else is
+    // looked at (and started again) at once. Called only after start, once primaryWatch exists.
+    onProcessDeath: (node, cluster) => void primaryWatch.died(node, cluster),
   });
   const primaryWatch = new PrimaryWatch({
     store,
-    driver,
     clock,
     logger,
-    intervalMs: config.primaryWatchMs,
-    timings: sentinelTimings,
-    // A dead standalone engine is looked at (and started again) at once, not at the next pass.
-    onDeadEngine: config.healAfterMs > 0 ? (id) => void reconciler.checkCluster(id) : undefined,
+    enabled: config.primaryWatchMs > 0,
+    lookAt: (id) => void reconciler.checkCluster(id),
   });
   const worker = new Worker({
     store,
@@ -115,7 +113,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     onFinished: (id) => {
       // Terminated and failed clusters lose their rules; a failed change keeps the stored list in force.
       allowLists.rebuild().catch((err: unknown) => logger.error({ err }, 'rebuilding the allow-list rules failed'));
-      primaryWatch.invalidate();
       void reconciler.checkCluster(id);
     },
   });
@@ -160,7 +157,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   await upgradeEngines({ store, driver, logger, timings: sentinelTimings, at: () => clock.now().toISOString() });
   await reconciler.check();
   reconciler.start();
-  primaryWatch.start();
   worker.start();
   scheduler.start();
   logger.info({ engines: engines.map((e) => e.version.name) }, 'engines found');
@@ -177,7 +173,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       if (closed) return;
       closed = true;
       await app.close();
-      primaryWatch.stop();
       await scheduler.stop();
       await reconciler.stop();
       await worker.stop();
