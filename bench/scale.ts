@@ -201,7 +201,16 @@ async function main(): Promise<void> {
     }
     return true;
   };
-  await waitFor('every cluster and instance RUNNING', settled, 120_000, 1000);
+  await waitFor('every cluster and instance RUNNING', settled, 120_000, 1000).catch(async (err) => {
+    for (const id of ids) {
+      const s = (await client.get(`/v1/clusters/${id}`)).body;
+      const off = instancesOf(s).filter((i) => i.service_state !== 'RUNNING');
+      if (s.service_state === 'RUNNING' && off.length === 0) continue;
+      const ev = (await client.get(`/v1/clusters/${id}/events`)).body.contents.map((e: { at: string; message: string }) => `${e.at} ${e.message}`);
+      console.error(`cluster ${s.name} ${s.service_state}: ${off.map((i) => `${i.name} ${i.role_type} ${i.service_state}`).join(', ')}; events:\n  ${ev.slice(-8).join('\n  ')}`);
+    }
+    throw err;
+  });
   // Sentinels find each other and the replicas within a few hellos; let that and any reconcile settle.
   await sleep(5000);
 

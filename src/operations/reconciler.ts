@@ -49,7 +49,7 @@ export interface WatchedCluster {
   ha: boolean;
 }
 
-/** A replica still copying its primary is looked at again this often, until it is RUNNING. */
+/** A cluster not settled (a replica copying, a live process not answering) is looked at again this often. */
 const SYNCING_LOOK_MS = 1000;
 
 type Outcome = 'started' | 'waiting' | 'failed' | 'gave-up';
@@ -188,8 +188,10 @@ export class Reconciler {
     if (!cluster.haEnabled) return this.reconcileStandalone(cluster, detail, nodes, healing);
 
     let obs = await this.observeAndRecord(detail, cluster.serviceState, nodes);
-    // Nothing tells when a replica has finished copying its primary: look again until it has.
-    if (obs.primary && obs.data.some((d) => d.info?.role === 'slave' && !d.info.linkUp)) this.wakeAt(cluster.id, Date.now() + SYNCING_LOOK_MS);
+    // Nothing tells when a replica has finished copying its primary, or when a process that runs
+    // but did not answer (a busy machine, a hung engine) answers again: look again until then,
+    // rather than leave its state wrong until the next full pass.
+    if (await this.unsettled(obs)) this.wakeAt(cluster.id, Date.now() + SYNCING_LOOK_MS);
     if (healing && (await this.healHa(cluster, detail, nodes, obs, secrets))) {
       // The whole cluster was started again: record what runs now.
       const fresh = await store.clusterDetail(null, cluster.id);
@@ -197,6 +199,15 @@ export class Reconciler {
       if (fresh && current) obs = await this.observeAndRecord(fresh, current.serviceState, clusterNodes(fresh, secrets, this.o.sentinelTimings ?? DEFAULT_SENTINEL_TIMINGS));
     }
     return obs.data.filter((d) => d.info).length + obs.sentinels.filter((s) => s.alive).length;
+  }
+
+  /** A replica still copying its primary, or a process that runs but did not answer. */
+  private async unsettled(obs: Observation): Promise<boolean> {
+    if (obs.primary && obs.data.some((d) => d.info?.role === 'slave' && !d.info.linkUp)) return true;
+    for (const n of [...obs.data.filter((d) => !d.info).map((d) => d.node), ...obs.sentinels.filter((x) => !x.alive).map((x) => x.node)]) {
+      if (await this.o.driver.isRunning(n)) return true;
+    }
+    return false;
   }
 
   /** Keeps a liveness link to every process of the cluster (links that are down are tried again). */
