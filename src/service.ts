@@ -123,18 +123,16 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     intervalMs: config.reconcileIntervalMs,
     healAfterMs: config.healAfterMs,
     sentinelTimings,
-    // Called only after start, once primaryWatch exists.
-    onTopologyChange: () => primaryWatch.invalidate(),
+    // A death told by a liveness link: a primary is failed over at once, anything else is
+    // looked at (and started again) at once. Called only after start, once primaryWatch exists.
+    onProcessDeath: (node, cluster) => void primaryWatch.died(node, cluster),
   });
   const primaryWatch = new PrimaryWatch({
     store,
-    driver,
     clock,
     logger,
-    intervalMs: config.primaryWatchMs,
-    timings: sentinelTimings,
-    // A dead standalone engine is looked at (and started again) at once, not at the next pass.
-    onDeadEngine: config.healAfterMs > 0 ? (id) => void reconciler.checkCluster(id) : undefined,
+    enabled: config.primaryWatchMs > 0,
+    lookAt: (id) => void reconciler.checkCluster(id),
   });
   const worker = new Worker({
     store,
@@ -150,7 +148,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     onFinished: (id) => {
       // Terminated and failed clusters lose their rules; a failed change keeps the stored list in force.
       allowLists.rebuild().catch((err: unknown) => logger.error({ err }, 'rebuilding the allow-list rules failed'));
-      primaryWatch.invalidate();
       void reconciler.checkCluster(id);
       // Work waiting for a window may go now (Unset Maintenance, or the request that kept it waiting ended).
       maintenance.checkCluster(id);
@@ -221,7 +218,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   await upgradeEngines({ store, driver, logger, timings: sentinelTimings, at: () => clock.now().toISOString() });
   await reconciler.check();
   reconciler.start();
-  primaryWatch.start();
   worker.start();
   scheduler.start();
   maintenance.start();
@@ -241,7 +237,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       if (closed) return;
       closed = true;
       await app.close();
-      primaryWatch.stop();
       await scheduler.stop();
       await maintenance.stop();
       await reconciler.stop();

@@ -1,120 +1,64 @@
 // Fast failover for the local driver. Sentinel alone needs down-after (1.1 s) to suspect a dead
-// primary, and more to agree. But this service knows for certain when a primary's process is
-// gone (its pid no longer carries the node's marker), so it checks every `intervalMs` and,
-// when a RUNNING HA cluster's primary has died, asks a Sentinel to fail over at once
-// (SENTINEL FAILOVER: no waiting for down-after or agreement). The Sentinels' own detection
-// stays as it is, for whatever this service does not see (it is down, or the host is).
-// The engines of standalone clusters are looked at too, less often (every STANDALONE_EVERY
-// ticks): a dead one is reported at once (onDeadEngine) so it is started again within moments.
+// primary, and more to agree. But this service is told at once when a data node's process dies
+// (its liveness link closes and the driver confirms the process gone: liveness.ts), so when that
+// node is a RUNNING HA cluster's primary it asks a Sentinel to fail over at once (SENTINEL
+// FAILOVER: no waiting for down-after or agreement). The Sentinels' own detection stays as it
+// is, for whatever this service does not see (it is down, or the host is). Every other death (a
+// replica, a Sentinel, a standalone engine) is handed to the reconciler to record and heal.
+// Nothing here runs while nothing dies: no timer, no store read (issue 15).
 import { runsBesideTheWorkload } from '../domain/lifecycle.js';
-import { withClient } from '../engines/replication.js';
+import { onDeath } from '../domain/liveness.js';
+import { sentinelMaster, withClient } from '../engines/replication.js';
 import type { Clock, Store } from '../domain/ports.js';
-import { endpointOf, type Driver } from '../drivers/driver.js';
-import { clusterNodes, masterName, type ClusterNodes, type SentinelTimings } from './nodes.js';
+import { endpointOf, type NodeSpec } from '../drivers/driver.js';
+import type { ClusterNodes } from './nodes.js';
 import type { Logger } from './worker.js';
 
-/** How often the list of clusters to watch is read again from the store. */
-const REFRESH_MS = 2000;
-/** Standalone engines are checked every this many ticks (about 1 s at the default 100 ms). */
-const STANDALONE_EVERY = 10;
-
 export class PrimaryWatch {
-  private timer: NodeJS.Timeout | null = null;
-  private ticking = false;
-  private watched: Array<{ clusterId: string; nodes: ClusterNodes; name: string; standalone: boolean }> = [];
-  private ticks = 0;
-  private refreshedAt = 0;
-  /** clusterId:nodeId of primaries already reported dead, so each death is handled once. */
-  private readonly handled = new Set<string>();
-
   constructor(
     private readonly o: {
       store: Store;
-      driver: Driver;
       clock: Clock;
       logger: Logger;
-      intervalMs: number;
-      timings: SentinelTimings;
-      /** A RUNNING standalone cluster's engine died. */
-      onDeadEngine?: (clusterId: string) => void;
+      /** The forced failover on (CACHESTORE_PRIMARY_WATCH_MS > 0). */
+      enabled: boolean;
+      /** Look at the cluster now: record what died and start healing it. */
+      lookAt: (clusterId: string) => void;
     },
   ) {}
 
-  start(): void {
-    if (this.timer || this.o.intervalMs <= 0) return;
-    this.timer = setInterval(() => void this.tick(), this.o.intervalMs);
-    this.timer.unref();
-  }
-
-  /** The topology changed (an operation ended, a failover was seen): read it again now. */
-  invalidate(): void {
-    this.refreshedAt = 0;
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-  }
-
-  private async refresh(): Promise<void> {
-    const clusters = (await this.o.store.clustersInStates(['RUNNING'])).filter((c) => c.haEnabled || this.o.onDeadEngine);
-    const next: typeof this.watched = [];
-    // A standalone cluster's one node never changes: read only the new ones (a refresh follows
-    // every finished operation, and there can be many standalone clusters).
-    const known = new Map(this.watched.filter((w) => w.standalone).map((w) => [w.clusterId, w]));
-    for (const c of clusters) {
-      const same = !c.haEnabled && known.get(c.id);
-      if (same) {
-        next.push(same);
-        continue;
-      }
-      const detail = await this.o.store.clusterDetail(null, c.id);
-      if (!detail) continue;
-      const nodes = clusterNodes(detail, await this.o.store.clusterSecrets(c.id), this.o.timings);
-      if (nodes.primary) next.push({ clusterId: c.id, nodes, name: masterName(detail), standalone: !c.haEnabled });
-    }
-    this.watched = next;
-    this.refreshedAt = Date.now();
-  }
-
-  private async tick(): Promise<void> {
-    if (this.ticking) return;
-    this.ticking = true;
+  /** A process of the cluster died (told by its liveness link, confirmed by the driver). */
+  async died(node: NodeSpec, cluster: { nodes: ClusterNodes; name: string; ha: boolean }): Promise<void> {
     try {
-      if (Date.now() - this.refreshedAt > REFRESH_MS) await this.refresh();
-      const standalones = this.ticks++ % STANDALONE_EVERY === 0;
-      for (const w of this.watched) {
-        if (w.standalone && !standalones) continue;
-        const primary = w.nodes.primary!;
-        const key = `${w.clusterId}:${primary.nodeId}`;
-        // Seen running again (healed, or primary again after a switchover): a next death counts.
-        if (await this.o.driver.isRunning(primary)) {
-          this.handled.delete(key);
-          continue;
-        }
-        if (this.handled.has(key)) continue;
-        this.handled.add(key);
-        if (w.standalone) {
-          this.o.onDeadEngine?.(w.clusterId);
-          continue;
-        }
-        await this.failover(w.clusterId, w.name, w.nodes, primary.ip);
-        this.refreshedAt = 0; // the primary changes: read the topology again soon
-      }
+      const dead = { kind: node.kind, ip: node.ip, port: node.port, storedPrimary: cluster.nodes.primary?.nodeId === node.nodeId };
+      // Whether the Sentinels still name it primary (they may have failed over already) is asked
+      // only of a death that may need the failover.
+      const mayFailOver = onDeath(dead, { ha: cluster.ha, fastFailover: this.o.enabled }, null) === 'fail-over';
+      const decision = mayFailOver ? onDeath(dead, { ha: true, fastFailover: true }, await this.sentinelsPrimary(cluster)) : 'look-at-cluster';
+      if (decision === 'fail-over' && (await this.failover(node.clusterId, cluster.name, cluster.nodes, node.ip))) return;
+      this.o.lookAt(node.clusterId);
     } catch (err) {
-      this.o.logger.warn({ err: String(err) }, 'primary watch failed');
-    } finally {
-      this.ticking = false;
+      this.o.logger.warn({ err: String(err), cluster_id: node.clusterId }, 'handling a dead process failed');
+      this.o.lookAt(node.clusterId);
     }
   }
 
-  private async failover(clusterId: string, name: string, nodes: ClusterNodes, deadIp: string): Promise<void> {
+  private async sentinelsPrimary(cluster: { nodes: ClusterNodes; name: string }): Promise<{ ip: string; port: number } | null> {
+    for (const s of cluster.nodes.sentinels) {
+      const m = await sentinelMaster(endpointOf(s), cluster.name).catch(() => null);
+      if (m) return m;
+    }
+    return null;
+  }
+
+  /** Returns true when a Sentinel took the failover on (its events then bring the new topology). */
+  private async failover(clusterId: string, name: string, nodes: ClusterNodes, deadIp: string): Promise<boolean> {
     // Only a cluster that nothing else is changing: a stop or restart ends primaries on purpose.
     // A backup changes no process: a primary that dies during one is failed over as ever.
     const cluster = await this.o.store.findCluster(null, clusterId);
-    if (cluster?.serviceState !== 'RUNNING') return;
+    if (cluster?.serviceState !== 'RUNNING') return false;
     const active = await this.o.store.activeRequest(clusterId);
-    if (active && !runsBesideTheWorkload(active.operation)) return;
+    if (active && !runsBesideTheWorkload(active.operation)) return true;
     for (const s of nodes.sentinels) {
       try {
         await withClient(endpointOf(s), (c) => c.call('SENTINEL', 'FAILOVER', name), 500);
@@ -124,7 +68,8 @@ export class PrimaryWatch {
       }
       await this.o.store.addEvent(clusterId, null, `the primary's engine on ${deadIp} died; asked Sentinel to fail over at once`, this.o.clock.now().toISOString());
       this.o.logger.info({ cluster_id: clusterId }, 'primary died: forced a Sentinel failover');
-      return;
+      return true;
     }
+    return false;
   }
 }

@@ -3,6 +3,12 @@
 // and starts again those that died (a host reboot); then it repeats the check periodically,
 // whenever a Sentinel reports a topology change, and when the primary watch sees an engine die.
 //
+// Between passes it is told rather than asking (issue 15): every data node has a liveness link
+// (liveness.ts) and every Sentinel its event subscription (sentinel-watch.ts); a link that closes
+// on a process the driver confirms dead is a death, handed to `onProcessDeath` (the primary watch:
+// fail over a primary at once, else look at the cluster here). The periodic pass is only a safety
+// net for what no event reported, so its default is long.
+//
 // A dead engine or Sentinel of a cluster that should run (RUNNING, or ERROR because of the death
 // itself; not STOPPED, not while an operation runs, not while automatic restarts are held) is
 // started again from its own files: at once, then with a backoff; a crash loop holds automatic
@@ -15,7 +21,8 @@ import type { Clock, ClusterSecrets, Store } from '../domain/ports.js';
 import { DEFAULT_RESTART_POLICY, restartDecision, type RestartPolicy } from '../domain/self-healing.js';
 import type { Driver, NodeSpec } from '../drivers/driver.js';
 import { NodeStartError, recoverWholeCluster, startNode } from './cluster-recovery.js';
-import { clusterNodes, DEFAULT_SENTINEL_TIMINGS, type ClusterNodes, type SentinelTimings } from './nodes.js';
+import { clusterNodes, DEFAULT_SENTINEL_TIMINGS, masterName, type ClusterNodes, type SentinelTimings } from './nodes.js';
+import { ProcessLinks } from './liveness.js';
 import { SentinelWatcher } from './sentinel-watch.js';
 import { diskErrorLines, diskVerdicts } from './disk-watch.js';
 import { applyObservation, observe, type Observation } from './topology.js';
@@ -32,7 +39,19 @@ export interface ReconcilerOptions {
   sentinelTimings?: SentinelTimings;
   /** Called when a reconcile recorded a change of roles or states. */
   onTopologyChange?: () => void;
+  /** A watched process died (confirmed by the driver); without it, the cluster is looked at. */
+  onProcessDeath?: (node: NodeSpec, cluster: WatchedCluster) => void;
 }
+
+/** What the watch knows of a cluster, as of the last look at it. */
+export interface WatchedCluster {
+  nodes: ClusterNodes;
+  name: string;
+  ha: boolean;
+}
+
+/** A cluster not settled (a replica copying, a live process not answering) is looked at again this often. */
+const SYNCING_LOOK_MS = 1000;
 
 type Outcome = 'started' | 'waiting' | 'failed' | 'gave-up';
 
@@ -53,12 +72,18 @@ export class Reconciler {
   private readonly policy: RestartPolicy | null;
   private stopped = false;
   readonly watcher: SentinelWatcher;
+  readonly links: ProcessLinks;
+  private readonly watched = new Map<string, WatchedCluster>();
   private first = true;
   /** Data nodes seen with a full disk (`<cluster id>/<instance id>`), so each change is said once. */
   private readonly diskFull = new Set<string>();
 
   constructor(private readonly o: ReconcilerOptions) {
-    this.watcher = new SentinelWatcher((id) => void this.checkCluster(id), o.logger);
+    // A Sentinel subscription that closes: a death if the driver finds the Sentinel gone.
+    const sentinelClosed = (node: NodeSpec) =>
+      void o.driver.isRunning(node).then((running) => (running ? undefined : this.died(node)), () => undefined);
+    this.watcher = new SentinelWatcher((id) => void this.checkCluster(id), o.logger, undefined, undefined, sentinelClosed);
+    this.links = new ProcessLinks({ isRunning: (n) => o.driver.isRunning(n), onDeath: (n) => this.died(n), logger: o.logger });
     const first = o.healAfterMs ?? 0;
     this.policy = first > 0 ? { ...DEFAULT_RESTART_POLICY, firstDelayMs: first, maxDelayMs: Math.max(first, DEFAULT_RESTART_POLICY.maxDelayMs) } : null;
   }
@@ -76,6 +101,7 @@ export class Reconciler {
     for (const w of this.wakeups.values()) clearTimeout(w.timer);
     this.wakeups.clear();
     this.watcher.close();
+    this.links.close();
     await this.checking;
     await Promise.allSettled([...this.perCluster.values()]);
   }
@@ -107,7 +133,7 @@ export class Reconciler {
     try {
       const clusters = await this.o.store.clustersInStates(['RUNNING', 'ERROR']);
       const live = new Set(clusters.map((c) => c.id));
-      for (const id of this.watcher.watching()) if (!live.has(id)) this.watcher.drop(id);
+      for (const id of new Set([...this.watcher.watching(), ...this.links.watching()])) if (!live.has(id)) this.unwatch(id);
       for (const cluster of clusters) {
         // One cluster at a time, through checkCluster so a check already running is shared.
         const p = this.perCluster.get(cluster.id);
@@ -146,7 +172,7 @@ export class Reconciler {
   private async reconcile(cluster: Cluster): Promise<number> {
     const { store } = this.o;
     if (cluster.serviceState !== 'RUNNING' && cluster.serviceState !== 'ERROR') {
-      this.watcher.drop(cluster.id);
+      this.unwatch(cluster.id);
       this.forget(cluster.id);
       return 0;
     }
@@ -161,11 +187,15 @@ export class Reconciler {
     const secrets = await store.clusterSecrets(cluster.id);
     const nodes = clusterNodes(detail, secrets, this.o.sentinelTimings ?? DEFAULT_SENTINEL_TIMINGS);
     const healing = this.policy !== null && (await store.autoRestartHold(cluster.id)) === null;
+    this.watch(cluster, detail, nodes);
     if (!cluster.haEnabled) return this.reconcileStandalone(cluster, detail, nodes, healing);
 
-    this.watcher.ensure(cluster.id, nodes.sentinels);
     const full = await this.lookAtDisks(cluster, detail, nodes);
     let obs = await this.observeAndRecord(detail, cluster.serviceState, nodes, full);
+    // Nothing tells when a replica has finished copying its primary, or when a process that runs
+    // but did not answer (a busy machine, a hung engine) answers again: look again until then,
+    // rather than leave its state wrong until the next full pass.
+    if (await this.unsettled(obs)) this.wakeAt(cluster.id, Date.now() + SYNCING_LOOK_MS);
     if (healing && (await this.healHa(cluster, detail, nodes, obs, secrets))) {
       // The whole cluster was started again: record what runs now.
       const fresh = await store.clusterDetail(null, cluster.id);
@@ -173,6 +203,36 @@ export class Reconciler {
       if (fresh && current) obs = await this.observeAndRecord(fresh, current.serviceState, clusterNodes(fresh, secrets, this.o.sentinelTimings ?? DEFAULT_SENTINEL_TIMINGS));
     }
     return obs.data.filter((d) => d.info).length + obs.sentinels.filter((s) => s.alive).length;
+  }
+
+  /** A replica still copying its primary, or a process that runs but did not answer. */
+  private async unsettled(obs: Observation): Promise<boolean> {
+    if (obs.primary && obs.data.some((d) => d.info?.role === 'slave' && !d.info.linkUp)) return true;
+    for (const n of [...obs.data.filter((d) => !d.info).map((d) => d.node), ...obs.sentinels.filter((x) => !x.alive).map((x) => x.node)]) {
+      if (await this.o.driver.isRunning(n)) return true;
+    }
+    return false;
+  }
+
+  /** Keeps a liveness link to every process of the cluster (links that are down are tried again). */
+  private watch(cluster: Cluster, detail: ClusterDetail, nodes: ClusterNodes): void {
+    this.watched.set(cluster.id, { nodes, name: masterName(detail), ha: cluster.haEnabled });
+    if (cluster.haEnabled) this.watcher.ensure(cluster.id, nodes.sentinels);
+    this.links.ensure(cluster.id, nodes.data);
+  }
+
+  private unwatch(clusterId: string): void {
+    this.watcher.drop(clusterId);
+    this.links.drop(clusterId);
+    this.watched.delete(clusterId);
+  }
+
+  /** A watched process died. */
+  private died(node: NodeSpec): void {
+    if (this.stopped) return;
+    const cluster = this.watched.get(node.clusterId);
+    if (cluster && this.o.onProcessDeath) this.o.onProcessDeath(node, cluster);
+    else void this.checkCluster(node.clusterId);
   }
 
   private async observeAndRecord(detail: ClusterDetail, previous: Cluster['serviceState'], nodes: ClusterNodes, diskFull?: Set<string>): Promise<Observation> {

@@ -1,6 +1,9 @@
 // Listens to the Sentinels of every HA cluster, so a failover reaches the API within moments
 // instead of at the next periodic reconcile: any topology event schedules a reconcile of that
 // cluster (debounced), and a second one shortly after, when Sentinel has settled.
+// Each subscription is also the Sentinel's liveness link (see liveness.ts): when a connection
+// that was up closes, `onClosed` is told (the caller asks the driver whether the Sentinel died),
+// and when it is up again after that, the cluster is looked at (events may have been missed).
 import { Redis } from 'ioredis';
 import { endpointOf, type NodeSpec } from '../drivers/driver.js';
 import type { Logger } from './worker.js';
@@ -19,6 +22,7 @@ export class SentinelWatcher {
     private readonly logger: Logger,
     private readonly debounceMs = 100,
     private readonly settleMs = 1500,
+    private readonly onClosed: (node: NodeSpec) => void = () => undefined,
   ) {}
 
   watching(): string[] {
@@ -47,10 +51,20 @@ export class SentinelWatcher {
         autoResubscribe: false,
       });
       c.on('error', () => undefined);
+      let up = false;
+      let wasClosed = false;
+      c.on('close', () => {
+        if (!up) return; // a reconnect attempt that failed: reported when it went down
+        up = false;
+        wasClosed = true;
+        if (this.subs.get(clusterId)?.clients.includes(c)) this.onClosed(s);
+      });
       c.on('pmessage', (_pattern: string, channel: string) => {
         if (INTERESTING.has(channel)) this.schedule(clusterId);
       });
       c.on('ready', () => {
+        up = true;
+        if (wasClosed) this.schedule(clusterId);
         c.psubscribe('*').catch((err) => this.logger.warn({ err: String(err), sentinel: `${s.ip}:${s.port}` }, 'sentinel subscription failed'));
       });
       return c;
