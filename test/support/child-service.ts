@@ -33,9 +33,14 @@ export interface ChildService {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
+/** Every service a test of this process started and that has not exited. */
+const started = new Set<ChildProcess>();
+
 export async function startChildService(env: Record<string, string>, keys = { accessKey: 'child-key', secretKey: 'child-secret-value' }): Promise<ChildService> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // setpriv --pdeathsig: the kernel ends the service with this test process, so a test that
+  // timed out (vitest does not stop its function) never leaves a service running after the file.
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -51,6 +56,8 @@ export async function startChildService(env: Record<string, string>, keys = { ac
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -128,6 +135,8 @@ export function useChildServices(prefix: string): ChildServices {
   });
   afterAll(async () => {
     await s.current?.kill('SIGKILL');
+    // Also those a timed-out test started after its afterEach had run.
+    for (const c of started) c.kill('SIGKILL');
     await killEnginesUnder(s.dataDir);
     // Loop devices are the kernel's: never leave one behind (rm cannot remove a mount point).
     await unmountVolumesUnder(s.dataDir);
