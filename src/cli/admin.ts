@@ -6,12 +6,13 @@
 // every level and one-line errors come with it.
 import { access } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
-import { databaseOf } from '../config.js';
+import { databaseOf, dataDirOf } from '../config.js';
 import { AccountService, type AccessKeyInfo, type Account } from '../domain/accounts.js';
 import { DomainError } from '../domain/errors.js';
 import { systemClock } from '../domain/ports.js';
 import { openDatabase, type DatabaseConfig } from '../store/db.js';
 import { SqlStore } from '../store/sql-store.js';
+import { loadSecretBox } from '../store/master-key.js';
 
 export interface AdminIo {
   out: (text: string) => void;
@@ -62,7 +63,12 @@ async function withService<T>(cmd: Command, io: AdminIo, work: (accounts: Accoun
   }
   let store: SqlStore;
   try {
-    store = new SqlStore(await openDatabase(config));
+    // Issued secret keys are sealed like the service seals them: with its master key.
+    const { box } = await loadSecretBox(dataDirOf(env), {
+      masterKey: env.CACHESTORE_MASTER_KEY || undefined,
+      previousMasterKeys: (env.CACHESTORE_MASTER_KEY_PREVIOUS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
+    }, { create: false });
+    store = new SqlStore(await openDatabase(config), box);
   } catch (err) {
     const where = config.kind === 'sqlite' ? config.file : redactUrl(config.url);
     throw new AdminFailure(`cannot open the store at ${where}: ${oneLine(err instanceof Error ? err.message : String(err))}`);

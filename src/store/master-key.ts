@@ -10,7 +10,12 @@ import { parseMasterKey, SecretBox } from './secret-box.js';
 
 export const MASTER_KEY_FILE = 'master.key';
 
-export async function loadSecretBox(dataDir: string, env: { masterKey?: string; previousMasterKeys: string[] }): Promise<{ box: SecretBox; source: string }> {
+/** `create: false` (the admin commands): a missing key file is an error, never a new key. */
+export async function loadSecretBox(
+  dataDir: string,
+  env: { masterKey?: string; previousMasterKeys: string[] },
+  opts: { create?: boolean } = {},
+): Promise<{ box: SecretBox; source: string }> {
   const previous = env.previousMasterKeys.map((k, i) => parseMasterKey(k, `CACHESTORE_MASTER_KEY_PREVIOUS (entry ${i + 1})`));
   if (env.masterKey) return { box: new SecretBox(parseMasterKey(env.masterKey, 'CACHESTORE_MASTER_KEY'), previous), source: 'CACHESTORE_MASTER_KEY' };
   const file = join(dataDir, MASTER_KEY_FILE);
@@ -19,6 +24,7 @@ export async function loadSecretBox(dataDir: string, env: { masterKey?: string; 
     text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if (opts.create === false) throw new Error(`no master key: neither CACHESTORE_MASTER_KEY nor ${file} (the service makes it at its first start)`);
     text = randomBytes(32).toString('hex');
     // 'wx': two starts racing never end with two different keys.
     await writeFile(file, `${text}\n`, { mode: 0o600, flag: 'wx' }).catch(async (e: NodeJS.ErrnoException) => {

@@ -1,7 +1,7 @@
 // Versioned migrations, applied at start by Kysely's Migrator. Never edit a released one: add
 // the next. Names sort by their timestamp prefix.
 import { newServiceSecret } from '../domain/ids.js';
-import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const migrations: Record<string, Migration> = {
   '2026-11-27-001-initial': {
@@ -244,6 +244,16 @@ const migrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('used_signatures_pk', ['access_key', 'signature'])
         .execute();
       await db.schema.createIndex('used_signatures_expiry').on('used_signatures').column('expires_at_ms').execute();
+    },
+  },
+  '2026-12-01-031-sealed-secret-widths': {
+    async up(db: Kysely<any>) {
+      // Sealed secrets (store/secret-box.ts) are longer than the plaintext the columns were sized
+      // for. SQLite does not enforce varchar lengths; PostgreSQL does.
+      if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return;
+      await db.schema.alterTable('clusters').alterColumn('password', (c) => c.setDataType('text')).execute();
+      await db.schema.alterTable('clusters').alterColumn('service_secret', (c) => c.setDataType('text')).execute();
+      await db.schema.alterTable('credentials').alterColumn('secret_key', (c) => c.setDataType('text')).execute();
     },
   },
 };

@@ -206,7 +206,7 @@ export class SqlStore implements Store, AccountStore {
   /** Revoked keys too (revokedAt set): the HTTP layer says so to a caller who signed with one. */
   async findCredential(accessKey: string): Promise<Credential | undefined> {
     const r = await this.db.selectFrom('credentials').selectAll().where('access_key', '=', accessKey).executeTakeFirst();
-    return r && { accessKey: r.access_key, secretKey: r.secret_key, accountId: r.account_id, userId: r.user_id, revokedAt: r.revoked_at };
+    return r && { accessKey: r.access_key, secretKey: this.open(r.secret_key, `credentials.secret_key:${r.access_key}`), accountId: r.account_id, userId: r.user_id, revokedAt: r.revoked_at };
   }
 
   private signaturesSincePurge = 0;
@@ -228,10 +228,11 @@ export class SqlStore implements Store, AccountStore {
 
   /** Saves an issued key, or replaces the secret and account of the same access key. */
   async saveCredential(c: Credential): Promise<void> {
+    const sealed = this.seal(c.secretKey, `credentials.secret_key:${c.accessKey}`);
     await this.db
       .insertInto('credentials')
-      .values({ access_key: c.accessKey, secret_key: c.secretKey, account_id: c.accountId, user_id: c.userId, created_at: new Date().toISOString(), kind: 'issued' })
-      .onConflict((oc) => oc.column('access_key').doUpdateSet({ secret_key: c.secretKey, account_id: c.accountId, user_id: c.userId }))
+      .values({ access_key: c.accessKey, secret_key: sealed, account_id: c.accountId, user_id: c.userId, created_at: new Date().toISOString(), kind: 'issued' })
+      .onConflict((oc) => oc.column('access_key').doUpdateSet({ secret_key: sealed, account_id: c.accountId, user_id: c.userId }))
       .execute();
   }
 
@@ -262,7 +263,7 @@ export class SqlStore implements Store, AccountStore {
   async insertAccessKey(c: Credential, kind: AccessKeyKind, description: string | null, at: string): Promise<void> {
     await this.db
       .insertInto('credentials')
-      .values({ access_key: c.accessKey, secret_key: c.secretKey, account_id: c.accountId, user_id: c.userId, created_at: at, kind, description })
+      .values({ access_key: c.accessKey, secret_key: this.seal(c.secretKey, `credentials.secret_key:${c.accessKey}`), account_id: c.accountId, user_id: c.userId, created_at: at, kind, description })
       .execute();
   }
 
@@ -290,10 +291,11 @@ export class SqlStore implements Store, AccountStore {
   async saveBootstrapCredential(c: Credential, at: string): Promise<{ revoked: string[]; revokedItself: boolean }> {
     return this.db.transaction().execute(async (trx) => {
       // The new key first: a start that dies half-way never leaves no bootstrap key in force.
+      const sealed = this.seal(c.secretKey, `credentials.secret_key:${c.accessKey}`);
       await trx
         .insertInto('credentials')
-        .values({ access_key: c.accessKey, secret_key: c.secretKey, account_id: c.accountId, user_id: c.userId, created_at: at, kind: 'bootstrap' })
-        .onConflict((oc) => oc.column('access_key').doUpdateSet({ secret_key: c.secretKey, account_id: c.accountId, user_id: c.userId, kind: 'bootstrap' }))
+        .values({ access_key: c.accessKey, secret_key: sealed, account_id: c.accountId, user_id: c.userId, created_at: at, kind: 'bootstrap' })
+        .onConflict((oc) => oc.column('access_key').doUpdateSet({ secret_key: sealed, account_id: c.accountId, user_id: c.userId, kind: 'bootstrap' }))
         .execute();
       const own = await trx.selectFrom('credentials').select('revoked_at').where('access_key', '=', c.accessKey).executeTakeFirstOrThrow();
       const stale = await trx
@@ -496,6 +498,12 @@ export class SqlStore implements Store, AccountStore {
       if (Object.keys(patch).length === 0) continue;
       await this.db.updateTable('clusters').set(patch).where('id', '=', r.id).execute();
       n += Object.keys(patch).length;
+    }
+    for (const r of await this.db.selectFrom('credentials').select(['access_key', 'secret_key']).execute()) {
+      if (box.isCurrent(r.secret_key)) continue;
+      const place = `credentials.secret_key:${r.access_key}`;
+      await this.db.updateTable('credentials').set({ secret_key: box.seal(box.open(r.secret_key, place), place) }).where('access_key', '=', r.access_key).execute();
+      n++;
     }
     // SQLite: the old values' pages linger in the write-ahead log until it is emptied.
     if (n > 0 && !(this.db.getExecutor().adapter instanceof PostgresAdapter)) await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(this.db);

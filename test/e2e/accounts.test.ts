@@ -3,6 +3,7 @@
 // every instance sharing the store, a new bootstrap credential revokes the old one, keys of one
 // account never see another's clusters, secrets are shown only at issue, and bad input is one
 // line and a non-zero exit.
+import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,7 +60,8 @@ describe('keys issued and revoked on two service instances sharing one PostgreSQ
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
     if (db.config.kind !== 'postgres') throw new Error('expected PostgreSQL');
-    env = { CACHESTORE_DATABASE_URL: db.config.url };
+    // Replicas on one store share its master key (secrets are sealed with it).
+    env = { CACHESTORE_DATABASE_URL: db.config.url, CACHESTORE_MASTER_KEY: randomBytes(32).toString('hex') };
     a = await startHarness(env);
     b = await startHarness(env);
   });

@@ -2,6 +2,7 @@
 // timestamp but not the body, so without this a replayed Create Cluster with another body made a
 // second cluster with the attacker's name and password. State-changing requests are accepted once,
 // on every instance of the service (the ledger is in the shared store); GETs may repeat.
+import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
@@ -16,8 +17,10 @@ beforeAll(async () => {
   db = await createTestDatabase('postgres');
   if (db.config.kind !== 'postgres') throw new Error('expected PostgreSQL');
   // Two instances of the service on one store, as two replicas behind a load balancer.
-  a = await startHarness({ CACHESTORE_DATABASE_URL: db.config.url });
-  b = await startHarness({ CACHESTORE_DATABASE_URL: db.config.url });
+  // Replicas on one store share its master key (secrets are sealed with it).
+  const shared = { CACHESTORE_DATABASE_URL: db.config.url, CACHESTORE_MASTER_KEY: randomBytes(32).toString('hex') };
+  a = await startHarness(shared);
+  b = await startHarness(shared);
 }, 60_000);
 
 afterAll(async () => {

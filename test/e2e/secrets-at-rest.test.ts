@@ -1,4 +1,4 @@
-// Cluster passwords and the service's engine secrets are sealed in the store (AES-256-GCM with a
+// Cluster passwords, the service's engine secrets and API secret keys are sealed in the store (AES-256-GCM with a
 // master key): the database file and its WAL never hold them in the clear, the key file is mode
 // 600, a rotation through the environment seals everything again, plaintext from an earlier
 // version is sealed at start, and a store sealed with a key the service lacks stops the start
@@ -67,6 +67,9 @@ describe('secrets at rest', () => {
     expect(raw.password).toMatch(/^enc:v1:[0-9a-f]{8}:/);
     expect(raw.service_secret).toMatch(/^enc:v1:[0-9a-f]{8}:/);
     for (const bytes of storeFiles()) expect(bytes.includes(Buffer.from(PASSWORD))).toBe(false);
+    // Nor the API secret key the service checks signatures with (the harness gives it in the
+    // environment): sealed too, and the signed requests of this test still pass.
+    for (const bytes of storeFiles()) expect(bytes.includes(Buffer.from(h.config.bootstrap.secretKey!))).toBe(false);
     expect(statSync(join(h.dataDir, 'master.key')).mode & 0o777).toBe(0o600);
     // The service still manages the cluster with what it sealed: a rolling restart completes.
     await restartCompletes();
