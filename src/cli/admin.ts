@@ -125,10 +125,10 @@ export function adminCommand(opts: AdminOptions = {}): Command {
       'after',
       `
 Examples:
-  cachestore admin accounts create acme
-  cachestore admin keys issue --account acme --description "acme CI"
-  cachestore admin keys list --account acme
-  cachestore admin keys revoke <access key>`,
+  $ cachestore admin accounts create acme
+  $ cachestore admin keys issue --account acme --description "acme CI"
+  $ cachestore admin keys list --account acme
+  $ cachestore admin keys revoke <access key>`,
     );
 
   /** Runs an action; what goes wrong is one line on stderr and exit code 1. */
@@ -152,7 +152,7 @@ Examples:
     .description('create an account; prints its id (what Scp-AccountId carries)')
     .argument('<name>', '3 to 64 characters: lower-case letters, digits and dashes')
     .addOption(outputOption())
-    .addHelpText('after', '\nExample:\n  cachestore admin accounts create acme')
+    .addHelpText('after', '\nExample:\n  $ cachestore admin accounts create acme')
     .action(
       act(async (cmd, name: string) => {
         const a = await withService(cmd, io, (s) => s.createAccount(name));
@@ -163,6 +163,7 @@ Examples:
   accounts
     .command('list')
     .description('list every account')
+    .addHelpText('after', '\nExample:\n  $ cachestore admin accounts list -o json')
     .addOption(outputOption())
     .action(
       act(async (cmd) => {
@@ -179,7 +180,7 @@ Examples:
     .requiredOption('--account <name-or-id>', 'the account the key acts for')
     .option('--description <text>', 'what the key is for (shown by keys list)')
     .addOption(outputOption())
-    .addHelpText('after', '\nExample:\n  cachestore admin keys issue --account acme --description "acme CI"')
+    .addHelpText('after', '\nExample:\n  $ cachestore admin keys issue --account acme --description "acme CI"')
     .action(
       act(async (cmd) => {
         const o = cmd.opts<{ account: string; description?: string; output: string }>();
@@ -208,6 +209,7 @@ Examples:
   keys
     .command('list')
     .description('list access keys (never their secrets), revoked ones too')
+    .addHelpText('after', '\nExample:\n  $ cachestore admin keys list --account acme -o json')
     .option('--account <name-or-id>', 'only this account\'s keys')
     .addOption(outputOption())
     .action(
@@ -232,6 +234,7 @@ Examples:
   keys
     .command('revoke')
     .description('revoke an access key: requests signed with it get 401 at once, on every instance')
+    .addHelpText('after', '\nExample:\n  $ cachestore admin keys revoke 3q0VbX2mK9')
     .argument('<access-key>', 'as keys list shows it')
     .action(
       act(async (cmd, accessKey: string) => {
