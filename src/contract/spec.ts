@@ -1,9 +1,9 @@
 // The vendor's OpenAPI document is the single source of truth for routes, request validation
 // and the response shapes we promise. Everything here is derived from the YAML at start-up, so
 // the document we serve equals the contract by construction (spec-first).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
+import { createRequire } from 'node:module';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'delete' | 'patch';
 
@@ -34,9 +34,15 @@ export type OpenApiDocument = Record<string, any>;
 
 let cached: OpenApiDocument | undefined;
 
-/** The vendor document, parsed once. Callers must not mutate it. */
+/** The same document as JSON, written beside the YAML by `npm run build` (dist/ only). */
+const CONTRACT_JSON = CONTRACT_FILE.replace(/\.yaml$/, '.json');
+
+/** The vendor document, parsed once (from the build's JSON when there is one). Callers must not mutate it. */
 export function contractDocument(): OpenApiDocument {
-  cached ??= parse(readFileSync(CONTRACT_FILE, 'utf8')) as OpenApiDocument;
+  // (The YAML parser is loaded only where there is no JSON: from source, in development and tests.)
+  cached ??= (existsSync(CONTRACT_JSON)
+    ? JSON.parse(readFileSync(CONTRACT_JSON, 'utf8'))
+    : (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(readFileSync(CONTRACT_FILE, 'utf8'))) as OpenApiDocument;
   return cached;
 }
 

@@ -3,14 +3,11 @@
 // its schema up to date.
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
-import pg from 'pg';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 
 export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
 
-// int8 (bigint) columns hold millisecond times, well inside Number's exact range.
-pg.types.setTypeParser(20, (v) => Number(v));
 
 export async function openDatabase(config: DatabaseConfig): Promise<Kysely<Database>> {
   let db: Kysely<Database>;
@@ -25,6 +22,10 @@ export async function openDatabase(config: DatabaseConfig): Promise<Kysely<Datab
     sqlite.pragma('secure_delete = ON');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   } else {
+    // Loaded only for a PostgreSQL store: the embedded default starts without it (~80 ms).
+    const { default: pg } = await import('pg');
+    // int8 (bigint) columns hold millisecond times, well inside Number's exact range.
+    pg.types.setTypeParser(20, (v: string) => Number(v));
     const pool = new pg.Pool({ connectionString: config.url, max: 10 });
     // An idle connection that the server ends (restart, failover, admin) is reported here, after
     // the pool has dropped it; the next query opens a new one. Unlistened, Node would treat the
