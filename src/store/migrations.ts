@@ -256,6 +256,14 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('credentials').alterColumn('secret_key', (c) => c.setDataType('text')).execute();
     },
   },
+  '2026-12-01-032-ordered-cluster-reads': {
+    async up(db: Kysely<any>) {
+      // Show Cluster reads a cluster's groups and instances in their order: with the position in
+      // the index, SQLite reads them in order instead of sorting in a temporary B-tree each time.
+      await db.schema.createIndex('instance_groups_cluster_position').on('instance_groups').columns(['cluster_id', 'position']).execute();
+      await db.schema.createIndex('instances_cluster_position').on('instances').columns(['cluster_id', 'position']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
