@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { buildValidators } from '../../src/contract/validators.js';
 import { createBody, engineVersions, startHarness, type Harness, settle as settleCreate } from '../support/harness.js';
 import { expectErrorShape } from '../support/errors.js';
+import { VALID_BODIES } from '../support/contract-bodies.js';
 
 const CONTRACT_YAML = fileURLToPath(new URL('../../src/contract/cachestore-1.0.openapi.yaml', import.meta.url));
 const contract = parse(readFileSync(CONTRACT_YAML, 'utf8')) as { paths: Record<string, Record<string, any>>; components: unknown; openapi: string; info: unknown };
@@ -114,16 +115,7 @@ describe('routing of every contract operation', () => {
   const QUERY: Record<string, string> = { cachestoreListParameters: '?dbaas_parameter_group_id=pg1' };
   /** Valid bodies, so an operation that is not built yet can answer 501 rather than 400. */
   const BODIES: Record<string, unknown> = {
-    cachestoreSetBlockStorageSize: { size_gb: 64 },
-    cachestoreRemoveBackupHistories: { backup_history_number: ['1'] },
-    cachestoreSetBackup: { retention_period_day: '7', starting_time_hour: '3' },
-    cachestoreSetCommands: { commands: [{ id: 'c1', name: 'FLUSHALL', new_value: 'NOFLUSH' }] },
-    cachestoreSetMaintenance: { start_day_of_week: 'SUN', start_minute: '00', start_time: '02', term_hour: '2' },
-    cachestoreSetParameterValues: { parameters: [{ id: 'p1', new_value: 'yes', old_value: 'no' }] },
-    cachestoreCreateRestore: { name: 'restored', instance_name_prefix: 'rst', server_type_name: 'redis1v1m2' },
-    cachestoreSetSecurityGroupRules: { add_ip_addresses: ['10.0.0.1'], del_ip_addresses: [] },
-    cachestoreSwitchoverCluster: { switch_host_name: 'tst-02' },
-    cachestoreSetServerType: { server_type_name: 'redis1v2m4' },
+    ...VALID_BODIES,
     cachestoreCreateCluster: {}, // implemented: an empty body is a 400 naming the required fields
   };
   /** What the implemented operations answer for unknown ids (docs/CONTRACT.md). */

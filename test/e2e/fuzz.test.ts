@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXTENSION_PATHS } from '../../src/contract/extensions.js';
 import { contractOperations } from '../../src/contract/spec.js';
+import { VALID_BODIES } from '../support/contract-bodies.js';
 import { createBody, engineVersions, settle, startHarness, type Harness } from '../support/harness.js';
 
 const RUNS = 10_000;
@@ -39,20 +40,10 @@ const OPS: Op[] = [
 
 /** Near-valid starting points: bodies the contract accepts (Create Cluster's gets a made-up engine). */
 function validBody(operationId: string, engineId: string): Record<string, unknown> | undefined {
-  const bodies: Record<string, Record<string, unknown>> = {
-    cachestoreCreateCluster: createBody({ id: engineId, product_image_type: 'Redis OSS Sentinel' }, { dbaas_engine_version_id: 'no-such-engine-version' }),
-    cachestoreSetBlockStorageSize: { size_gb: 64 },
-    cachestoreRemoveBackupHistories: { backup_history_number: ['1'] },
-    cachestoreSetBackup: { retention_period_day: '7', starting_time_hour: '3' },
-    cachestoreSetCommands: { commands: [{ id: 'c1', name: 'FLUSHALL', new_value: 'NOFLUSH' }] },
-    cachestoreSetMaintenance: { start_day_of_week: 'SUN', start_minute: '00', start_time: '02', term_hour: '2' },
-    cachestoreSetParameterValues: { parameters: [{ id: 'p1', new_value: 'yes', old_value: 'no' }] },
-    cachestoreCreateRestore: { name: 'restored', instance_name_prefix: 'rst', server_type_name: 'redis1v1m2', backup_history_number: '1' },
-    cachestoreSetSecurityGroupRules: { add_ip_addresses: ['10.0.0.1'], del_ip_addresses: [] },
-    cachestoreSwitchoverCluster: { switch_host_name: 'tst-02' },
-    cachestoreSetServerType: { server_type_name: 'redis1v2m4' },
-  };
-  return bodies[operationId];
+  if (operationId === 'cachestoreCreateCluster') {
+    return createBody({ id: engineId, product_image_type: 'Redis OSS Sentinel' }, { dbaas_engine_version_id: 'no-such-engine-version' });
+  }
+  return VALID_BODIES[operationId];
 }
 
 const hostileSegment = fc.constantFrom('..', '.', '%2e%2e', ' ', 'null', '-1', '0', 'a'.repeat(300), '\u0000', '💥', "' OR 1=1 --", '<script>', '{cluster_id}');

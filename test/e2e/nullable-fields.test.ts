@@ -3,6 +3,7 @@
 // cluster the same request would give without it: compared field by field with a twin created
 // without them, on both engines, then a restore whose optional fields are all null.
 import { Redis } from 'ioredis';
+import { pingWith } from '../support/dataset.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completes, createBody, engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
 import { expectErrorShape } from '../support/errors.js';
@@ -48,17 +49,6 @@ function comparable(show: any): unknown {
   );
 }
 
-async function ping(ip: string, port: number): Promise<string> {
-  const c = new Redis({ host: ip, port, password: PASSWORD, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    return await c.ping();
-  } finally {
-    c.disconnect();
-  }
-}
-
 describe.each(['Redis', 'Valkey'])('%s: Create Cluster with every nullable field null', (kind) => {
   it('is created as if the fields were absent (defaults: ports 6378/26378, no backups, no maintenance window)', async () => {
     const engine = engines.find((e) => e.product_image_type.startsWith(kind))!;
@@ -73,7 +63,7 @@ describe.each(['Redis', 'Valkey'])('%s: Create Cluster with every nullable field
     expect(shown.service_state).toBe('RUNNING');
     expect(shown.init_config_option.database_port).toBe(6378);
     expect(shown.init_config_option.backup_option).toEqual({ retention_period_day: null, starting_time_hour: null });
-    expect(await ping(primaryOf(shown)!.service_ip_address, 6378)).toBe('PONG');
+    expect(await pingWith(primaryOf(shown)!.service_ip_address, 6378, PASSWORD)).toBe('PONG');
   });
 });
 
@@ -85,7 +75,7 @@ it('HA: sentinel_port, database_port, backup and maintenance options null take t
   expect(shown.ha_enabled).toBe(true);
   expect(shown.init_config_option.database_port).toBe(6378);
   expect(shown.init_config_option.sentinel_port).toBe(26378);
-  expect(await ping(primaryOf(shown)!.service_ip_address, 6378)).toBe('PONG');
+  expect(await pingWith(primaryOf(shown)!.service_ip_address, 6378, PASSWORD)).toBe('PONG');
   const sentinel = new Redis({ host: primaryOf(shown)!.service_ip_address, port: 26378, password: PASSWORD, lazyConnect: true, retryStrategy: () => null });
   sentinel.on('error', () => undefined);
   try {

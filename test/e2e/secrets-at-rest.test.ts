@@ -9,7 +9,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretBox } from '../../src/store/secret-box.js';
-import { Redis } from 'ioredis';
+import { pingWith } from '../support/dataset.js';
 import { createBody, engineVersions, settle, startHarness, type Harness } from '../support/harness.js';
 
 const PASSWORD = 'Zq9!distinctive';
@@ -43,15 +43,8 @@ function rawSecrets(): { password: string; service_secret: string } {
   }
 }
 
-async function pong(): Promise<string> {
-  const c = new Redis({ host: ip, port: 6378, password: PASSWORD, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    return await c.ping();
-  } finally {
-    c.disconnect();
-  }
+function pong(): Promise<string> {
+  return pingWith(ip, 6378, PASSWORD);
 }
 
 async function restartCompletes(): Promise<void> {

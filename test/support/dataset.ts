@@ -5,10 +5,21 @@ import { Redis } from 'ioredis';
 
 export const PASSWORD = 'Secr3t!pass';
 
-export function connectTo(ip: string, port = 6378): Redis {
-  const c = new Redis({ host: ip, port, password: PASSWORD, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+export function connectTo(ip: string, port = 6378, password = PASSWORD): Redis {
+  const c = new Redis({ host: ip, port, password, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
   c.on('error', () => undefined);
   return c;
+}
+
+/** PING as the tenant with `password`: 'PONG', or the engine's refusal as an error. */
+export async function pingWith(ip: string, port: number, password = PASSWORD): Promise<string> {
+  const c = connectTo(ip, port, password);
+  try {
+    await c.connect();
+    return await c.ping();
+  } finally {
+    c.disconnect();
+  }
 }
 
 /**
