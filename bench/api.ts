@@ -137,6 +137,8 @@ interface Target {
   /** The requests one connection sends in turn (headers built just before each run). */
   requests: () => Array<{ method: 'GET'; path: string; headers?: Record<string, string> }>;
   port: number;
+  /** The process that answers (for its CPU time). */
+  pid: number;
   goal: string;
 }
 
@@ -144,11 +146,22 @@ interface Run {
   rps: number;
   p99: number;
   bad: number;
+  /** The server process's CPU time (user + system) per answer, in µs. */
+  cpuUs: number;
+}
+
+/** CPU time of a process so far, in µs (utime + stime of /proc/<pid>/stat, at 100 ticks/s). */
+function cpuTimeUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 async function load(t: Target, connections: number, seconds: number): Promise<Run> {
+  const before = cpuTimeUs(t.pid);
   const r = await autocannon({ url: `http://127.0.0.1:${t.port}`, connections, duration: seconds, requests: t.requests() });
-  return { rps: r.requests.average, p99: r.latency.p99, bad: r.non2xx + r.errors + r.timeouts };
+  const answers = r.requests.total;
+  return { rps: r.requests.average, p99: r.latency.p99, bad: r.non2xx + r.errors + r.timeouts, cpuUs: answers ? (cpuTimeUs(t.pid) - before) / answers : 0 };
 }
 
 const median = (xs: number[]) => {
@@ -250,12 +263,13 @@ async function main(): Promise<void> {
   // 100 clusters, in turn, for Show (so no answer can come from one hot row only).
   const some = ids.slice(0, 100);
   const signed = (path: string) => ({ method: 'GET' as const, path, headers: { host: `127.0.0.1:${port}`, ...svc.client.headers('GET', `http://127.0.0.1:${port}${path}`) } });
+  const svcPid = svc.child.pid!;
   const all: Array<Target & { key: string }> = [
-    { key: 'bare', name: 'bare route', port: bare.port, goal: 'reference', requests: () => some.map((id) => ({ method: 'GET', path: `/v1/clusters/${id}` })) },
-    { key: 'healthz', name: '/healthz', port, goal: '', requests: () => [{ method: 'GET', path: '/healthz' }] },
-    { key: 'show', name: 'Show Cluster', port, goal: '>= 0.5x bare, p99 <= 5 ms', requests: () => some.map((id) => signed(`/v1/clusters/${id}`)) },
-    { key: 'list', name: 'List Clusters (20)', port, goal: 'p99 <= 10 ms', requests: () => [signed('/v1/clusters?size=20&page=0')] },
-    { key: 'openapi', name: '/openapi.json', port, goal: 'bytes prepared once', requests: () => [{ method: 'GET', path: '/openapi.json' }] },
+    { key: 'bare', name: 'bare route', port: bare.port, pid: bare.child.pid!, goal: 'reference', requests: () => some.map((id) => ({ method: 'GET', path: `/v1/clusters/${id}` })) },
+    { key: 'healthz', pid: svcPid, name: '/healthz', port, goal: '', requests: () => [{ method: 'GET', path: '/healthz' }] },
+    { key: 'show', pid: svcPid, name: 'Show Cluster', port, goal: '>= 0.5x bare, p99 <= 5 ms', requests: () => some.map((id) => signed(`/v1/clusters/${id}`)) },
+    { key: 'list', pid: svcPid, name: 'List Clusters (20)', port, goal: 'p99 <= 10 ms', requests: () => [signed('/v1/clusters?size=20&page=0')] },
+    { key: 'openapi', pid: svcPid, name: '/openapi.json', port, goal: 'bytes prepared once', requests: () => [{ method: 'GET', path: '/openapi.json' }] },
   ];
   const targets = all.filter((t) => t.key === 'bare' || o.only.length === 0 || o.only.includes(t.key));
 
@@ -273,18 +287,23 @@ async function main(): Promise<void> {
     for (const t of targets) {
       const r = await load(t, o.connections, o.seconds);
       runs.get(t.name)!.push(r);
-      console.log(`  round ${round}  ${t.name.padEnd(20)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${String(r.p99).padStart(3)} ms${r.bad ? `  (${r.bad} non-2xx/errors!)` : ''}`);
+      console.log(
+        `  round ${round}  ${t.name.padEnd(20)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${String(r.p99).padStart(3)} ms  ${r.cpuUs.toFixed(0).padStart(5)} µs CPU/answer${r.bad ? `  (${r.bad} non-2xx/errors!)` : ''}`,
+      );
     }
   }
 
   // 5. Medians, and ratios to the bare route of the same round.
   const bareRuns = runs.get('bare route')!;
-  console.log(`\n${'target'.padEnd(20)} ${'req/s'.padStart(7)} ${'p99 ms'.padStart(7)} ${'x bare'.padStart(7)}  goal`);
+  // CPU per answer is the figure a loaded machine disturbs least (the server's own work, not the
+  // time it waited for a core): its ratio tells the throughput ratio a quiet machine would show.
+  console.log(`\n${'target'.padEnd(20)} ${'req/s'.padStart(7)} ${'p99 ms'.padStart(7)} ${'x bare'.padStart(7)} ${'µs CPU'.padStart(7)} ${'bare/CPU'.padStart(8)}  goal`);
   for (const t of targets) {
     const rs = runs.get(t.name)!;
     const ratio = median(rs.map((r, i) => r.rps / bareRuns[i].rps));
+    const cpuRatio = median(rs.map((r, i) => (r.cpuUs ? bareRuns[i].cpuUs / r.cpuUs : 0)));
     console.log(
-      `${t.name.padEnd(20)} ${median(rs.map((r) => r.rps)).toFixed(0).padStart(7)} ${median(rs.map((r) => r.p99)).toFixed(0).padStart(7)} ${ratio.toFixed(2).padStart(7)}  ${t.goal}`,
+      `${t.name.padEnd(20)} ${median(rs.map((r) => r.rps)).toFixed(0).padStart(7)} ${median(rs.map((r) => r.p99)).toFixed(0).padStart(7)} ${ratio.toFixed(2).padStart(7)} ${median(rs.map((r) => r.cpuUs)).toFixed(0).padStart(7)} ${cpuRatio.toFixed(2).padStart(8)}  ${t.goal}`,
     );
   }
   const bad = [...runs.values()].flat().reduce((a, r) => a + r.bad, 0);

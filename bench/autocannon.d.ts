@@ -3,6 +3,8 @@ declare module 'autocannon' {
   interface Histogram {
     average: number;
     p50: number;
+    /** requests: how many answers came in all. */
+    total: number;
     p99: number;
   }
   interface Options {

@@ -24,9 +24,11 @@ export interface ClusterSecrets {
   serviceSecret: string;
 }
 
-export interface ClusterSummary extends Cluster {
-  instanceCount: number;
-}
+/** What List Clusters shows of a cluster: the store reads no more (issue 17: List p99). */
+export type ClusterSummary = Pick<
+  Cluster,
+  'id' | 'accountId' | 'name' | 'haEnabled' | 'serviceState' | 'createdAt' | 'createdBy' | 'modifiedAt' | 'modifiedBy'
+> & { instanceCount: number };
 
 export interface NewCluster {
   cluster: Cluster;

@@ -3,6 +3,7 @@
 // tests check each response against the YAML with unknown properties forbidden.
 import type { EngineVersion, ServerType } from '../domain/catalog.js';
 import type { ClusterPage } from '../domain/cluster-service.js';
+import type { ClusterSummary } from '../domain/ports.js';
 import type { BackupHistory, Cluster, ClusterDetail, OperationRequest } from '../domain/model.js';
 import type { CommandView } from '../domain/command-service.js';
 import type { ParameterPage, ParameterValue } from '../domain/parameter-service.js';
@@ -14,7 +15,7 @@ export function asyncResponse(requestId: string, resourceId: string) {
   return { request_id: requestId, resource: { id: resourceId } };
 }
 
-function clusterSummary(c: Cluster & { instanceCount: number }) {
+function clusterSummary(c: ClusterSummary) {
   return {
     account_id: c.accountId,
     created_at: c.createdAt,

@@ -20,7 +20,9 @@ export async function openDatabase(config: DatabaseConfig): Promise<Kysely<Datab
     // Deleted and overwritten content is zeroed, so a secret sealed again (or a row removed)
     // does not linger in free pages of the file.
     sqlite.pragma('secure_delete = ON');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    const cached = withStatementCache(sqlite);
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
+    directReaders.set(db, directReader(sqlite, cached));
   } else {
     // Loaded only for a PostgreSQL store: the embedded default starts without it (~80 ms).
     const { default: pg } = await import('pg');
@@ -40,6 +42,27 @@ export async function openDatabase(config: DatabaseConfig): Promise<Kysely<Datab
     throw new Error(`database migration ${failed ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
   return db;
+}
+
+/** Runs a read statement at once; undefined when it must wait its turn through Kysely. */
+export type DirectReader = (sqlText: string, values: readonly unknown[]) => unknown[] | undefined;
+
+const directReaders = new WeakMap<Kysely<Database>, DirectReader>();
+
+/**
+ * A SQLite store's reads without Kysely's asynchronous round (its connection lock, promises and
+ * result copy: about a third of a Show Cluster's store time, `npm run bench:api`); undefined for
+ * PostgreSQL. better-sqlite3 runs a statement synchronously, so a read cannot interleave with
+ * another statement; only while a transaction is open (Kysely holds the one connection across
+ * awaits) would it see uncommitted rows, so then it answers undefined and the caller goes
+ * through Kysely, which waits for the transaction to end.
+ */
+export function directReaderOf(db: Kysely<Database>): DirectReader | undefined {
+  return directReaders.get(db);
+}
+
+function directReader(sqlite: SQLite.Database, cached: SqliteDatabase): DirectReader {
+  return (sqlText, values) => (sqlite.inTransaction ? undefined : (cached.prepare(sqlText).all(values as unknown[]) as unknown[]));
 }
 
 /**

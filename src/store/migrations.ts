@@ -264,6 +264,17 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('instances_cluster_position').on('instances').columns(['cluster_id', 'position']).execute();
     },
   },
+  '2026-12-01-033-list-order-indexes': {
+    async up(db: Kysely<any>) {
+      // List Clusters reads a page of 20 in the order asked, ties by id: with these the database
+      // walks the index from either end and stops after the page, where it sorted every cluster
+      // of the account, with all their columns, for each page (p99 26 ms at 1,000 clusters).
+      for (const field of ['created_at', 'name', 'service_state']) {
+        await db.schema.createIndex(`clusters_list_live_${field}`).on('clusters').columns(['account_id', 'live', field, 'id']).execute();
+      }
+      await db.schema.createIndex('clusters_list_state_created_at').on('clusters').columns(['account_id', 'service_state', 'created_at', 'id']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

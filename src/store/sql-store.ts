@@ -8,6 +8,7 @@ import type {
 } from '../domain/model.js';
 import { UniqueViolation, type ClusterQuery, type ClusterSecrets, type ClusterSummary, type Lease, type NewCluster, type Store } from '../domain/ports.js';
 import type { BackupHistoriesTable, ClustersTable, Database, InstancesTable, RequestsTable } from './schema.js';
+import { directReaderOf, type DirectReader } from './db.js';
 import type { SecretBox } from './secret-box.js';
 
 const ADDRESS_RELEASED: ServiceState[] = ['TERMINATED', 'FAILED'];
@@ -155,9 +156,15 @@ const CLUSTER_COLUMNS = [
   'created_at', 'created_by', 'modified_at', 'modified_by',
 ] as const;
 
+/** What List Clusters shows (ClusterSummary), and nothing more. */
+const LIST_COLUMNS = ['id', 'account_id', 'name', 'ha_enabled', 'service_state', 'created_at', 'created_by', 'modified_at', 'modified_by'] as const;
+type ListRow = Pick<Selectable<ClustersTable>, (typeof LIST_COLUMNS)[number]> & { instance_count: number | null };
+
 export class SqlStore implements Store, AccountStore {
   /** PostgreSQL sorts text by the database's collation (often en_US: case- and dash-blind). */
   private readonly postgres: boolean;
+  /** SQLite: the hot reads (Show, List, the key lookup) skip Kysely's asynchronous round. */
+  private readonly direct: DirectReader | undefined;
 
   /**
    * Show Cluster's reads, built and compiled once and run with each call's values (in the order
@@ -169,6 +176,7 @@ export class SqlStore implements Store, AccountStore {
     clusterOfAccount: CompiledQuery<Selectable<ClustersTable>>;
     groups: CompiledQuery<Selectable<Database['instance_groups']>>;
     instances: CompiledQuery<Selectable<InstancesTable>>;
+    credential: CompiledQuery<Selectable<Database['credentials']>>;
   };
 
   /**
@@ -180,12 +188,14 @@ export class SqlStore implements Store, AccountStore {
     private readonly box?: SecretBox,
   ) {
     this.postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+    this.direct = directReaderOf(db);
     const cluster = db.selectFrom('clusters').select(CLUSTER_COLUMNS).where('id', '=', '<id>');
     this.reads = {
       cluster: cluster.compile() as CompiledQuery<Selectable<ClustersTable>>,
       clusterOfAccount: cluster.where('account_id', '=', '<account>').compile() as CompiledQuery<Selectable<ClustersTable>>,
       groups: db.selectFrom('instance_groups').selectAll().where('cluster_id', '=', '<id>').orderBy('position').compile(),
       instances: db.selectFrom('instances').selectAll().where('cluster_id', '=', '<id>').orderBy('position').compile(),
+      credential: db.selectFrom('credentials').selectAll().where('access_key', '=', '<id>').compile(),
     };
     // The values are passed by position: the placeholders must come in the order read() is given.
     for (const [name, q] of Object.entries(this.reads)) {
@@ -196,6 +206,8 @@ export class SqlStore implements Store, AccountStore {
 
   /** Runs a query of `reads` with these values for its placeholders. */
   private async read<R>(q: CompiledQuery<R>, values: unknown[]): Promise<R[]> {
+    const rows = this.direct?.(q.sql, values) as R[] | undefined;
+    if (rows) return rows;
     return (await this.db.executeQuery<R>(CompiledQuery.raw(q.sql, values) as CompiledQuery<R>)).rows;
   }
 
@@ -205,8 +217,26 @@ export class SqlStore implements Store, AccountStore {
 
   /** Revoked keys too (revokedAt set): the HTTP layer says so to a caller who signed with one. */
   async findCredential(accessKey: string): Promise<Credential | undefined> {
-    const r = await this.db.selectFrom('credentials').selectAll().where('access_key', '=', accessKey).executeTakeFirst();
-    return r && { accessKey: r.access_key, secretKey: this.open(r.secret_key, `credentials.secret_key:${r.access_key}`), accountId: r.account_id, userId: r.user_id, revokedAt: r.revoked_at };
+    const [r] = await this.read(this.reads.credential, [accessKey]);
+    return r && { accessKey: r.access_key, secretKey: this.openKeySecret(r.access_key, r.secret_key), accountId: r.account_id, userId: r.user_id, revokedAt: r.revoked_at };
+  }
+
+  /**
+   * Opened secret keys by their sealed text: the key is still read from the store on every
+   * request (a revocation holds at once), but the same sealed value is not decrypted again.
+   * A new secret or a new master key seals differently, so an entry is never stale.
+   */
+  private readonly openedKeySecrets = new Map<string, string>();
+
+  private openKeySecret(accessKey: string, sealed: string): string {
+    const key = `${accessKey}\n${sealed}`;
+    let secret = this.openedKeySecrets.get(key);
+    if (secret === undefined) {
+      secret = this.open(sealed, `credentials.secret_key:${accessKey}`);
+      if (this.openedKeySecrets.size >= 1000) this.openedKeySecrets.delete(this.openedKeySecrets.keys().next().value!);
+      this.openedKeySecrets.set(key, secret);
+    }
+    return secret;
   }
 
   private signaturesSincePurge = 0;
@@ -431,28 +461,62 @@ export class SqlStore implements Store, AccountStore {
   }
 
   async listClusters(accountId: string, q: ClusterQuery): Promise<{ clusters: ClusterSummary[]; total: number }> {
-    let base = this.db.selectFrom('clusters').where('account_id', '=', accountId);
-    if (q.serviceState) base = base.where('service_state', '=', q.serviceState);
+    const shape = this.listShape(q);
+    const values: unknown[] = [accountId, ...(q.serviceState ? [q.serviceState] : []), ...(q.name ? [`%${escapeLike(q.name.toLowerCase())}%`] : [])];
+    const [totalRow] = await this.read(shape.count, values);
+    const rows = await this.read(shape.page, [...values, q.size, q.page * q.size]);
+    return {
+      total: Number(totalRow?.n ?? 0),
+      clusters: rows.map((r) => ({
+        id: r.id,
+        accountId: r.account_id,
+        name: r.name,
+        haEnabled: r.ha_enabled === 1,
+        serviceState: r.service_state as ServiceState,
+        createdAt: r.created_at,
+        createdBy: r.created_by,
+        modifiedAt: r.modified_at,
+        modifiedBy: r.modified_by,
+        instanceCount: Number(r.instance_count ?? 0),
+      })),
+    };
+  }
+
+  /** List Clusters' two statements for one shape of query, built and compiled once each. */
+  private readonly listShapes = new Map<string, { count: CompiledQuery<{ n: number }>; page: CompiledQuery<ListRow> }>();
+
+  private listShape(q: ClusterQuery) {
+    const key = `${q.sortField}:${q.sortDir}:${q.serviceState ? 's' : ''}${q.name ? 'n' : ''}`;
+    let shape = this.listShapes.get(key);
+    if (shape) return shape;
+    // Placeholders in the order listClusters passes values: account, state, name, limit, offset.
+    let base = this.db.selectFrom('clusters').where('account_id', '=', '<account>');
     // Terminated clusters stay visible through Show Cluster and the service_state filter only.
-    else base = base.where('live', '=', 1);
+    base = q.serviceState ? base.where('service_state', '=', '<state>') : base.where('live', '=', sql.lit(1));
     // Case-insensitive substring match, the same on SQLite and PostgreSQL.
-    if (q.name) base = base.where(sql<boolean>`lower(${sql.ref('name')}) like ${`%${escapeLike(q.name.toLowerCase())}%`} escape '\\'`);
-    const totalRow = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
-    const rows = await base
-      .select(CLUSTER_COLUMNS)
+    if (q.name) base = base.where(sql<boolean>`lower(${sql.ref('name')}) like ${'<name>'} escape '\\'`);
+    const page = base
+      .select(LIST_COLUMNS)
       .select((eb) =>
         eb.selectFrom('instances').whereRef('instances.cluster_id', '=', 'clusters.id').select((e) => e.fn.countAll<number>().as('c')).as('instance_count'),
       )
       // Names in code-point order on both, as SQLite's BINARY collation gives them.
       .orderBy(q.sortField === 'name' && this.postgres ? sql`${sql.ref('name')} collate "C"` : sql.ref(q.sortField), q.sortDir)
-      .orderBy('id', 'asc')
-      .limit(q.size)
-      .offset(q.page * q.size)
-      .execute();
-    return {
-      total: Number(totalRow?.n ?? 0),
-      clusters: rows.map((r) => ({ ...toCluster({ ...r, password: '', service_secret: null }), instanceCount: Number(r.instance_count ?? 0) })),
+      // Ties by id in the same direction, so an index of (account, live|state, field, id) gives
+      // the page in order, read from either end, with no sort of the account's every cluster.
+      .orderBy('id', q.sortDir)
+      .limit(1)
+      .offset(0);
+    shape = {
+      count: base.select((eb) => eb.fn.countAll<number>().as('n')).compile() as CompiledQuery<{ n: number }>,
+      page: page.compile() as CompiledQuery<ListRow>,
     };
+    const expected = ['<account>', ...(q.serviceState ? ['<state>'] : []), ...(q.name ? ['<name>'] : [])];
+    if (JSON.stringify(shape.page.parameters) !== JSON.stringify([...expected, 1, 0]) || JSON.stringify(shape.count.parameters) !== JSON.stringify(expected)) {
+      throw new Error(`sql-store: list ${key} has parameters ${JSON.stringify(shape.page.parameters)}`);
+    }
+    this.listShapes.set(key, shape);
+    return shape;
   }
 
   async clustersInStates(states: ServiceState[]): Promise<Cluster[]> {

@@ -1,8 +1,11 @@
 // withStatementCache (db.ts): a statement is prepared once per SQL text and reused, at most
 // `max` are kept, and results stay those of the database as it is now.
 import SQLite from 'better-sqlite3';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { withStatementCache } from './db.js';
+import { directReaderOf, openDatabase, withStatementCache } from './db.js';
 
 let raw: SQLite.Database;
 afterEach(() => raw?.close());
@@ -39,5 +42,28 @@ describe('withStatementCache', () => {
     raw.exec('alter table t add column v text');
     expect(db.prepare('select * from t')).toBe(select);
     expect(select.all([])).toEqual([{ id: 1, v: null }]);
+  });
+});
+
+describe('direct reads (directReaderOf)', () => {
+  it('never see what an open transaction wrote: they wait for it through Kysely', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cachestore-direct-'));
+    const db = await openDatabase({ kind: 'sqlite', file: join(dir, 'store.db') });
+    try {
+      const read = directReaderOf(db)!;
+      const q = 'select name from accounts where id = ?';
+      expect(read(q, ['a1'])).toEqual([]);
+      let readDuring: unknown[] | undefined | 'none' = 'none';
+      await db.transaction().execute(async (trx) => {
+        await trx.insertInto('accounts').values({ id: 'a1', name: 'one', created_at: 'now' }).execute();
+        readDuring = read(q, ['a1']);
+      });
+      // Inside the transaction the direct path declined (undefined), rather than read the row.
+      expect(readDuring).toBeUndefined();
+      expect(read(q, ['a1'])).toEqual([{ name: 'one' }]);
+    } finally {
+      await db.destroy();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
