@@ -47,3 +47,33 @@ export function diskVerdict(status: PersistenceStatus | null, volume: { totalByt
   }
   return { full: false, detail: space };
 }
+
+/**
+ * What an engine's log line says about its disk: that a write failed for want of space, or that
+ * it writes again. Both engines log these (Redis OSS and Valkey word them alike). Pure.
+ */
+export function diskLogSignal(line: string): 'full' | 'writable' | null {
+  if (/No space left on device|Short write while writing|Error writing to the AOF|Write error saving DB|Background saving error/i.test(line)) return 'full';
+  if (/write error looks solved|can write again|Background saving terminated with success|Background AOF rewrite finished successfully/i.test(line)) return 'writable';
+  return null;
+}
+
+/**
+ * Whether new log lines call for a look at the node's cluster now (instead of at the next
+ * periodic pass): a disk failure always; a success only after a failure was seen (a snapshot
+ * succeeding is routine otherwise). Returns the look and whether a failure is still the last word.
+ */
+export function diskLogLook(failing: boolean, lines: string[]): { look: boolean; failing: boolean } {
+  let look = false;
+  for (const line of lines) {
+    const s = diskLogSignal(line);
+    if (s === 'full') {
+      look = true;
+      failing = true;
+    } else if (s === 'writable' && failing) {
+      look = true;
+      failing = false;
+    }
+  }
+  return { look, failing };
+}

@@ -110,6 +110,12 @@ export interface Driver {
   growVolume(node: NodeSpec): Promise<boolean>;
   /** The data node's volume now; null when it has none. */
   volumeUsage(node: NodeSpec): Promise<VolumeUsage | null>;
+  /**
+   * Calls `onLines` with the lines the node's engine logs from now on, as it writes them (the
+   * local driver is told by the kernel, inotify; nothing is read while the engine is quiet).
+   * Returns the function that stops it.
+   */
+  followLog(node: NodeSpec, onLines: (lines: string[]) => void): () => void;
 }
 
 /**

@@ -22,6 +22,7 @@ import { DEFAULT_RESTART_POLICY, restartDecision, type RestartPolicy } from '../
 import type { Driver, NodeSpec } from '../drivers/driver.js';
 import { NodeStartError, recoverWholeCluster, startNode } from './cluster-recovery.js';
 import { clusterNodes, DEFAULT_SENTINEL_TIMINGS, masterName, type ClusterNodes, type SentinelTimings } from './nodes.js';
+import { DiskAlarms } from './disk-alarms.js';
 import { ProcessLinks } from './liveness.js';
 import { SentinelWatcher } from './sentinel-watch.js';
 import { diskErrorLines, diskVerdicts } from './disk-watch.js';
@@ -73,6 +74,7 @@ export class Reconciler {
   private stopped = false;
   readonly watcher: SentinelWatcher;
   readonly links: ProcessLinks;
+  private readonly diskAlarms: DiskAlarms;
   private readonly watched = new Map<string, WatchedCluster>();
   private first = true;
   /** Data nodes seen with a full disk (`<cluster id>/<instance id>`), so each change is said once. */
@@ -84,6 +86,7 @@ export class Reconciler {
       void o.driver.isRunning(node).then((running) => (running ? undefined : this.died(node)), () => undefined);
     this.watcher = new SentinelWatcher((id) => void this.checkCluster(id), o.logger, undefined, undefined, sentinelClosed);
     this.links = new ProcessLinks({ isRunning: (n) => o.driver.isRunning(n), onDeath: (n) => this.died(n), logger: o.logger });
+    this.diskAlarms = new DiskAlarms({ driver: o.driver, onAlarm: (id) => void this.lookAgain(id) });
     const first = o.healAfterMs ?? 0;
     this.policy = first > 0 ? { ...DEFAULT_RESTART_POLICY, firstDelayMs: first, maxDelayMs: Math.max(first, DEFAULT_RESTART_POLICY.maxDelayMs) } : null;
   }
@@ -102,6 +105,7 @@ export class Reconciler {
     this.wakeups.clear();
     this.watcher.close();
     this.links.close();
+    this.diskAlarms.close();
     await this.checking;
     await Promise.allSettled([...this.perCluster.values()]);
   }
@@ -126,6 +130,13 @@ export class Reconciler {
       .finally(() => this.perCluster.delete(id));
     this.perCluster.set(id, p);
     return p;
+  }
+
+  /** A fresh look at the cluster, after any look already under way (which may predate the news). */
+  private async lookAgain(id: string): Promise<void> {
+    if (this.stopped) return;
+    await this.perCluster.get(id);
+    if (!this.stopped) await this.checkCluster(id);
   }
 
   private async pass(): Promise<void> {
@@ -219,11 +230,13 @@ export class Reconciler {
     this.watched.set(cluster.id, { nodes, name: masterName(detail), ha: cluster.haEnabled });
     if (cluster.haEnabled) this.watcher.ensure(cluster.id, nodes.sentinels);
     this.links.ensure(cluster.id, nodes.data);
+    if (this.o.driver.volumesUnavailable === null) this.diskAlarms.ensure(cluster.id, nodes.data);
   }
 
   private unwatch(clusterId: string): void {
     this.watcher.drop(clusterId);
     this.links.drop(clusterId);
+    this.diskAlarms.drop(clusterId);
     this.watched.delete(clusterId);
   }
 

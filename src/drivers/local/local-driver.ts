@@ -12,6 +12,7 @@ import { ping, shutdown } from '../../engines/client.js';
 import type { EngineBinaries } from '../../engines/detect.js';
 import type { EngineKind } from '../../domain/model.js';
 import { endpointOf, type Driver, type NodeSpec, type PersistedState, type VolumeUsage } from '../driver.js';
+import { followFile } from './log-follower.js';
 import type { LoopVolumes } from './volumes.js';
 import { findEnginesIn, identify, inspect, isAdoptable, isSameProcess, parseStat, signal, waitForExit, type ProcessIdentity } from './processes.js';
 
@@ -239,6 +240,10 @@ export class LocalDriver implements Driver {
     const log = (await this.lastLogLines(node, 3)).join(' | ');
     const text = `${stderr.trim()} ${log}`.trim() || 'no output';
     return masked(node, text).slice(0, 600);
+  }
+
+  followLog(node: NodeSpec, onLines: (lines: string[]) => void): () => void {
+    return followFile(this.paths(node).log, (lines) => onLines(lines.map((l) => masked(node, l))));
   }
 
   async lastLogLines(node: NodeSpec, count: number): Promise<string[]> {
