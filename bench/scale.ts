@@ -110,7 +110,10 @@ function cleanup(): Promise<void> {
   })();
   return cleaning;
 }
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
+// `on`, not `once`: a Ctrl-C reaches this process twice (from the terminal and relayed by tsx's
+// parent), and with `once` the second one killed it halfway through the clean-up, leaving the
+// engines running. Every signal now waits for the one clean-up.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void cleanup().finally(() => process.exit(130)));
 
 /** Live processes whose working directory lies under `dir` (engines change into their data dir). */
 async function pidsUnder(dir: string): Promise<number[]> {
