@@ -175,21 +175,22 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const scheduler = new BackupScheduler({ store, backups, clock: opts.scheduleClock ?? clock, logger, intervalMs: config.backupScheduleMs });
   const engineConfig = new EngineConfig(store);
   const maintenanceService = new MaintenanceService({ store, clusters, clock: opts.scheduleClock ?? clock, onReleased: () => worker.notify() });
+  // The binaries are read again: after `apt-get upgrade` they report a newer patch, and the
+  // catalogue and every launch from then on use it. An engine not found this time (e.g. its
+  // package is being replaced) keeps what was found before.
+  const refreshEngines = async () => {
+    for (const e of await detectEngines(config.enginePath)) {
+      const i = engines.findIndex((x) => x.version.engine === e.version.engine);
+      if (i >= 0) engines[i] = e;
+      else engines.push(e);
+    }
+    return versions();
+  };
   const maintenance = new MaintenanceScheduler({
     maintenance: maintenanceService,
     logger,
     intervalMs: config.maintenanceCheckMs,
-    // The binaries are read again: after `apt-get upgrade` they report a newer patch, and the
-    // catalogue and every launch from then on use it. An engine not found this time (e.g. its
-    // package is being replaced) keeps what was found before.
-    refreshEngines: async () => {
-      for (const e of await detectEngines(config.enginePath)) {
-        const i = engines.findIndex((x) => x.version.engine === e.version.engine);
-        if (i >= 0) engines[i] = e;
-        else engines.push(e);
-      }
-      return versions();
-    },
+    refreshEngines,
   });
   const app = await buildApp({
     clusters,
@@ -225,9 +226,18 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const duties = new Duties({ store, reconciler, scheduler, maintenance, logger, followMs: shared ? leadership.renewMs : 0, now: () => clock.now() });
   // With SQLite this process is the only one: it leads. On PostgreSQL the processes elect one.
   let election: LeaderElection | null = null;
+  let refreshTimer: NodeJS.Timeout | null = null;
   if (shared) {
     election = new LeaderElection({ store, id: worker.id, logger, timings: leadership, lead: () => duties.take(), resign: () => duties.drop() });
     await election.start();
+    // The leader reads the installed engines at each maintenance look; the others read them as
+    // often, so every process's catalogue and launches use the same patch.
+    if (config.maintenanceCheckMs > 0) {
+      refreshTimer = setInterval(() => {
+        if (!election?.isLeading()) refreshEngines().catch((err: unknown) => logger.warn({ err }, 'reading the installed engines failed'));
+      }, config.maintenanceCheckMs);
+      refreshTimer.unref();
+    }
   } else {
     await duties.take();
   }
@@ -249,6 +259,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       if (closed) return;
       closed = true;
       await app.close();
+      if (refreshTimer) clearInterval(refreshTimer);
       // A leader gives its lease up: another process takes the duties at once.
       if (election) await election.stop();
       else await duties.drop();
