@@ -58,6 +58,27 @@ async function killAndReplace(victim: ChildService): Promise<{ survivor: ChildSe
   return { survivor: services[0], replacement: startOne() };
 }
 
+/**
+ * Waits until the request has recorded `step` (the process then pauses), SIGKILLs the process
+ * running it, and waits for another to complete it; a new process takes the killed one's place.
+ * Returns a survivor to ask.
+ */
+async function killMidwayAndFinish(requestId: string, step: string): Promise<ChildService> {
+  await waitStep(services[0], requestId, step, 60_000);
+  const { survivor, replacement } = await killAndReplace(await runnerOf(requestId));
+  expect(await survivor.client.waitRequest(requestId, 60_000)).toBe('COMPLETED');
+  await replacement;
+  return survivor;
+}
+
+/** Waits for a process other than `old` to lead. */
+function anotherLeaderThan(old: ChildService): Promise<ChildService> {
+  return waitFor('another leader', async () => {
+    const l = await leader();
+    return l && l !== old ? l : undefined;
+  }, 20_000);
+}
+
 async function events(s: ChildService, id: string): Promise<string[]> {
   return (await s.client.get(`/v1/clusters/${id}/events?size=200`)).body.contents.map((e: { message: string }) => e.message);
 }
@@ -97,13 +118,13 @@ beforeAll(async () => {
     // Processes on one store share the key their secrets are sealed with.
     CACHESTORE_MASTER_KEY: randomBytes(32).toString('hex'),
     // A pause after each step: the moment the test kills the process running the request.
-    CACHESTORE_DEBUG_STEP_DELAY_MS: '2000',
+    CACHESTORE_DEBUG_STEP_DELAY_MS: '1500',
     CACHESTORE_RECONCILE_INTERVAL_MS: '0',
   };
-  // The first alone (it migrates the database), the other two at once.
-  await startOne();
-  await Promise.all([startOne(), startOne()]);
-}, 120_000);
+  // One after the other: each start compiles the service (tsx), which on a busy machine takes
+  // long enough that three at once overran the start timeout.
+  for (let i = 0; i < 3; i++) await startOne();
+}, 200_000);
 
 afterAll(async () => {
   await Promise.all(everStarted.map((s) => s.kill('SIGKILL')));
@@ -130,11 +151,7 @@ describe('three service processes on one PostgreSQL', () => {
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     clusterId = r.body.resource.id;
     const requestId: string = r.body.request_id;
-    await waitStep(services[0], requestId, 'start-data-nodes', 60_000);
-    const { survivor, replacement } = await killAndReplace(await runnerOf(requestId));
-
-    expect(await survivor.client.waitRequest(requestId, 60_000)).toBe('COMPLETED');
-    await replacement;
+    const survivor = await killMidwayAndFinish(requestId, 'start-data-nodes');
     const log = await events(survivor, clusterId);
     expect(count(log, (m) => m === 'create started')).toBe(1);
     expect(count(log, (m) => m === "create resumed after step 'start-data-nodes'")).toBe(1);
@@ -153,11 +170,7 @@ describe('three service processes on one PostgreSQL', () => {
     const r = await services[2].client.post(`/v1/clusters/${clusterId}/switchover`, { switch_host_name: target.name });
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     const requestId: string = r.body.request_id;
-    await waitStep(services[0], requestId, 'switchover', 60_000);
-    const { survivor, replacement } = await killAndReplace(await runnerOf(requestId));
-
-    expect(await survivor.client.waitRequest(requestId, 60_000)).toBe('COMPLETED');
-    await replacement;
+    const survivor = await killMidwayAndFinish(requestId, 'switchover');
     const log = await events(survivor, clusterId);
     expect(count(log, (m) => m.startsWith(`switched over to ${target.name}`))).toBe(1);
     expect(count(log, (m) => m === 'switchover completed')).toBe(1);
@@ -171,11 +184,7 @@ describe('three service processes on one PostgreSQL', () => {
     const r = await services[1].client.post(`/v1/clusters/${clusterId}/backup-histories`);
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     const requestId: string = r.body.request_id;
-    await waitStep(services[0], requestId, 'snapshot', 60_000);
-    const { survivor, replacement } = await killAndReplace(await runnerOf(requestId));
-
-    expect(await survivor.client.waitRequest(requestId, 60_000)).toBe('COMPLETED');
-    await replacement;
+    const survivor = await killMidwayAndFinish(requestId, 'snapshot');
     const list = await survivor.client.get(`/v1/clusters/${clusterId}/backup-histories?limit=100`);
     expect(list.body.contents).toHaveLength(1);
     expect(list.body.contents[0].backup_history_number).toBe(r.body.resource.id);
@@ -186,13 +195,26 @@ describe('three service processes on one PostgreSQL', () => {
     await showEverywhere(clusterId);
   }, 120_000);
 
+  it('a leader that stalls past its lease stops leading; another leads meanwhile', async () => {
+    const stalled = (await waitFor('a leader', () => leader(), 15_000))!;
+    stalled.child.kill('SIGSTOP');
+    try {
+      expect(await anotherLeaderThan(stalled)).not.toBe(stalled);
+    } finally {
+      stalled.child.kill('SIGCONT');
+    }
+    // Woken, it finds its lease ran out by its own clock and stops its duties, without taking
+    // the lease back from the new leader.
+    await waitFor('the stalled process to step down', async () => /no longer leads the singleton duties/.test(stalled.output()), 20_000);
+    const l = await leader();
+    expect(l).toBeDefined();
+    expect(l).not.toBe(stalled);
+  }, 60_000);
+
   it("moves the watch to another process when the leader dies: a SIGKILLed primary is still failed over", async () => {
     const old = (await waitFor('a leader', () => leader(), 15_000))!;
     const { replacement } = await killAndReplace(old);
-    const next = await waitFor('another leader', async () => {
-      const l = await leader();
-      return l && l !== old ? l : undefined;
-    }, 20_000);
+    const next = await anotherLeaderThan(old);
     // Its first look at every cluster links it to every engine.
     await waitFor('the new leader to watch the engines', async () => /re-adopted running engines/.test(next.output()), 20_000);
     await replacement;
