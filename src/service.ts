@@ -52,8 +52,6 @@ export interface Service {
   worker: Worker;
   /** Maintenance windows and engine patch upgrades (tests call tick() after moving the schedule clock). */
   maintenance: MaintenanceScheduler;
-  /** Whether this process runs the singleton duties (always with SQLite; the elected one of several on PostgreSQL). */
-  leads(): boolean;
   /** Closes the API, lets running requests finish, and releases the store. Engines keep running. */
   close(): Promise<void>;
 }
@@ -254,7 +252,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     scheduler,
     worker,
     maintenance,
-    leads: () => election === null || election.isLeading(),
     async close() {
       if (closed) return;
       closed = true;
