@@ -17,6 +17,10 @@ export interface Config {
   trustProxy: boolean;
   reconcileIntervalMs: number;
   workerConcurrency: number;
+  /** How long a request's lease lasts without a heartbeat: how soon another process resumes a dead one's request. */
+  requestLeaseMs: number;
+  /** How long the leadership lease lasts (PostgreSQL): how soon another process takes a dead leader's duties. */
+  leaderLeaseMs: number;
   logLevel: string;
   debugStepDelayMs: number;
   sentinelDownAfterMs: number;
@@ -105,6 +109,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // safety net, and with hundreds of clusters a frequent one is most of the idle cost (issue 15).
     reconcileIntervalMs: int(env, 'CACHESTORE_RECONCILE_INTERVAL_MS', 300_000),
     workerConcurrency: int(env, 'CACHESTORE_WORKER_CONCURRENCY', 16, 1),
+    // Renewed every third of it: a request whose process died is resumed by another within this
+    // (plus a claim poll of 1 s). Short, since a lapse costs nothing worse than a fenced takeover.
+    requestLeaseMs: int(env, 'CACHESTORE_REQUEST_LEASE_MS', 6000, 1500),
+    leaderLeaseMs: int(env, 'CACHESTORE_LEADER_LEASE_MS', 5000, 1000),
     logLevel: env.CACHESTORE_LOG_LEVEL || 'info',
     debugStepDelayMs: int(env, 'CACHESTORE_DEBUG_STEP_DELAY_MS', 0),
     sentinelDownAfterMs: int(env, 'CACHESTORE_SENTINEL_DOWN_AFTER_MS', 1100, 100),

@@ -24,7 +24,6 @@ import { LoopVolumes } from './drivers/local/volumes.js';
 import { AllowLists } from './operations/allow-lists.js';
 import { detectEngines, type InstalledEngine } from './engines/detect.js';
 import { buildApp } from './http/app.js';
-import { sweepScratchEngines } from './engines/snapshot.js';
 import { tightenModes } from './file-modes.js';
 import { loadSecretBox } from './store/master-key.js';
 import { isMainThread } from 'node:worker_threads';
@@ -36,6 +35,9 @@ import { MaintenanceService } from './domain/maintenance-service.js';
 import { upgradeEngines } from './operations/engine-upgrade.js';
 import { PrimaryWatch } from './operations/primary-watch.js';
 import { Reconciler } from './operations/reconciler.js';
+import { Duties } from './operations/duties.js';
+import { LeaderElection } from './operations/leader-election.js';
+import { leadershipTimings } from './domain/leadership.js';
 import { Worker } from './operations/worker.js';
 import { openDatabase } from './store/db.js';
 import { SqlStore } from './store/sql-store.js';
@@ -72,7 +74,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   // Files an earlier version wrote under a looser umask are brought to the same rule.
   await tightenModes([config.dataDir, config.backupDir]);
-  const unlock = await lockDataDir(config.dataDir);
+  // With PostgreSQL, several service processes may share the store and this data dir (replicas).
+  const shared = config.database.kind === 'postgres';
+  const unlock = await lockDataDir(config.dataDir, shared);
   const db = await openDatabase(config.database);
   // Secrets are sealed in the store with the master key (store/master-key.ts); what an earlier
   // version kept in plaintext, or a previous key sealed, is sealed again with it now.
@@ -126,6 +130,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     // A death told by a liveness link: a primary is failed over at once, anything else is
     // looked at (and started again) at once. Called only after start, once primaryWatch exists.
     onProcessDeath: (node, cluster) => void primaryWatch.died(node, cluster),
+    // Only while this process leads (always, with SQLite): set once the election exists.
+    mayAct: () => election === null || election.isLeading(),
   });
   const primaryWatch = new PrimaryWatch({
     store,
@@ -140,6 +146,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     clock,
     logger,
     concurrency: config.workerConcurrency,
+    leaseMs: config.requestLeaseMs,
     stepDelayMs: config.debugStepDelayMs,
     sentinelTimings,
     backups: backupTools,
@@ -148,9 +155,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     onFinished: (id) => {
       // Terminated and failed clusters lose their rules; a failed change keeps the stored list in force.
       allowLists.rebuild().catch((err: unknown) => logger.error({ err }, 'rebuilding the allow-list rules failed'));
-      void reconciler.checkCluster(id);
-      // Work waiting for a window may go now (Unset Maintenance, or the request that kept it waiting ended).
-      maintenance.checkCluster(id);
+      // Looking at the cluster is the leader's (another process's leader learns of it from the ledger).
+      duties.finished(id);
     },
   });
   const versions = () => engines.map((e) => e.version);
@@ -167,21 +173,22 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const scheduler = new BackupScheduler({ store, backups, clock: opts.scheduleClock ?? clock, logger, intervalMs: config.backupScheduleMs });
   const engineConfig = new EngineConfig(store);
   const maintenanceService = new MaintenanceService({ store, clusters, clock: opts.scheduleClock ?? clock, onReleased: () => worker.notify() });
+  // The binaries are read again: after `apt-get upgrade` they report a newer patch, and the
+  // catalogue and every launch from then on use it. An engine not found this time (e.g. its
+  // package is being replaced) keeps what was found before.
+  const refreshEngines = async () => {
+    for (const e of await detectEngines(config.enginePath)) {
+      const i = engines.findIndex((x) => x.version.engine === e.version.engine);
+      if (i >= 0) engines[i] = e;
+      else engines.push(e);
+    }
+    return versions();
+  };
   const maintenance = new MaintenanceScheduler({
     maintenance: maintenanceService,
     logger,
     intervalMs: config.maintenanceCheckMs,
-    // The binaries are read again: after `apt-get upgrade` they report a newer patch, and the
-    // catalogue and every launch from then on use it. An engine not found this time (e.g. its
-    // package is being replaced) keeps what was found before.
-    refreshEngines: async () => {
-      for (const e of await detectEngines(config.enginePath)) {
-        const i = engines.findIndex((x) => x.version.engine === e.version.engine);
-        if (i >= 0) engines[i] = e;
-        else engines.push(e);
-      }
-      return versions();
-    },
+    refreshEngines,
   });
   const app = await buildApp({
     clusters,
@@ -210,18 +217,30 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     const swept = await storage.sweep();
     if (swept > 0) logger.info({ files: swept }, 'removed half-copied backup files');
   }
-  // Scratch engines of a backup verification that a crash interrupted (their backups resume).
-  const scratch = await sweepScratchEngines();
-  if (scratch > 0) logger.info({ directories: scratch }, 'removed what interrupted backup verifications left');
   // Engines started by an earlier version answer to the cluster password alone: bring them
   // under the service's own user before anything else talks to them.
   await upgradeEngines({ store, driver, logger, timings: sentinelTimings, at: () => clock.now().toISOString() });
-  await reconciler.check();
-  reconciler.start();
+  const leadership = leadershipTimings(config.leaderLeaseMs);
+  const duties = new Duties({ store, reconciler, scheduler, maintenance, logger, followMs: shared ? leadership.renewMs : 0, now: () => clock.now() });
+  // With SQLite this process is the only one: it leads. On PostgreSQL the processes elect one.
+  let election: LeaderElection | null = null;
+  let refreshTimer: NodeJS.Timeout | null = null;
+  if (shared) {
+    election = new LeaderElection({ store, id: worker.id, logger, timings: leadership, lead: () => duties.take(), resign: () => duties.drop() });
+    await election.start();
+    // The leader reads the installed engines at each maintenance look; the others read them as
+    // often, so every process's catalogue and launches use the same patch.
+    if (config.maintenanceCheckMs > 0) {
+      refreshTimer = setInterval(() => {
+        if (!election?.isLeading()) refreshEngines().catch((err: unknown) => logger.warn({ err }, 'reading the installed engines failed'));
+      }, config.maintenanceCheckMs);
+      refreshTimer.unref();
+    }
+  } else {
+    await duties.take();
+  }
   worker.start();
-  scheduler.start();
-  maintenance.start();
-  logger.info({ engines: engines.map((e) => e.version.name) }, 'engines found');
+  logger.info({ engines: engines.map((e) => e.version.name), worker: worker.id, leads: election?.isLeading() ?? true }, 'engines found');
 
   let closed = false;
   return {
@@ -237,9 +256,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       if (closed) return;
       closed = true;
       await app.close();
-      await scheduler.stop();
-      await maintenance.stop();
-      await reconciler.stop();
+      if (refreshTimer) clearInterval(refreshTimer);
+      // A leader gives its lease up: another process takes the duties at once.
+      if (election) await election.stop();
+      else await duties.drop();
       await worker.stop();
       await store.close();
       await unlock();

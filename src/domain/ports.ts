@@ -162,6 +162,18 @@ export interface Store {
    * when another request of the cluster is active.
    */
   unparkRequest(id: string, clusterId: string, during: ServiceState | null, payload: Record<string, unknown> | null, at: string): Promise<boolean>;
+  /** Requests that finished at or after `at` (ISO time), oldest first: the leader looks at their clusters. */
+  requestsFinishedSince(at: string): Promise<Array<{ id: string; clusterId: string; finishedAt: string }>>;
+}
+
+/** The leadership lease of the duties one process runs (domain/leadership.ts), in the shared store. */
+export interface LeadershipStore {
+  /** Takes the lease if it is free or expired (a new term), or renews it if `holder` holds it; returns the term held, or null. */
+  takeLeadership(name: string, holder: string, nowMs: number, leaseMs: number): Promise<number | null>;
+  /** Renews the lease while `holder` holds it in `term`; false when it no longer does. */
+  renewLeadership(name: string, holder: string, term: number, nowMs: number, leaseMs: number): Promise<boolean>;
+  /** Gives the lease up (a clean stop), so another process takes it at once. */
+  releaseLeadership(name: string, holder: string, term: number): Promise<void>;
 }
 
 export type { OperationKind };

@@ -33,6 +33,8 @@ export class MaintenanceScheduler {
   constructor(private readonly o: MaintenanceSchedulerOptions) {}
 
   start(): void {
+    // Started again after a stop when this process leads again (leader-election.ts).
+    this.stopped = false;
     if (this.o.intervalMs <= 0 || this.timer) return;
     const look = () => void this.tick().catch((err: unknown) => this.o.logger.error({ err }, 'maintenance check failed'));
     this.timer = setInterval(look, this.o.intervalMs);

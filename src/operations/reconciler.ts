@@ -42,6 +42,11 @@ export interface ReconcilerOptions {
   onTopologyChange?: () => void;
   /** A watched process died (confirmed by the driver); without it, the cluster is looked at. */
   onProcessDeath?: (node: NodeSpec, cluster: WatchedCluster) => void;
+  /**
+   * Whether this process may act on engines now (it leads: leader-election.ts); asked before each
+   * look, so a leader that stalled past its lease does nothing before its duties are stopped.
+   */
+  mayAct?: () => boolean;
 }
 
 /** What the watch knows of a cluster, as of the last look at it. */
@@ -108,10 +113,22 @@ export class Reconciler {
     this.diskAlarms.close();
     await this.checking;
     await Promise.allSettled([...this.perCluster.values()]);
+    // Another process leads from here: what this one knew is stale by the time it leads again.
+    this.watched.clear();
+    this.history.clear();
+    this.lastFailed.clear();
+    this.diskFull.clear();
+  }
+
+  /** After stop(): watch and heal again (this process leads again); the caller runs check() and start(). */
+  resume(): void {
+    this.stopped = false;
+    this.first = true;
   }
 
   /** One pass over every RUNNING or ERROR cluster; concurrent calls share the pass in progress. */
   check(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     this.checking ??= this.pass().finally(() => {
       this.checking = null;
     });
@@ -120,6 +137,7 @@ export class Reconciler {
 
   /** Reconciles one cluster now (after a Sentinel event, or after an operation ended). */
   checkCluster(id: string): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     const running = this.perCluster.get(id);
     if (running) return running;
     const p = (async () => {
@@ -182,6 +200,7 @@ export class Reconciler {
   /** Returns how many of the cluster's processes run. */
   private async reconcile(cluster: Cluster): Promise<number> {
     const { store } = this.o;
+    if (this.stopped || (this.o.mayAct && !this.o.mayAct())) return 0;
     if (cluster.serviceState !== 'RUNNING' && cluster.serviceState !== 'ERROR') {
       this.unwatch(cluster.id);
       this.forget(cluster.id);

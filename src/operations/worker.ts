@@ -37,7 +37,8 @@ export interface WorkerOptions {
 }
 
 export class Worker {
-  readonly id = `worker-${randomUUID()}`;
+  /** Names the process (its pid) for people reading the ledger's lease owner; unique by the UUID. */
+  readonly id = `worker-${process.pid}-${randomUUID()}`;
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
   /** Ids of the requests this worker runs now: it never claims one of them again. */

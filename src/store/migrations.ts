@@ -264,7 +264,21 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('instances_cluster_position').on('instances').columns(['cluster_id', 'position']).execute();
     },
   },
-  '2026-12-01-033-list-order-indexes': {
+  '2026-12-01-033-leadership': {
+    async up(db: Kysely<any>) {
+      // The lease of the duties only one service process runs at a time (domain/leadership.ts).
+      await db.schema
+        .createTable('leadership')
+        .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('holder', 'varchar(128)')
+        .addColumn('term', 'integer', (c) => c.notNull())
+        .addColumn('until_ms', 'bigint', (c) => c.notNull())
+        .execute();
+      // The leader follows the requests other processes finish (to look at their clusters).
+      await db.schema.createIndex('requests_finished_at').on('requests').column('finished_at').execute();
+    },
+  },
+  '2026-12-01-034-list-order-indexes': {
     async up(db: Kysely<any>) {
       // List Clusters reads a page of 20 in the order asked, ties by id: with these the database
       // walks the index from either end and stops after the page, where it sorted every cluster

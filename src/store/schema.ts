@@ -155,4 +155,13 @@ export interface Database {
   auto_restart_holds: AutoRestartHoldsTable;
   used_signatures: UsedSignaturesTable;
   accounts: AccountsTable;
+  leadership: LeadershipTable;
+}
+
+/** One row per elected duty ('duties'): who leads, in which term, until when (domain/leadership.ts). */
+export interface LeadershipTable {
+  name: string;
+  holder: string | null;
+  term: number;
+  until_ms: number;
 }

@@ -191,7 +191,7 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
 
   beforeEach(async () => {
     if (unavailable) throw unavailable;
-    for (const table of ['used_signatures', 'auto_restart_holds', 'backup_histories', 'events', 'requests', 'instances', 'instance_groups', 'clusters', 'credentials'] as const) {
+    for (const table of ['leadership', 'used_signatures', 'auto_restart_holds', 'backup_histories', 'events', 'requests', 'instances', 'instance_groups', 'clusters', 'credentials'] as const) {
       await db.deleteFrom(table).execute();
     }
   });
@@ -925,6 +925,56 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
       expect(await store.findCluster(null, n.cluster.id)).toMatchObject({ backupOption: { retentionPeriodDay: '7', startingTimeHour: '3', enabledAt: at(5) }, modifiedBy: 'user-9' });
       await store.setBackupOption(n.cluster.id, null, at(7), 'user-9');
       expect((await store.findCluster(null, n.cluster.id))?.backupOption).toBeNull();
+    });
+  });
+
+  describe('leadership lease', () => {
+    const NOW = 1_800_000_000_000;
+    const LEASE = 5000;
+
+    it('goes to one of several processes trying at once; the others get it only once it expired', async () => {
+      const stores = dialect === 'postgres' ? [store, await openAnother(), await openAnother()] : [store];
+      const names = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'];
+      const terms = await Promise.all(names.map((n, i) => stores[i % stores.length].takeLeadership('duties', n, NOW, LEASE)));
+      const winners = names.filter((_, i) => terms[i] !== null);
+      expect(winners).toHaveLength(1);
+      const term = terms[names.indexOf(winners[0])]!;
+      const loser = names.find((n) => n !== winners[0])!;
+      // Held: the holder renews it (same term), nobody else takes it, even a millisecond before it ends.
+      expect(await store.renewLeadership('duties', winners[0], term, NOW + 1000, LEASE)).toBe(true);
+      expect(await store.takeLeadership('duties', loser, NOW + 1000 + LEASE - 1, LEASE)).toBeNull();
+      // Expired: the next one takes it in a new term, and the old holder's renewal is refused.
+      const next = await store.takeLeadership('duties', loser, NOW + 1000 + LEASE, LEASE);
+      expect(next).toBe(term + 1);
+      expect(await store.renewLeadership('duties', winners[0], term, NOW + 1000 + LEASE, LEASE)).toBe(false);
+      expect(await store.takeLeadership('duties', winners[0], NOW + 1000 + LEASE, LEASE)).toBeNull();
+    });
+
+    it('given up, is taken at once by another in a new term', async () => {
+      const term = (await store.takeLeadership('duties', 'p1', NOW, LEASE))!;
+      // Taking it again while holding it renews it in the same term.
+      expect(await store.takeLeadership('duties', 'p1', NOW + 10, LEASE)).toBe(term);
+      await store.releaseLeadership('duties', 'p1', term);
+      expect(await store.takeLeadership('duties', 'p2', NOW + 20, LEASE)).toBe(term + 1);
+    });
+  });
+
+  describe('requests finished since', () => {
+    it('lists requests that finished at or after a time, oldest first, with their clusters', async () => {
+      const a = newCluster();
+      const b = newCluster();
+      const ra = request(a.cluster.id, 'create', at(0));
+      const rb = request(b.cluster.id, 'create', at(0));
+      await store.createCluster(a, ra);
+      await store.createCluster(b, rb);
+      await store.finishRequest(rb.id, 'FAILED', 'x', at(5));
+      await store.finishRequest(ra.id, 'COMPLETED', null, at(3));
+      expect(await store.requestsFinishedSince(at(3))).toEqual([
+        { id: ra.id, clusterId: a.cluster.id, finishedAt: at(3) },
+        { id: rb.id, clusterId: b.cluster.id, finishedAt: at(5) },
+      ]);
+      expect((await store.requestsFinishedSince(at(4))).map((r) => r.id)).toEqual([rb.id]);
+      expect(await store.requestsFinishedSince(at(6))).toEqual([]);
     });
   });
 

@@ -6,7 +6,7 @@ import type {
   BlockStorageGroup, BackupHistory, BackupOption, Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceRole, MaintenanceOption, OperationKind, OperationRequest,
   RequestState, ServiceState,
 } from '../domain/model.js';
-import { UniqueViolation, type ClusterQuery, type ClusterSecrets, type ClusterSummary, type Lease, type NewCluster, type Store } from '../domain/ports.js';
+import { UniqueViolation, type ClusterQuery, type ClusterSecrets, type ClusterSummary, type Lease, type LeadershipStore, type NewCluster, type Store } from '../domain/ports.js';
 import type { BackupHistoriesTable, ClustersTable, Database, InstancesTable, RequestsTable } from './schema.js';
 import { directReaderOf, type DirectReader } from './db.js';
 import type { SecretBox } from './secret-box.js';
@@ -160,7 +160,7 @@ const CLUSTER_COLUMNS = [
 const LIST_COLUMNS = ['id', 'account_id', 'name', 'ha_enabled', 'service_state', 'created_at', 'created_by', 'modified_at', 'modified_by'] as const;
 type ListRow = Pick<Selectable<ClustersTable>, (typeof LIST_COLUMNS)[number]> & { instance_count: number | null };
 
-export class SqlStore implements Store, AccountStore {
+export class SqlStore implements Store, AccountStore, LeadershipStore {
   /** PostgreSQL sorts text by the database's collation (often en_US: case- and dash-blind). */
   private readonly postgres: boolean;
   /** SQLite: the hot reads (Show, List, the key lookup) skip Kysely's asynchronous round. */
@@ -913,6 +913,49 @@ export class SqlStore implements Store, AccountStore {
 
   async setParkedStep(id: string, step: string, at: string): Promise<void> {
     await this.db.updateTable('requests').set({ step, updated_at: at }).where('id', '=', id).where('active', '=', 0).where('state', '=', 'RUNNING').execute();
+  }
+
+  async requestsFinishedSince(at: string): Promise<Array<{ id: string; clusterId: string; finishedAt: string }>> {
+    const rows = await this.db
+      .selectFrom('requests')
+      .select(['id', 'cluster_id', 'finished_at'])
+      .where('finished_at', '>=', at)
+      .orderBy('finished_at')
+      .execute();
+    return rows.map((r) => ({ id: r.id, clusterId: r.cluster_id, finishedAt: r.finished_at! }));
+  }
+
+  async takeLeadership(name: string, holder: string, nowMs: number, leaseMs: number): Promise<number | null> {
+    await this.db.insertInto('leadership').values({ name, holder: null, term: 0, until_ms: 0 }).onConflict((oc) => oc.column('name').doNothing()).execute();
+    // One statement decides: of processes trying at once, the row lock (PostgreSQL) or the single
+    // writer (SQLite) lets one through, and the others find the lease held when they look again.
+    const row = await this.db
+      .updateTable('leadership')
+      .set((eb) => ({
+        holder,
+        term: eb.case().when('holder', '=', holder).then(eb.ref('term')).else(eb('term', '+', 1)).end(),
+        until_ms: nowMs + leaseMs,
+      }))
+      .where('name', '=', name)
+      .where((eb) => eb.or([eb('holder', 'is', null), eb('holder', '=', holder), eb('until_ms', '<=', nowMs)]))
+      .returning('term')
+      .executeTakeFirst();
+    return row ? Number(row.term) : null;
+  }
+
+  async renewLeadership(name: string, holder: string, term: number, nowMs: number, leaseMs: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable('leadership')
+      .set({ until_ms: nowMs + leaseMs })
+      .where('name', '=', name)
+      .where('holder', '=', holder)
+      .where('term', '=', term)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  async releaseLeadership(name: string, holder: string, term: number): Promise<void> {
+    await this.db.updateTable('leadership').set({ holder: null, until_ms: 0 }).where('name', '=', name).where('holder', '=', holder).where('term', '=', term).execute();
   }
 
   async unparkRequest(id: string, clusterId: string, during: ServiceState | null, payload: Record<string, unknown> | null, at: string): Promise<boolean> {

@@ -9,7 +9,7 @@ import type { BackupHistory, BackupOption } from '../../domain/model.js';
 import { endpointOf, type NodeSpec } from '../../drivers/driver.js';
 import { buildAofDir, rewriteAof, truncateAofAt } from '../../engines/aof.js';
 import { withClient, waitReplicaSynced } from '../../engines/replication.js';
-import { verifyRdb } from '../../engines/snapshot.js';
+import { sweepScratchEngines, verifyRdb } from '../../engines/snapshot.js';
 import type { Workflow, WorkflowContext } from '../workflow.js';
 import { discardNewCluster, steps } from './steps.js';
 import { refreshTopology } from './topology-refresh.js';
@@ -111,6 +111,9 @@ const backupWorkflow: Workflow = {
         // this read, is what every later read of the backup must match.
         const t0 = performance.now();
         const copy = join(stage(ctx, id), 'verify.rdb');
+        // This step resumed after its process died (another replica ran it): that process's
+        // scratch engine has nobody to end it but this sweep (live owners' ones are left).
+        if (ctx.request.step === 'store') await sweepScratchEngines().catch(() => 0);
         const sha256 = await ctx.backups.storage.get(b.storageKey, copy, null);
         // On disk for good while the scratch engine loads it: a backup counts only once durable.
         const [v] = await Promise.all([
