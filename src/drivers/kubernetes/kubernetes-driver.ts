@@ -1,7 +1,7 @@
 // The Kubernetes driver: every node is a Pod (with its Secret, and a PVC for a data node), every
 // instance a Service whose clusterIP is the instance's address. Objects come from manifests.ts;
 // this file only sends them and reads pod status back.
-import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { ClusterAccess } from '../../domain/allow-list.js';
 import type { Driver, Firewall, NodeSpec, PersistedState, VolumeUsage } from '../driver.js';
 import { KubeApi, KubeApiError } from './kube-api.js';
@@ -223,6 +223,14 @@ export class KubernetesDriver implements Driver {
   }
 }
 
+/**
+ * The policy as client-node's model: it names an ingress rule's `from` `_from` (a reserved word in
+ * its generator) and would drop `from` when it serializes the body, leaving a rule open to all.
+ */
+function forClient(policy: ReturnType<typeof networkPolicyOf>): V1NetworkPolicy & { metadata: { name: string } } {
+  return { ...policy, spec: { ...policy.spec, ingress: policy.spec.ingress.map(({ from, ...rule }) => ({ ...rule, _from: from })) } };
+}
+
 /** Allow-lists as one NetworkPolicy per cluster; `apply` makes the namespace's set exactly `rules`. */
 export class KubernetesFirewall implements Firewall {
   readonly unavailable = null;
@@ -233,7 +241,7 @@ export class KubernetesFirewall implements Firewall {
     const ns = this.api.namespace;
     const list = await this.api.call('networkpolicies', 'list', '', () => this.api.networking.listNamespacedNetworkPolicy({ namespace: ns, labelSelector: selector(MANAGED_BY) }));
     const have = new Map(list.items.map((p) => [p.metadata?.name ?? '', p]));
-    const want = rules.map((r) => networkPolicyOf(r, ns));
+    const want = rules.map((r) => forClient(networkPolicyOf(r, ns)));
     for (const body of want) {
       const name = body.metadata.name;
       const old = have.get(name);

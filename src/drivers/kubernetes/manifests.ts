@@ -232,6 +232,11 @@ export function networkPolicyOf(access: ClusterAccess, namespace: string) {
   const ports = [...new Set(access.endpoints.map((e) => e.port))].sort((a, b) => a - b);
   const own = new Set([...access.endpoints.map((e) => `${e.ip}/32`), '127.0.0.1/32']);
   const cidrs = access.allowed.filter((c) => !own.has(c));
+  const from: Array<{ ipBlock?: { cidr: string }; podSelector?: { matchLabels: Record<string, string> } }> = [
+    ...cidrs.map((cidr) => ({ ipBlock: { cidr } })),
+    { podSelector: { matchLabels: { [LABEL.cluster]: access.clusterId } } },
+    { podSelector: { matchLabels: { ...SERVICE_POD_LABELS } } },
+  ];
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
@@ -241,11 +246,7 @@ export function networkPolicyOf(access: ClusterAccess, namespace: string) {
       policyTypes: ['Ingress'],
       ingress: [
         {
-          from: [
-            ...cidrs.map((cidr) => ({ ipBlock: { cidr } })),
-            { podSelector: { matchLabels: { [LABEL.cluster]: access.clusterId } } },
-            { podSelector: { matchLabels: { ...SERVICE_POD_LABELS } } },
-          ],
+          from,
           ports: ports.map((port) => ({ protocol: 'TCP', port })),
         },
       ],
