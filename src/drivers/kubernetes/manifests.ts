@@ -13,8 +13,8 @@
 import type { ClusterAccess } from '../../domain/allow-list.js';
 import type { EngineKind } from '../../domain/model.js';
 import { SERVICE_USER } from '../../engines/acl.js';
-import { renderDataNodeConfig, renderSentinelConfig } from '../../engines/config.js';
 import type { NodeSpec } from '../driver.js';
+import { renderNodeConfig } from '../node-config.js';
 
 /** Where in the pod the engine keeps its files (the PVC for a data node, an emptyDir for a Sentinel). */
 export const DATA_MOUNT = '/data';
@@ -72,23 +72,7 @@ function meta(node: NodeSpec, name: string, namespace: string) {
  */
 export function engineConfigFor(node: NodeSpec): string {
   const files = { dir: DATA_MOUNT, pidFile: `${DATA_MOUNT}/engine.pid`, logFile: '' };
-  const text =
-    node.kind === 'sentinel'
-      ? renderSentinelConfig({ nodeId: node.nodeId, ip: node.ip, port: node.port, password: node.password, serviceSecret: node.serviceSecret, ...files, ...node.sentinel! })
-      : renderDataNodeConfig({
-          instanceId: node.nodeId,
-          ip: node.ip,
-          port: node.port,
-          password: node.password,
-          serviceSecret: node.serviceSecret,
-          ...files,
-          maxMemoryBytes: node.maxMemoryBytes,
-          ioThreads: node.ioThreads,
-          replicaOf: node.replicaOf,
-          keepWriteLog: node.keepWriteLog ?? false,
-          parameters: node.parameters,
-          commands: node.commands,
-        });
+  const text = renderNodeConfig(node, files);
   return text
     .split('\n')
     .filter((l) => !l.startsWith('bind-source-addr '))
