@@ -93,6 +93,9 @@ describe('Kubernetes driver against a fake API server', () => {
     fake.newPods = 'pending';
     await driver.configure(data);
     await driver.launch(data);
+    // Its container not started yet (the API answers 400 for its log): no log, no error.
+    expect(await driver.lastLogLines(data, 3)).toEqual([]);
+    await expect(driver.waitReady(data, 300)).rejects.toThrow(/did not become ready within 300 ms \(pod Pending\): no output/);
     fake.podLogs.set(`cs-${data.nodeId}`, `1:M Server initialized\n1:M # Bad directive or wrong number of arguments (requirepass ${PASSWORD} ${SERVICE_SECRET})\n`);
     await expect(driver.waitReady(data, 600)).rejects.toThrow(/did not become ready within 600 ms \(pod Pending\): .*Bad directive/);
     await expect(driver.waitReady(data, 600)).rejects.not.toThrow(new RegExp(PASSWORD));

@@ -94,7 +94,7 @@ export class FakeKubeApi {
   }
 
   list(resource: string, namespace?: string): Obj[] {
-    return [...this.objects.entries()].filter(([k]) => k.startsWith(`${resource}/${namespace ?? ''}`)).map(([, o]) => o);
+    return [...this.objects.entries()].filter(([k]) => k.startsWith(`${resource}/${namespace === undefined ? '' : `${namespace}/`}`)).map(([, o]) => o);
   }
 
   /** Moves a pod to a phase; `ready` sets its Ready condition (what the kubelet would report). */
@@ -131,7 +131,9 @@ export class FakeKubeApi {
     const spec = KINDS[plural];
 
     if (sub === 'log') {
-      if (!this.objects.has(key(name!))) return this.status(res, 404, `pods "${name}" not found`);
+      const pod = this.objects.get(key(name!));
+      if (!pod) return this.status(res, 404, `pods "${name}" not found`);
+      if (pod.status?.phase === 'Pending' && !this.podLogs.has(name!)) return this.status(res, 400, `container "engine" in pod "${name}" is waiting to start: ContainerCreating`);
       const lines = (this.podLogs.get(name!) ?? '').split('\n').filter(Boolean);
       const tail = Number(url.searchParams.get('tailLines') ?? lines.length);
       res.writeHead(200, { 'content-type': 'text/plain' });

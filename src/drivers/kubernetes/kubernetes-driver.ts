@@ -186,9 +186,16 @@ export class KubernetesDriver implements Driver {
 
   async lastLogLines(node: NodeSpec, count: number): Promise<string[]> {
     const name = objectNames(node).pod;
-    const text = await this.api.orNull(
-      this.api.call('pods/log', 'get', name, () => this.api.core.readNamespacedPodLog({ name, namespace: this.ns, container: 'engine', tailLines: count })),
-    );
+    let text: string | null;
+    try {
+      text = await this.api.orNull(
+        this.api.call('pods/log', 'get', name, () => this.api.core.readNamespacedPodLog({ name, namespace: this.ns, container: 'engine', tailLines: count })),
+      );
+    } catch (err) {
+      // 400: the engine's container has not started yet (image pull, volume binding): no log.
+      if (err instanceof KubeApiError && err.status === 400) return [];
+      throw err;
+    }
     return (text ?? '')
       .split('\n')
       .filter((l) => l.trim())
