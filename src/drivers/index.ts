@@ -30,7 +30,7 @@ export async function createDrivers(config: Config, binaries: (engine: EngineKin
  * One call before anything else: an API that does not answer, or refuses, ends the start with
  * what was tried, not with a stack trace on the first cluster request.
  */
-export async function createKubernetes(config: Config, logger: Logger, kubeConfig?: KubeConfig): Promise<Drivers> {
+export async function createKubernetes(config: Config, logger: Logger, kubeConfig?: KubeConfig): Promise<{ driver: KubernetesDriver; firewall: KubernetesFirewall }> {
   const kc = kubeConfig ?? new KubeConfig();
   if (!kubeConfig) kc.loadFromDefault();
   const namespace = config.kubernetes.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';

@@ -11,8 +11,8 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createKubernetes } from '../../src/drivers/index.js';
-import type { Driver, Firewall } from '../../src/drivers/driver.js';
 import { KUBE_PERMISSIONS } from '../../src/drivers/kubernetes/kube-api.js';
+import type { KubernetesDriver, KubernetesFirewall } from '../../src/drivers/kubernetes/kubernetes-driver.js';
 import { LABEL } from '../../src/drivers/kubernetes/manifests.js';
 import { freePort } from '../support/child-service.js';
 import { FakeKubeApi } from '../support/fake-kube-api.js';
@@ -24,8 +24,8 @@ const quiet = pino({ level: 'silent' });
 const config = loadConfig({ CACHESTORE_DRIVER: 'kubernetes', CACHESTORE_SUBNETS: 'local-subnet=10.96.200.0/24', CACHESTORE_K8S_NAMESPACE: NS, CACHESTORE_K8S_STORAGE_CLASS: 'expandable' });
 
 let fake: FakeKubeApi;
-let driver: Driver;
-let firewall: Firewall;
+let driver: KubernetesDriver;
+let firewall: KubernetesFirewall;
 const data = dataNode();
 const sentinel = sentinelBeside(data);
 
@@ -108,6 +108,34 @@ describe('Kubernetes driver against a fake API server', () => {
     await driver.launch(data);
     await driver.waitReady(data, 5000);
     expect(await driver.isHealthy(data)).toBe(true);
+  });
+
+  it('followLog pushes the engine\'s new log lines, masked, across a replaced pod, until stopped', async () => {
+    await bringUp();
+    const pod = `cs-${data.nodeId}`;
+    fake.appendPodLog(pod, '1:M * Ready to accept connections tcp\n');
+    const seen: string[] = [];
+    const stop = driver.followLog(data, (lines) => seen.push(...lines));
+    const until = async (n: number) => {
+      for (let i = 0; seen.length < n && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    // Wait for the stream to open (the fake counts its requests), then log.
+    for (let i = 0; !fake.requests.some((r) => r.resource === 'pods/log' && r.query.get('follow') === 'true') && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
+    fake.appendPodLog(pod, `1:M # Write error saving DB on disk: No space left on device (${PASSWORD})\n`);
+    await until(1);
+    expect(seen).toEqual(['1:M # Write error saving DB on disk: No space left on device (***)']);
+    // The pod replaced (a kill and a launch): the stream is opened again on the new pod.
+    await driver.kill(data);
+    await driver.launch(data);
+    fake.podLogs.delete(pod);
+    fake.appendPodLog(pod, '1:M * Background saving terminated with success\n');
+    await until(2);
+    expect(seen[1]).toBe('1:M * Background saving terminated with success');
+    stop();
+    await new Promise((r) => setTimeout(r, 300));
+    fake.appendPodLog(pod, '1:M * after stop\n');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen).toHaveLength(2);
   });
 
   it('kill and stop delete the pod (at once, or with time to save) and keep the data and config', async () => {

@@ -52,6 +52,8 @@ export class FakeKubeApi {
   readonly podLogs = new Map<string, string>();
   /** New pods' status: 'ready' (Running and Ready at once) or 'pending' (a test moves them on). */
   newPods: 'ready' | 'pending' = 'ready';
+  /** Open follow=true log streams, by pod name. */
+  private followers = new Map<string, Set<ServerResponse>>();
   private faults: Fault[] = [];
   private version = 1;
   private server!: Server;
@@ -97,6 +99,12 @@ export class FakeKubeApi {
     return [...this.objects.entries()].filter(([k]) => k.startsWith(`${resource}/${namespace === undefined ? '' : `${namespace}/`}`)).map(([, o]) => o);
   }
 
+  /** What the pod's engine logs now: kept for later reads, and pushed to every follower. */
+  appendPodLog(name: string, text: string): void {
+    this.podLogs.set(name, (this.podLogs.get(name) ?? '') + text);
+    for (const res of this.followers.get(name) ?? []) res.write(text);
+  }
+
   /** Moves a pod to a phase; `ready` sets its Ready condition (what the kubelet would report). */
   setPodStatus(namespace: string, name: string, phase: 'Pending' | 'Running' | 'Failed' | 'Succeeded', ready: boolean): void {
     const pod = this.get('pods', namespace, name);
@@ -137,6 +145,14 @@ export class FakeKubeApi {
       const lines = (this.podLogs.get(name!) ?? '').split('\n').filter(Boolean);
       const tail = Number(url.searchParams.get('tailLines') ?? lines.length);
       res.writeHead(200, { 'content-type': 'text/plain' });
+      if (url.searchParams.get('follow') === 'true') {
+        // Open until the pod goes or the client leaves; sinceSeconds is read as "everything".
+        if (tail > 0) res.write(lines.slice(-tail).join('\n') + '\n');
+        const set = this.followers.get(name!) ?? new Set<ServerResponse>();
+        this.followers.set(name!, set.add(res));
+        res.once('close', () => set.delete(res));
+        return;
+      }
       return void res.end(lines.slice(-tail).join('\n') + (lines.length ? '\n' : ''));
     }
     if (method === 'GET' && !name) {
@@ -155,6 +171,7 @@ export class FakeKubeApi {
     if (method === 'GET') return this.json(res, 200, have);
     if (method === 'DELETE') {
       this.objects.delete(key(name!));
+      if (plural === 'pods') for (const f of this.followers.get(name!) ?? []) f.end();
       return this.json(res, 200, have);
     }
     if (method === 'PUT') {

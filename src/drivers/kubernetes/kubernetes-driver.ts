@@ -5,6 +5,7 @@ import type { V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node'
 import type { ClusterAccess } from '../../domain/allow-list.js';
 import type { Driver, Firewall, NodeSpec, PersistedState, VolumeUsage } from '../driver.js';
 import { KubeApi, KubeApiError } from './kube-api.js';
+import { followPodLog } from './log-follow.js';
 import { MANAGED_BY, mergePorts, networkPolicyOf, objectNames, podOf, portName, pvcOf, secretOf, selector, serviceOf, storageOf, type KubernetesSettings, type ServicePort } from './manifests.js';
 
 /** How long stop and kill wait for a pod to be gone (stop: the grace period to save, and some). */
@@ -182,6 +183,14 @@ export class KubernetesDriver implements Driver {
   async isHealthy(node: NodeSpec): Promise<boolean> {
     const pod = await this.readPod(node);
     return pod !== null && isReady(pod);
+  }
+
+  /**
+   * The engine's log lines from now on, as it writes them, the secrets masked (what the disk
+   * alarms read). Survives the pod being replaced: the stream is opened again.
+   */
+  followLog(node: NodeSpec, onLines: (lines: string[]) => void): () => void {
+    return followPodLog(this.api, objectNames(node).pod, 'engine', (lines) => onLines(lines.map((l) => masked(node, l))));
   }
 
   async lastLogLines(node: NodeSpec, count: number): Promise<string[]> {
