@@ -8,11 +8,11 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { lastTimestamp, parseManifest } from '../../engines/aof.js';
 import { parseSentinelState } from '../../engines/config.js';
+import { renderNodeConfig } from '../node-config.js';
 import { ping, shutdown } from '../../engines/client.js';
 import type { EngineBinaries } from '../../engines/detect.js';
 import type { EngineKind } from '../../domain/model.js';
 import { endpointOf, type Driver, type NodeSpec, type PersistedState, type VolumeUsage } from '../driver.js';
-import { renderNodeConfig } from '../node-config.js';
 import type { LoopVolumes } from './volumes.js';
 import { findEnginesIn, identify, inspect, isAdoptable, isSameProcess, parseStat, signal, waitForExit, type ProcessIdentity } from './processes.js';
 
