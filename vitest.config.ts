@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'bench/**/*.test.ts'],
+    // The real-cluster test needs KUBECONFIG: its own config and `npm run test:k8s`.
+    exclude: [...configDefaults.exclude, 'test/k8s/**'],
     // PostgreSQL for the store tests: 127.0.0.1:5432 if it answers, else a private server.
     globalSetup: ['test/support/postgres-global-setup.ts'],
     testTimeout: 60_000,

@@ -1,6 +1,7 @@
 // Configuration from environment variables; every one is optional (see README "Configuration").
 import { resolve } from 'node:path';
 import type { DatabaseConfig } from './store/db.js';
+import type { EngineKind } from './domain/model.js';
 import { parseCidr, type Subnet } from './domain/network.js';
 
 export interface Config {
@@ -37,7 +38,20 @@ export interface Config {
   volumes: 'auto' | 'off';
   /** MiB of volume per GB of block storage: 1024, scaled down by tests that fill a disk. */
   volumeMibPerGb: number;
+  /** Where engines run: processes on this machine, or pods in a Kubernetes namespace (README, Kubernetes). */
+  driver: 'local' | 'kubernetes';
+  kubernetes: KubernetesConfig;
 }
+
+export interface KubernetesConfig {
+  /** undefined: the kubeconfig context's namespace, else `default`. */
+  namespace?: string;
+  images: Record<EngineKind, string>;
+  storageClass?: string;
+}
+
+/** The engines' images by default: the versions this repository's tests run. */
+export const DEFAULT_K8S_IMAGES: Record<EngineKind, string> = { redis: 'redis:7.0.15', valkey: 'valkey/valkey:8.0.1' };
 
 export const DEFAULT_SUBNET: Subnet = { id: 'local-subnet', cidr: '127.77.0.0/16' };
 
@@ -58,17 +72,24 @@ export function parseListen(value: string): { host: string; port: number } {
 }
 
 /** `id=cidr,id=cidr`: added to (or replacing, for the same id) the default local-subnet. */
-export function parseSubnets(value: string | undefined): Subnet[] {
+export function parseSubnets(value: string | undefined, driver: 'local' | 'kubernetes' = 'local'): Subnet[] {
   const subnets = new Map<string, Subnet>([[DEFAULT_SUBNET.id, DEFAULT_SUBNET]]);
   for (const entry of (value ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
     const [id, cidr] = entry.split('=').map((s) => s.trim());
     const p = cidr ? parseCidr(cidr) : undefined;
     if (!id || !p) throw new ConfigError(`CACHESTORE_SUBNETS entries look like id=127.78.0.0/24, got '${entry}'`);
     // The local driver runs instances on this machine: only loopback addresses are reachable.
-    if (p.base >>> 24 !== 127 || p.bits < 8) throw new ConfigError(`subnet ${id} (${cidr}) must lie inside 127.0.0.0/8 for the local driver`);
+    // (The Kubernetes driver's addresses are Service clusterIPs: the cluster checks them.)
+    if (driver === 'local' && (p.base >>> 24 !== 127 || p.bits < 8)) throw new ConfigError(`subnet ${id} (${cidr}) must lie inside 127.0.0.0/8 for the local driver`);
     subnets.set(id, { id, cidr });
   }
-  return [...subnets.values()];
+  const list = [...subnets.values()];
+  // Loopback addresses cannot be Service clusterIPs: the default local-subnet must be replaced.
+  const loop = list.find((s) => parseCidr(s.cidr)!.base >>> 24 === 127);
+  if (driver === 'kubernetes' && loop) {
+    throw new ConfigError(`subnet ${loop.id} (${loop.cidr}) is a loopback range; with CACHESTORE_DRIVER=kubernetes set CACHESTORE_SUBNETS=${loop.id}=<a range inside the cluster's Service CIDR>`);
+  }
+  return list;
 }
 
 export function dataDirOf(env: NodeJS.ProcessEnv): string {
@@ -87,9 +108,29 @@ function volumesMode(v: string | undefined): 'auto' | 'off' {
   throw new ConfigError(`CACHESTORE_VOLUMES must be auto or off, got '${v}'`);
 }
 
+function driverOf(v: string | undefined): 'local' | 'kubernetes' {
+  if (v === undefined || v === '' || v === 'local') return 'local';
+  if (v === 'kubernetes') return 'kubernetes';
+  throw new ConfigError(`CACHESTORE_DRIVER must be local or kubernetes, got '${v}'`);
+}
+
+/** `redis=image,valkey=image`: replaces the default image of the engines it names. */
+export function parseImages(value: string | undefined): Record<EngineKind, string> {
+  const images = { ...DEFAULT_K8S_IMAGES };
+  for (const entry of (value ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const at = entry.indexOf('=');
+    const kind = entry.slice(0, at).trim();
+    const image = entry.slice(at + 1).trim();
+    if (at < 0 || !(kind in images) || !image) throw new ConfigError(`CACHESTORE_K8S_IMAGES entries look like redis=redis:7.0.15 or valkey=valkey/valkey:8.0.1, got '${entry}'`);
+    images[kind as EngineKind] = image;
+  }
+  return images;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const { host, port } = parseListen(env.CACHESTORE_LISTEN || '127.0.0.1:8080');
   const dataDir = dataDirOf(env);
+  const driver = driverOf(env.CACHESTORE_DRIVER);
   return {
     host,
     port,
@@ -102,7 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     masterKey: env.CACHESTORE_MASTER_KEY || undefined,
     previousMasterKeys: (env.CACHESTORE_MASTER_KEY_PREVIOUS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
-    subnets: parseSubnets(env.CACHESTORE_SUBNETS),
+    subnets: parseSubnets(env.CACHESTORE_SUBNETS, driver),
     enginePath: env.CACHESTORE_ENGINE_PATH || env.PATH || '/usr/local/bin:/usr/bin:/bin',
     trustProxy: env.CACHESTORE_TRUST_PROXY === 'true',
     // Deaths and failovers are told (liveness links, Sentinel events): the full pass is only a
@@ -127,5 +168,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     volumes: volumesMode(env.CACHESTORE_VOLUMES),
     // 19 MiB per GB is the least that gives the smallest group (16 GB) XFS's 300 MiB minimum.
     volumeMibPerGb: int(env, 'CACHESTORE_VOLUME_MIB_PER_GB', 1024, 19),
+    driver,
+    kubernetes: {
+      namespace: env.CACHESTORE_K8S_NAMESPACE || undefined,
+      images: parseImages(env.CACHESTORE_K8S_IMAGES),
+      storageClass: env.CACHESTORE_K8S_STORAGE_CLASS || undefined,
+    },
   };
 }

@@ -18,9 +18,7 @@ import { SecurityGroupService } from './domain/security-group-service.js';
 import { BlockStorageService } from './domain/block-storage-change.js';
 import type { Credential } from './domain/model.js';
 import { systemClock, type Clock } from './domain/ports.js';
-import { LocalDriver } from './drivers/local/local-driver.js';
-import { NftFirewall } from './drivers/local/nftables.js';
-import { LoopVolumes } from './drivers/local/volumes.js';
+import { createDrivers } from './drivers/index.js';
 import { AllowLists } from './operations/allow-lists.js';
 import { detectEngines, type InstalledEngine } from './engines/detect.js';
 import { buildApp } from './http/app.js';
@@ -86,13 +84,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   if (resealed > 0) logger.info({ values: resealed, key: box.currentId }, 'sealed secrets in the store with the current master key');
   logger.info({ key: box.currentId, from: keySource === config.dataDir ? 'data dir' : keySource }, 'master key for secrets at rest');
   const engines = await detectEngines(config.enginePath);
-  const volumes = await LoopVolumes.detect(config.volumes, config.volumeMibPerGb);
-  const driver = new LocalDriver(config.dataDir, (kind) => engines.find((e) => e.version.engine === kind)?.binaries, volumes);
-  if (volumes.unavailable) logger.warn(`data volumes are NOT real: ${volumes.unavailable}; block storage sizes are recorded only`);
-  else logger.info({ mib_per_gb: volumes.mibPerGb }, 'data volumes: each data node runs on a loop-mounted XFS filesystem of its block storage size');
+  const { driver, firewall } = await createDrivers(config, (kind) => engines.find((e) => e.version.engine === kind)?.binaries, logger);
   // Allow-lists: the kernel's rules are rebuilt from the store now, so a restart (or a crash
   // between two changes) never leaves a cluster open or shut against what the store says.
-  const allowLists = new AllowLists(store, await NftFirewall.detect(config.dataDir));
+  const allowLists = new AllowLists(store, firewall);
   if (allowLists.unavailable) logger.warn(`allow-lists are recorded but NOT enforced: ${allowLists.unavailable}`);
   // A rebuild the kernel refuses ends the start: better no service than rules other than the store's.
   await allowLists.rebuild();

@@ -7,7 +7,8 @@ import { chmod, cp, mkdir, open, readdir, readFile, rename, rm, stat, writeFile 
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { lastTimestamp, parseManifest } from '../../engines/aof.js';
-import { parseSentinelState, renderDataNodeConfig, renderSentinelConfig } from '../../engines/config.js';
+import { parseSentinelState } from '../../engines/config.js';
+import { renderNodeConfig } from '../node-config.js';
 import { ping, shutdown } from '../../engines/client.js';
 import type { EngineBinaries } from '../../engines/detect.js';
 import type { EngineKind } from '../../domain/model.js';
@@ -147,23 +148,7 @@ export class LocalDriver implements Driver {
     await chmod(p.dir, 0o700);
     await this.prepareData(node);
     const files = { dir: p.data, pidFile: p.pid, logFile: p.log };
-    const text =
-      node.kind === 'sentinel'
-        ? renderSentinelConfig({ nodeId: node.nodeId, ip: node.ip, port: node.port, password: node.password, serviceSecret: node.serviceSecret, ...files, ...node.sentinel! })
-        : renderDataNodeConfig({
-            instanceId: node.nodeId,
-            ip: node.ip,
-            port: node.port,
-            password: node.password,
-            serviceSecret: node.serviceSecret,
-            ...files,
-            maxMemoryBytes: node.maxMemoryBytes,
-            ioThreads: node.ioThreads,
-            replicaOf: node.replicaOf,
-            keepWriteLog: node.keepWriteLog ?? false,
-            parameters: node.parameters,
-            commands: node.commands,
-          });
+    const text = renderNodeConfig(node, files);
     // The file holds the password: readable by the owner only.
     await writeFile(p.conf, text, { mode: 0o600 });
     await chmod(p.conf, 0o600);

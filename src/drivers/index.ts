@@ -1,0 +1,47 @@
+// Chooses where engines run (CACHESTORE_DRIVER): processes on this machine (the default) or pods
+// in a Kubernetes namespace. Everything above the driver port is the same for both.
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { ConfigError, type Config } from '../config.js';
+import type { EngineKind } from '../domain/model.js';
+import type { EngineBinaries } from '../engines/detect.js';
+import type { Driver, Firewall } from './driver.js';
+import { KubeApi } from './kubernetes/kube-api.js';
+import { KubernetesDriver, KubernetesFirewall, PORT_GAPS } from './kubernetes/kubernetes-driver.js';
+import { LocalDriver } from './local/local-driver.js';
+import { NftFirewall } from './local/nftables.js';
+import { LoopVolumes } from './local/volumes.js';
+
+export interface Drivers {
+  driver: Driver;
+  firewall: Firewall;
+}
+
+export async function createDrivers(config: Config, binaries: (engine: EngineKind) => EngineBinaries | undefined, logger: Logger): Promise<Drivers> {
+  if (config.driver === 'kubernetes') return createKubernetes(config, logger);
+  const volumes = await LoopVolumes.detect(config.volumes, config.volumeMibPerGb);
+  if (volumes.unavailable) logger.warn(`data volumes are NOT real: ${volumes.unavailable}; block storage sizes are recorded only`);
+  else logger.info({ mib_per_gb: volumes.mibPerGb }, 'data volumes: each data node runs on a loop-mounted XFS filesystem of its block storage size');
+  return { driver: new LocalDriver(config.dataDir, binaries, volumes), firewall: await NftFirewall.detect(config.dataDir) };
+}
+
+/**
+ * The kubeconfig from KUBECONFIG, ~/.kube/config or the pod's service account (loadFromDefault).
+ * One call before anything else: an API that does not answer, or refuses, ends the start with
+ * what was tried, not with a stack trace on the first cluster request.
+ */
+export async function createKubernetes(config: Config, logger: Logger, kubeConfig?: KubeConfig): Promise<{ driver: KubernetesDriver; firewall: KubernetesFirewall }> {
+  const kc = kubeConfig ?? new KubeConfig();
+  if (!kubeConfig) kc.loadFromDefault();
+  const namespace = config.kubernetes.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  const api = new KubeApi(kc, namespace);
+  try {
+    await api.call('pods', 'list', '', () => api.core.listNamespacedPod({ namespace, limit: 1 }));
+  } catch (err) {
+    throw new ConfigError(`CACHESTORE_DRIVER=kubernetes: the Kubernetes API at ${api.server} cannot be used: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  logger.info({ server: api.server, namespace, images: config.kubernetes.images }, 'engines run as pods in Kubernetes');
+  for (const [what, why] of Object.entries(PORT_GAPS)) logger.warn(`Kubernetes driver: ${what} is not available: ${why}`);
+  const settings = { namespace, images: config.kubernetes.images, storageClass: config.kubernetes.storageClass };
+  return { driver: new KubernetesDriver(api, settings), firewall: new KubernetesFirewall(api) };
+}

@@ -1,0 +1,276 @@
+// The Kubernetes driver: every node is a Pod (with its Secret, and a PVC for a data node), every
+// instance a Service whose clusterIP is the instance's address. Objects come from manifests.ts;
+// this file only sends them and reads pod status back.
+import type { V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { ClusterAccess } from '../../domain/allow-list.js';
+import type { Driver, Firewall, NodeSpec, PersistedState, VolumeUsage } from '../driver.js';
+import { KubeApi, KubeApiError } from './kube-api.js';
+import { followPodLog } from './log-follow.js';
+import { MANAGED_BY, mergePorts, networkPolicyOf, objectNames, podOf, portName, pvcOf, secretOf, selector, serviceOf, storageOf, type KubernetesSettings, type ServicePort } from './manifests.js';
+
+/** How long stop and kill wait for a pod to be gone (stop: the grace period to save, and some). */
+const GONE_TIMEOUT_MS = 90_000;
+const POLL_MS = 250;
+
+/** What the driver cannot do while the port assumes files on the service's machine (issue 11 part 1). */
+export const PORT_GAPS = {
+  importAof:
+    'restoring a backup needs the append-only files placed in the node\'s data directory, which the driver port passes as a directory on the service\'s machine; the Kubernetes driver cannot copy it into a PVC yet',
+  persistedState:
+    'reading what a stopped node stored (its write log, its Sentinel file) needs its data directory on the service\'s machine; the Kubernetes driver has no access to a PVC without a running pod yet',
+} as const;
+
+function masked(node: NodeSpec, text: string): string {
+  return text.split(node.password).join('***').split(node.serviceSecret).join('***');
+}
+
+function isReady(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+function ended(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded';
+}
+
+/** Bytes of a quantity such as "16Gi" or "1073741824"; NaN for forms the driver never writes. */
+export function quantityBytes(q: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi|Ti)?$/.exec(q);
+  if (!m) return NaN;
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 }[m[2] ?? ''] ?? 1;
+  return Number(m[1]) * unit;
+}
+
+export class KubernetesDriver implements Driver {
+  /** PVCs are real volumes of the requested size (expansion needs a StorageClass that allows it). */
+  readonly volumesUnavailable = null;
+
+  constructor(
+    private readonly api: KubeApi,
+    private readonly settings: KubernetesSettings,
+  ) {}
+
+  private get ns(): string {
+    return this.settings.namespace;
+  }
+
+  /** A clusterIP belongs to one Service: an address is free when no Service in the namespace has it. */
+  async isAddressFree(ip: string, _port: number): Promise<boolean> {
+    const list = await this.api.call('services', 'list', '', () => this.api.core.listNamespacedService({ namespace: this.ns }));
+    return !list.items.some((s) => s.spec?.clusterIP === ip);
+  }
+
+  async configure(node: NodeSpec): Promise<void> {
+    const names = objectNames(node);
+    const secret = secretOf(node, this.settings);
+    // The config changes with every topology change: written whole each time.
+    const existing = await this.api.orNull(this.api.call('secrets', 'get', names.secret, () => this.api.core.readNamespacedSecret({ name: names.secret, namespace: this.ns })));
+    if (existing) await this.api.call('secrets', 'update', names.secret, () => this.api.core.replaceNamespacedSecret({ name: names.secret, namespace: this.ns, body: secret }));
+    else await this.api.call('secrets', 'create', names.secret, () => this.api.core.createNamespacedSecret({ namespace: this.ns, body: secret }));
+
+    const pvc = pvcOf(node, this.settings);
+    if (pvc) {
+      // An existing claim keeps its data and size (growVolume grows it).
+      const have = await this.api.orNull(this.api.call('persistentvolumeclaims', 'get', names.pvc, () => this.api.core.readNamespacedPersistentVolumeClaim({ name: names.pvc, namespace: this.ns })));
+      if (!have) await this.api.call('persistentvolumeclaims', 'create', names.pvc, () => this.api.core.createNamespacedPersistentVolumeClaim({ namespace: this.ns, body: pvc }));
+    }
+    await this.ensureServicePort(node);
+  }
+
+  private readService(node: NodeSpec): Promise<V1Service | null> {
+    const name = objectNames(node).service;
+    return this.api.orNull(this.api.call('services', 'get', name, () => this.api.core.readNamespacedService({ name, namespace: this.ns })));
+  }
+
+  private async ensureServicePort(node: NodeSpec): Promise<void> {
+    const name = objectNames(node).service;
+    const have = await this.readService(node);
+    if (!have) {
+      const body = serviceOf(node, [{ name: portName(node), port: node.port }], this.settings);
+      await this.api.call('services', 'create', name, () => this.api.core.createNamespacedService({ namespace: this.ns, body }));
+      return;
+    }
+    const ports = (have.spec?.ports ?? []).map((p) => ({ name: p.name ?? '', port: p.port }));
+    if (ports.some((p) => p.name === portName(node) && p.port === node.port)) return;
+    await this.writeServicePorts(node, have, mergePorts(ports, node));
+  }
+
+  /** Replaces the Service's ports; resourceVersion makes a concurrent change a 409, not a loss. */
+  private async writeServicePorts(node: NodeSpec, have: V1Service, ports: ServicePort[]): Promise<void> {
+    const name = objectNames(node).service;
+    const body = serviceOf(node, ports, this.settings);
+    const withVersion = { ...body, metadata: { ...body.metadata, resourceVersion: have.metadata?.resourceVersion } };
+    await this.api.call('services', 'update', name, () => this.api.core.replaceNamespacedService({ name, namespace: this.ns, body: withVersion }));
+  }
+
+  private readPod(node: NodeSpec): Promise<V1Pod | null> {
+    const name = objectNames(node).pod;
+    return this.api.orNull(this.api.call('pods', 'get', name, () => this.api.core.readNamespacedPod({ name, namespace: this.ns })));
+  }
+
+  async launch(node: NodeSpec): Promise<void> {
+    const name = objectNames(node).pod;
+    const pod = await this.readPod(node);
+    if (pod && !ended(pod) && !pod.metadata?.deletionTimestamp) return;
+    // An engine that exited leaves its pod (restartPolicy Never): it goes, a new one starts.
+    if (pod) await this.deletePod(node, 0);
+    try {
+      await this.api.call('pods', 'create', name, () => this.api.core.createNamespacedPod({ namespace: this.ns, body: podOf(node, this.settings) }));
+    } catch (err) {
+      // Another launch of the same node won the race: its pod is this node's engine.
+      if (!(err instanceof KubeApiError && err.status === 409)) throw err;
+    }
+  }
+
+  async waitReady(node: NodeSpec, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const pod = await this.readPod(node);
+      if (pod && isReady(pod)) return;
+      if (!pod || ended(pod)) throw new Error(`${node.engine} engine exited while starting (pod ${objectNames(node).pod} ${pod ? pod.status?.phase : 'is gone'}): ${await this.why(node)}`);
+      if (Date.now() > deadline) throw new Error(`${node.engine} engine did not become ready within ${timeoutMs} ms (pod ${pod.status?.phase ?? 'without status'}): ${await this.why(node)}`);
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  }
+
+  private async why(node: NodeSpec): Promise<string> {
+    return (await this.lastLogLines(node, 3).catch(() => [])).join(' | ') || 'no output';
+  }
+
+  /** Deletes the pod with the given grace period and waits until it is gone. */
+  private async deletePod(node: NodeSpec, graceSeconds: number): Promise<void> {
+    const name = objectNames(node).pod;
+    await this.api.gone(this.api.call('pods', 'delete', name, () => this.api.core.deleteNamespacedPod({ name, namespace: this.ns, gracePeriodSeconds: graceSeconds })));
+    const deadline = Date.now() + GONE_TIMEOUT_MS;
+    while ((await this.readPod(node)) !== null) {
+      if (Date.now() > deadline) throw new Error(`pod ${name} was not gone ${GONE_TIMEOUT_MS / 1000} s after its deletion`);
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  }
+
+  async stop(node: NodeSpec, opts: { save: boolean }): Promise<void> {
+    // SIGTERM: a data node saves its dataset before it exits (its `save` lines), within the
+    // pod's grace period. Without save there is nothing to wait for.
+    await this.deletePod(node, opts.save && node.kind === 'data' ? 60 : 1);
+  }
+
+  async kill(node: NodeSpec): Promise<void> {
+    await this.deletePod(node, 0);
+  }
+
+  async importAof(node: NodeSpec, _fromDir: string): Promise<void> {
+    throw new Error(`the Kubernetes driver cannot restore node ${node.nodeId}: ${PORT_GAPS.importAof}`);
+  }
+
+  async removeData(node: NodeSpec): Promise<void> {
+    const names = objectNames(node);
+    await this.deletePod(node, 0);
+    if (node.kind === 'data') {
+      await this.api.gone(this.api.call('persistentvolumeclaims', 'delete', names.pvc, () => this.api.core.deleteNamespacedPersistentVolumeClaim({ name: names.pvc, namespace: this.ns })));
+    }
+    await this.api.gone(this.api.call('secrets', 'delete', names.secret, () => this.api.core.deleteNamespacedSecret({ name: names.secret, namespace: this.ns })));
+    // The instance's Service goes with its last node; until then it keeps the other node's port.
+    const have = await this.readService(node);
+    if (!have) return;
+    const rest = (have.spec?.ports ?? []).filter((p) => p.name !== portName(node)).map((p) => ({ name: p.name ?? '', port: p.port }));
+    if (rest.length > 0) await this.writeServicePorts(node, have, rest);
+    else await this.api.gone(this.api.call('services', 'delete', names.service, () => this.api.core.deleteNamespacedService({ name: names.service, namespace: this.ns })));
+  }
+
+  async isRunning(node: NodeSpec): Promise<boolean> {
+    return (await this.readPod(node))?.status?.phase === 'Running';
+  }
+
+  async isHealthy(node: NodeSpec): Promise<boolean> {
+    const pod = await this.readPod(node);
+    return pod !== null && isReady(pod);
+  }
+
+  /**
+   * The engine's log lines from now on, as it writes them, the secrets masked (what the disk
+   * alarms read). Survives the pod being replaced: the stream is opened again.
+   */
+  followLog(node: NodeSpec, onLines: (lines: string[]) => void): () => void {
+    return followPodLog(this.api, objectNames(node).pod, 'engine', (lines) => onLines(lines.map((l) => masked(node, l))));
+  }
+
+  async lastLogLines(node: NodeSpec, count: number): Promise<string[]> {
+    const name = objectNames(node).pod;
+    let text: string | null;
+    try {
+      text = await this.api.orNull(
+        this.api.call('pods/log', 'get', name, () => this.api.core.readNamespacedPodLog({ name, namespace: this.ns, container: 'engine', tailLines: count })),
+      );
+    } catch (err) {
+      // 400: the engine's container has not started yet (image pull, volume binding): no log.
+      if (err instanceof KubeApiError && err.status === 400) return [];
+      throw err;
+    }
+    return (text ?? '')
+      .split('\n')
+      .filter((l) => l.trim())
+      .slice(-count)
+      .map((l) => masked(node, l));
+  }
+
+  async persistedState(node: NodeSpec): Promise<PersistedState> {
+    throw new Error(`the Kubernetes driver cannot read what node ${node.nodeId} stored: ${PORT_GAPS.persistedState}`);
+  }
+
+  async growVolume(node: NodeSpec): Promise<boolean> {
+    if (node.kind !== 'data' || typeof node.volumeGb !== 'number') return false;
+    const name = objectNames(node).pvc;
+    const pvc = await this.api.orNull(this.api.call('persistentvolumeclaims', 'get', name, () => this.api.core.readNamespacedPersistentVolumeClaim({ name, namespace: this.ns })));
+    if (!pvc) return false;
+    const want = storageOf(node.volumeGb);
+    const have = pvc.spec?.resources?.requests?.storage;
+    // Never shrinks (Kubernetes refuses it anyway).
+    if (have !== undefined && quantityBytes(have) >= quantityBytes(want)) return true;
+    const body = [{ op: 'replace', path: '/spec/resources/requests/storage', value: want }];
+    await this.api.call('persistentvolumeclaims', 'patch', name, () => this.api.core.patchNamespacedPersistentVolumeClaim({ name, namespace: this.ns, body }));
+    return true;
+  }
+
+  /**
+   * null: the filesystem's size and free space are inside the pod (kubelet stats or an exec),
+   * which the driver does not read yet; the PVC's capacity alone would be half an answer.
+   */
+  async volumeUsage(_node: NodeSpec): Promise<VolumeUsage | null> {
+    return null;
+  }
+}
+
+/**
+ * The policy as client-node's model: it names an ingress rule's `from` `_from` (a reserved word in
+ * its generator) and would drop `from` when it serializes the body, leaving a rule open to all.
+ */
+function forClient(policy: ReturnType<typeof networkPolicyOf>): V1NetworkPolicy & { metadata: { name: string } } {
+  return { ...policy, spec: { ...policy.spec, ingress: policy.spec.ingress.map(({ from, ...rule }) => ({ ...rule, _from: from })) } };
+}
+
+/** Allow-lists as one NetworkPolicy per cluster; `apply` makes the namespace's set exactly `rules`. */
+export class KubernetesFirewall implements Firewall {
+  readonly unavailable = null;
+
+  constructor(private readonly api: KubeApi) {}
+
+  async apply(rules: ClusterAccess[]): Promise<void> {
+    const ns = this.api.namespace;
+    const list = await this.api.call('networkpolicies', 'list', '', () => this.api.networking.listNamespacedNetworkPolicy({ namespace: ns, labelSelector: selector(MANAGED_BY) }));
+    const have = new Map(list.items.map((p) => [p.metadata?.name ?? '', p]));
+    const want = rules.map((r) => forClient(networkPolicyOf(r, ns)));
+    for (const body of want) {
+      const name = body.metadata.name;
+      const old = have.get(name);
+      if (old) {
+        const withVersion = { ...body, metadata: { ...body.metadata, resourceVersion: old.metadata?.resourceVersion } };
+        await this.api.call('networkpolicies', 'update', name, () => this.api.networking.replaceNamespacedNetworkPolicy({ name, namespace: ns, body: withVersion }));
+      } else {
+        await this.api.call('networkpolicies', 'create', name, () => this.api.networking.createNamespacedNetworkPolicy({ namespace: ns, body }));
+      }
+    }
+    const keep = new Set(want.map((p) => p.metadata.name));
+    for (const name of have.keys()) {
+      if (!keep.has(name)) await this.api.gone(this.api.call('networkpolicies', 'delete', name, () => this.api.networking.deleteNamespacedNetworkPolicy({ name, namespace: ns })));
+    }
+  }
+}
