@@ -33,6 +33,10 @@ export interface Config {
   volumes: 'auto' | 'off';
   /** MiB of volume per GB of block storage: 1024, scaled down by tests that fill a disk. */
   volumeMibPerGb: number;
+  /** GET /metrics' scrape token; absent: a random one kept in <data dir>/metrics-token. */
+  metricsToken?: string;
+  /** How long an engine reading serves later scrapes (ms); 0: every scrape reads the engines. */
+  metricsCacheMs: number;
 }
 
 export const DEFAULT_SUBNET: Subnet = { id: 'local-subnet', cidr: '127.77.0.0/16' };
@@ -119,5 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     volumes: volumesMode(env.CACHESTORE_VOLUMES),
     // 19 MiB per GB is the least that gives the smallest group (16 GB) XFS's 300 MiB minimum.
     volumeMibPerGb: int(env, 'CACHESTORE_VOLUME_MIB_PER_GB', 1024, 19),
+    metricsToken: env.CACHESTORE_METRICS_TOKEN || undefined,
+    metricsCacheMs: int(env, 'CACHESTORE_METRICS_CACHE_MS', 5000),
   };
 }
