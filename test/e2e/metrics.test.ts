@@ -1,8 +1,9 @@
 // GET /metrics against a real service and real engines: the exposition parses, each node shows
 // with its role and its engine's own numbers (memory after real writes, hits and misses of real
 // GETs), HTTP series count real requests, a signed scrape sees only its account's clusters, the
-// scrape token is needed for the rest, a SIGKILLed replica is `up 0` (no 5xx), one reading serves
-// overlapping scrapes, and every series the Grafana dashboard asks for exists.
+// scrape token is needed for the rest, a backup, a switchover and a failover are counted, a
+// SIGKILLed replica is `up 0` (no 5xx), one reading serves overlapping scrapes, and every series
+// the Grafana dashboard asks for exists.
 import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,7 +24,7 @@ let other: SignedClient;
 let token: string;
 const ids = { standalone: '', ha: '', others: '' };
 /** Instance ids by role, from the store. */
-const nodes = { standalone: '', haPrimary: '', haReplica: '', haSentinel: '', standaloneIp: '' };
+const nodes = { standalone: '', haPrimary: '', haReplica: '', haReplica2: '', haReplica2Name: '', haSentinel: '', standaloneIp: '' };
 
 beforeAll(async () => {
   h = await startHarness({
@@ -38,7 +39,7 @@ beforeAll(async () => {
   const [engine] = await engineVersions(h.client);
   const made = await Promise.all([
     h.client.post('/v1/clusters', createBody(engine, { name: 'metricsone' })),
-    h.client.post('/v1/clusters', haBody(engine, 1, { name: 'metricsha' })),
+    h.client.post('/v1/clusters', haBody(engine, 2, { name: 'metricsha' })),
     other.post('/v1/clusters', createBody(engine, { name: 'metricsother' })),
   ]);
   for (const r of made) expect(r.status, JSON.stringify(r.body)).toBe(202);
@@ -53,7 +54,10 @@ beforeAll(async () => {
   nodes.standaloneIp = standalone[0].serviceIpAddress;
   const ha = (await h.service.store.clusterDetail(null, ids.ha))!.instances;
   nodes.haPrimary = ha.find((i) => i.roleType === 'MASTER')!.id;
-  nodes.haReplica = ha.find((i) => i.roleType === 'REPLICA')!.id;
+  const replicas = ha.filter((i) => i.roleType === 'REPLICA');
+  nodes.haReplica = replicas[0].id;
+  nodes.haReplica2 = replicas[1].id;
+  nodes.haReplica2Name = replicas[1].name;
   nodes.haSentinel = ha.find((i) => i.roleType === 'SENTINEL')!.id;
 }, 180_000);
 afterAll(async () => {
@@ -93,6 +97,7 @@ describe('GET /metrics with the scrape token', () => {
     expect(role(ids.standalone, nodes.standalone)).toEqual(['primary']);
     expect(role(ids.ha, nodes.haPrimary)).toEqual(['primary']);
     expect(role(ids.ha, nodes.haReplica)).toEqual(['replica']);
+    expect(role(ids.ha, nodes.haReplica2)).toEqual(['replica']);
     expect(role(ids.ha, nodes.haSentinel)).toEqual(['sentinel']);
     // The Sentinels beside the data nodes, each its own series.
     expect(role(ids.ha, `${nodes.haPrimary}-sentinel`)).toEqual(['sentinel']);
@@ -100,7 +105,8 @@ describe('GET /metrics with the scrape token', () => {
     // Every account's clusters, each node up.
     const up = select(e, 'cachestore_engine_up');
     expect(new Set(up.map((s) => s.labels.cluster_id))).toEqual(new Set([ids.standalone, ids.ha, ids.others]));
-    expect(up.length).toBe(1 + 5 + 1);
+    // HA: three data nodes, a Sentinel beside each, and the SENTINEL group's instance.
+    expect(up.length).toBe(1 + 7 + 1);
     expect(up.every((s) => s.value === 1)).toBe(true);
     // maxmemory as the server type sets it, and a replica's lag (a number of bytes, 0 or more).
     expect(one(e, 'cachestore_engine_maxmemory_bytes', { instance_id: nodes.standalone })).toBeGreaterThan(0);
@@ -194,6 +200,39 @@ describe('who may scrape', () => {
   });
 });
 
+describe('operations in the service series', () => {
+  it('counts a backup, its size and duration, and shows the age of the last one', async () => {
+    const e0 = await scraped();
+    const done0 = valueOr0(e0, 'cachestore_backups_total', { outcome: 'completed' });
+    expect(select(e0, 'cachestore_cluster_last_backup_age_seconds', { cluster_id: ids.standalone })).toEqual([]);
+    const r = await h.client.post(`/v1/clusters/${ids.standalone}/backup-histories`);
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    await settle(h.client, r.body.request_id, ids.standalone, 90_000);
+    const e = await until('the backup to be counted', (x) => one(x, 'cachestore_backup_size_bytes_count') === 1 && x);
+    expect(one(e, 'cachestore_backups_total', { outcome: 'completed' })).toBe(done0 + 1);
+    const stored = (await h.service.store.backupsOf(ids.standalone)).find((b) => b.requestId === r.body.request_id)!;
+    expect(one(e, 'cachestore_backup_size_bytes_sum')).toBe(stored.sizeBytes);
+    expect(one(e, 'cachestore_backup_duration_seconds_count')).toBe(1);
+    const age = one(e, 'cachestore_cluster_last_backup_age_seconds', { cluster_id: ids.standalone });
+    expect(age).toBeGreaterThanOrEqual(0);
+    expect(age).toBeLessThan(120);
+    expect(select(e, 'cachestore_workflow_step_duration_seconds_count', { kind: 'backup' }).length).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('counts a switchover as a switchover, not as a failover', async () => {
+    const e0 = await scraped();
+    const sw0 = one(e0, 'cachestore_switchovers_total');
+    const fo0 = one(e0, 'cachestore_failovers_total');
+    const r = await h.client.post(`/v1/clusters/${ids.ha}/switchover`, { switch_host_name: nodes.haReplica2Name });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    await settle(h.client, r.body.request_id, ids.ha, 60_000);
+    const e = await until('the switchover to be counted and seen', (x) =>
+      one(x, 'cachestore_switchovers_total') === sw0 + 1 && select(x, 'cachestore_engine_role', { instance_id: nodes.haReplica2, role: 'primary' }).length === 1 && x);
+    expect(one(e, 'cachestore_failovers_total')).toBe(fo0);
+    expect(select(e, 'cachestore_engine_role', { instance_id: nodes.haPrimary }).map((x) => x.labels.role)).toEqual(['replica']);
+  }, 90_000);
+});
+
 describe('reading the engines', () => {
   it('shares one reading between overlapping scrapes: one INFO per node', async () => {
     let reads = 0;
@@ -201,7 +240,7 @@ describe('reading the engines', () => {
     const clusters = (await m.clusters({ kind: 'operator' }))!;
     const [a, b] = await Promise.all([m.collect(clusters), m.collect(clusters)]);
     await m.collect(clusters);
-    expect(reads).toBe(7);
+    expect(reads).toBe(9);
     expect(b).toEqual(a);
   });
 
@@ -213,6 +252,16 @@ describe('reading the engines', () => {
     expect(select(e, 'cachestore_engine_used_memory_bytes', { instance_id: nodes.haReplica })).toEqual([]);
     expect(select(e, 'cachestore_http_requests_total', { operation: 'cachestoreExtMetrics', status: '500' })).toEqual([]);
   });
+
+  it("counts a failover when the primary dies and a replica takes over", async () => {
+    const fo0 = one(await scraped(), 'cachestore_failovers_total');
+    // After the switchover the second replica is primary; the first primary is its replica.
+    await sigkillEngine(nodes.haReplica2);
+    const e = await until('the failover to be counted', (x) => one(x, 'cachestore_failovers_total') === fo0 + 1 && x);
+    expect(one(e, 'cachestore_reconciler_findings_total', { finding: 'failover' })).toBeGreaterThanOrEqual(1);
+    const roles = await until('the new primary to report itself', (x) => select(x, 'cachestore_engine_role', { instance_id: nodes.haPrimary, role: 'primary' }).length === 1 && x);
+    expect(one(roles, 'cachestore_engine_up', { instance_id: nodes.haReplica2 })).toBe(0);
+  }, 60_000);
 });
 
 describe('the Grafana dashboard', () => {
