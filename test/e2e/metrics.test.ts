@@ -177,6 +177,19 @@ describe('who may scrape', () => {
     const wrong = await scrape('/metrics', 'Bearer not-the-token');
     expectErrorShape({ status: wrong.status, body: JSON.parse(wrong.text) }, 401, 'Unauthorized');
     expect(wrong.text).not.toContain(token);
+    for (const auth of ['Basic dXNlcjpwYXNz', 'Bearer', `Bearer ${token} extra`, `${token}`]) {
+      const r = await scrape('/metrics', auth);
+      expectErrorShape({ status: r.status, body: JSON.parse(r.text) }, 401, 'Unauthorized');
+    }
+  });
+
+  it('answers bad cluster_id values with 4xx in the error shape, never 5xx', async () => {
+    const long = await scrape(`/metrics?cluster_id=${'x'.repeat(129)}`);
+    expectErrorShape({ status: long.status, body: JSON.parse(long.text) }, 400, 'ValidationError');
+    for (const id of ['%00', '%E2%98%83', "'%20OR%201=1--", 'unknown']) {
+      const r = await scrape(`/metrics?cluster_id=${id}`);
+      expectErrorShape({ status: r.status, body: JSON.parse(r.text) }, 404, 'NotFound');
+    }
   });
 
   it("gives a signed scrape its own account's engine series only, and none of the service's", async () => {
