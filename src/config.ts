@@ -41,6 +41,10 @@ export interface Config {
   /** Where engines run: processes on this machine, or pods in a Kubernetes namespace (README, Kubernetes). */
   driver: 'local' | 'kubernetes';
   kubernetes: KubernetesConfig;
+  /** GET /metrics' scrape token; absent: a random one kept in <data dir>/metrics-token. */
+  metricsToken?: string;
+  /** How long an engine reading serves later scrapes (ms); 0: every scrape reads the engines. */
+  metricsCacheMs: number;
 }
 
 export interface KubernetesConfig {
@@ -174,5 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       images: parseImages(env.CACHESTORE_K8S_IMAGES),
       storageClass: env.CACHESTORE_K8S_STORAGE_CLASS || undefined,
     },
+    metricsToken: env.CACHESTORE_METRICS_TOKEN || undefined,
+    metricsCacheMs: int(env, 'CACHESTORE_METRICS_CACHE_MS', 5000),
   };
 }

@@ -38,6 +38,9 @@ import { LeaderElection } from './operations/leader-election.js';
 import { leadershipTimings } from './domain/leadership.js';
 import { Worker } from './operations/worker.js';
 import { openDatabase } from './store/db.js';
+import { metricsToken } from './metrics-token.js';
+import { EngineMetrics } from './operations/engine-metrics.js';
+import { ServiceMetrics } from './operations/service-metrics.js';
 import { SqlStore } from './store/sql-store.js';
 
 export interface Service {
@@ -104,6 +107,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     );
   }
 
+  const scrape = await metricsToken(config.dataDir, config.metricsToken);
+  logger.info({ from: scrape.source }, 'GET /metrics scrape token (Authorization: Bearer)');
+  const metrics = new ServiceMetrics(async (r) => (await store.backupsOf(r.clusterId)).find((b) => b.requestId === r.id));
+
   const storage = new LocalBackupStorage(config.backupDir);
   const archive = new LogArchive(join(config.dataDir, 'wal-archive'));
   const backupTools = {
@@ -127,6 +134,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     onProcessDeath: (node, cluster) => void primaryWatch.died(node, cluster),
     // Only while this process leads (always, with SQLite): set once the election exists.
     mayAct: () => election === null || election.isLeading(),
+    metrics,
   });
   const primaryWatch = new PrimaryWatch({
     store,
@@ -146,6 +154,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     sentinelTimings,
     backups: backupTools,
     allowLists,
+    metrics,
     // After an operation, look at the cluster once (and start watching its Sentinels).
     onFinished: (id) => {
       // Terminated and failed clusters lose their rules; a failed change keeps the stored list in force.
@@ -195,6 +204,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     securityGroups: new SecurityGroupService({ store, clusters }),
     maintenance: maintenanceService,
     blockStorage: new BlockStorageService({ store, clusters }),
+    metrics: { token: scrape.token, service: metrics, engines: new EngineMetrics({ store, cacheMs: config.metricsCacheMs }) },
     findCredential: (k) => store.findCredential(k),
     useSignature: (k, sig, exp, nowMs) => store.useSignature(k, sig, exp, nowMs),
     trustProxy: config.trustProxy,

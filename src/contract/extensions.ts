@@ -102,7 +102,7 @@ export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
   },
 };
 
-/** Routes outside the API: no signature. */
+/** Routes outside the API: no signature (GET /metrics: its scrape token, or a signature). */
 const SERVICE_PATHS: Record<string, Record<string, unknown>> = {
   '/openapi.json': {
     get: {
@@ -112,6 +112,27 @@ const SERVICE_PATHS: Record<string, Record<string, unknown>> = {
       'x-cachestore-extension': true,
       security: [],
       responses: { '200': { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } } },
+    },
+  },
+  '/metrics': {
+    get: {
+      operationId: 'cachestoreExtMetrics',
+      summary: 'Metrics (extension)',
+      description:
+        'Prometheus text exposition. With `Authorization: Bearer <scrape token>` (CACHESTORE_METRICS_TOKEN, or the token the service keeps in ' +
+        '`<data dir>/metrics-token`): the service\'s own series and every cluster\'s engine series. Signed like the API: only the engine series ' +
+        "of the signing key's account's clusters. Engines are read at scrape time (one INFO per node, kept 5 s), never in the background.",
+      'x-cachestore-extension': true,
+      security: [{ MetricsToken: [] }, ...auth],
+      parameters: [
+        { name: 'cluster_id', in: 'query', required: false, description: 'Only this cluster\'s engine series (404 when the caller does not see it).', schema: { type: 'string', maxLength: 128 } },
+      ],
+      responses: {
+        '200': { description: 'OK', content: { 'text/plain': { schema: { type: 'string' } } } },
+        '400': { description: 'Bad Request' },
+        '401': { description: 'Unauthorized' },
+        '404': { description: 'Not Found' },
+      },
     },
   },
   '/healthz': {
@@ -149,6 +170,7 @@ const SCHEMES = {
   ScpAccessKey: { type: 'apiKey', in: 'header', name: 'Scp-AccessKey', description: 'Your access key. Sent with Scp-Signature and Scp-Timestamp; see the signing rule in info.description.' },
   ScpSignature: { type: 'apiKey', in: 'header', name: 'Scp-Signature', description: 'base64(HMAC-SHA256(secret_key, method + url + timestamp + access_key + account_id + client_type)), computed per request.' },
   ScpTimestamp: { type: 'apiKey', in: 'header', name: 'Scp-Timestamp', description: 'Unix time in milliseconds, the one signed; valid 15 minutes either way.' },
+  MetricsToken: { type: 'http', scheme: 'bearer', description: 'GET /metrics only: the scrape token (CACHESTORE_METRICS_TOKEN, or <data dir>/metrics-token).' },
 };
 
 const EXTENSION_TAG = 'cachestore.extensions';

@@ -30,6 +30,7 @@ import type { MaintenanceService } from '../domain/maintenance-service.js';
 import { maintenanceHandlers } from './routes/maintenance.js';
 import type { BlockStorageService } from '../domain/block-storage-change.js';
 import { blockStorageHandlers } from './routes/block-storage.js';
+import { registerMetricsRoute, type MetricsEndpoint } from './routes/metrics.js';
 
 export interface AppOptions {
   clusters: ClusterService;
@@ -42,6 +43,8 @@ export interface AppOptions {
   /** Set / Unset Maintenance; without it they answer 501. */
   maintenance?: MaintenanceService;
   blockStorage: BlockStorageService;
+  /** GET /metrics, and the HTTP series every answered request adds to. */
+  metrics: MetricsEndpoint;
   findCredential: (accessKey: string) => Promise<Credential | undefined>;
   /** Records a state-changing request's signature; false when it was used before. */
   useSignature: (accessKey: string, signature: string, expiresAtMs: number, nowMs: number) => Promise<boolean>;
@@ -63,6 +66,10 @@ export function registeredRoutes(app: FastifyInstance): ReadonlyArray<{ method: 
 }
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The contract's operationId (or an extension's): the only operation label of the HTTP series. */
+    operationId?: string;
+  }
   interface FastifyRequest {
     /** Who signed the request; set by the onRequest signature check of every API route. */
     credential: Credential | null;
@@ -92,6 +99,13 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push({ method: m, url: r.url });
   });
   app.decorateRequest('credential', null);
+  // Every answer counts in the HTTP series, labelled by the matched route's operationId (a 404 or
+  // 405 is "unmatched"): never the raw URL, so the label set stays bounded.
+  const http = o.metrics.service;
+  app.addHook('onResponse', (req, reply, done) => {
+    http.httpRequest(req.routeOptions.config?.operationId ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
   const now = o.now ?? Date.now;
   const validators = buildValidators();
   const handlers: Record<string, Handler> = { ...catalogHandlers(o.catalog), ...clusterHandlers(o.clusters), ...backupHandlers(o.backups),
@@ -174,6 +188,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     app.route({
       method: method.toUpperCase() as 'GET',
       url: toRouterPath(path),
+      config: { operationId },
       onRequest: checkSignature,
       handler: async (req, reply) => {
         const credential = req.credential!;
@@ -199,8 +214,10 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   // (serializing it per request held /openapi.json to ~1,000 req/s).
   const served = Buffer.from(JSON.stringify(servedDocument()));
   routed.push({ method: 'get', path: '/openapi.json' }, { method: 'get', path: '/healthz' });
-  app.get('/openapi.json', (_req, reply) => reply.type('application/json; charset=utf-8').send(served));
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/openapi.json', { config: { operationId: 'cachestoreExtOpenApiDocument' } }, (_req, reply) => reply.type('application/json; charset=utf-8').send(served));
+  app.get('/healthz', { config: { operationId: 'cachestoreExtHealth' } }, async () => ({ status: 'ok' }));
+  routed.push({ method: 'get', path: '/metrics' });
+  registerMetricsRoute(app, o.metrics, authenticate);
   return app;
 }
 

@@ -28,6 +28,7 @@ import { SentinelWatcher } from './sentinel-watch.js';
 import { diskErrorLines, diskVerdicts } from './disk-watch.js';
 import { applyObservation, observe, type Observation } from './topology.js';
 import type { Logger } from './worker.js';
+import type { OperationsMetrics } from './service-metrics.js';
 
 export interface ReconcilerOptions {
   store: Store;
@@ -47,6 +48,8 @@ export interface ReconcilerOptions {
    * look, so a leader that stalled past its lease does nothing before its duties are stopped.
    */
   mayAct?: () => boolean;
+  /** What it finds, counted for GET /metrics. */
+  metrics?: Pick<OperationsMetrics, 'finding'>;
 }
 
 /** What the watch knows of a cluster, as of the last look at it. */
@@ -271,6 +274,7 @@ export class Reconciler {
     const obs = await observe(nodes);
     const applied = await applyObservation(this.o.store, detail, obs, { at: this.at(), previous, setClusterState: true, diskFull });
     for (const c of applied.changes) await this.o.store.addEvent(detail.cluster.id, null, c, this.at());
+    for (const f of applied.findings) this.o.metrics?.finding(f);
     if (applied.changes.length > 0) this.o.onTopologyChange?.();
     return obs;
   }
@@ -310,6 +314,7 @@ export class Reconciler {
       if (!(await store.compareAndSetClusterState(cluster.id, 'RUNNING', 'ERROR', this.at()))) return 0;
       for (const n of dead) {
         await store.setInstanceState(n.instanceId, 'ERROR');
+        this.o.metrics?.finding('engine-not-running');
         const then = healing ? 'starting it again from its data' : 'cluster is ERROR (Start or Restart it)';
         await store.addEvent(cluster.id, null, `engine process of instance ${name(n)} is not running; ${then}`, this.at());
       }
@@ -337,6 +342,7 @@ export class Reconciler {
         full.add(n.instanceId);
         if (this.diskFull.has(key)) continue;
         this.diskFull.add(key);
+        this.o.metrics?.finding('disk-full');
         // Remembered for the cluster too: a standalone cluster made ERROR by it goes back to RUNNING.
         this.diskFull.add(`${cluster.id}/`);
         const lines = await diskErrorLines(this.o.driver, n);
@@ -349,6 +355,7 @@ export class Reconciler {
         );
         this.o.logger.warn({ cluster_id: cluster.id, node: n.nodeId }, 'data volume full');
       } else if (v && this.diskFull.delete(key)) {
+        this.o.metrics?.finding('disk-has-room');
         await this.o.store.addEvent(cluster.id, null, `instance ${name}: its data volume has room again (${v.detail}); the engine writes again`, this.at());
       }
     }
@@ -422,6 +429,7 @@ export class Reconciler {
       h.deadSince = null;
       await this.o.store.addEvent(cluster.id, null, `started ${label} again${as}${d.attempt > 1 ? ` (start ${d.attempt})` : ''}`, this.at());
       this.o.logger.info({ cluster_id: cluster.id, node: node.nodeId, attempt: d.attempt }, 'restarted a dead node');
+      this.o.metrics?.finding('node-restarted');
       // A start that does not last is seen at the next look; make it soon.
       this.wakeAt(cluster.id, now + policy.firstDelayMs);
       return 'started';
@@ -429,6 +437,7 @@ export class Reconciler {
       const msg = err instanceof Error ? err.message : String(err);
       await this.o.store.addEvent(cluster.id, null, `starting ${label} again failed (start ${d.attempt}): ${msg}`, this.at());
       this.o.logger.warn({ cluster_id: cluster.id, node: node.nodeId, err: msg }, 'restarting a dead node failed');
+      this.o.metrics?.finding('node-restart-failed');
       this.wakeNext(cluster.id, h, now);
       return 'failed';
     }
@@ -468,12 +477,14 @@ export class Reconciler {
       );
       for (const p of r.problems) await this.o.store.addEvent(cluster.id, null, p, this.at());
       this.o.logger.info({ cluster_id: cluster.id, primary: r.primary.nodeId }, 'started a whole HA cluster again');
+      this.o.metrics?.finding('cluster-recovered');
       this.wakeAt(cluster.id, now + policy.firstDelayMs);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       if (err instanceof NodeStartError) this.lastFailed.set(key, err.node);
       await this.o.store.addEvent(cluster.id, null, `starting the cluster again failed (start ${d.attempt}): ${msg}`, this.at());
       this.o.logger.warn({ cluster_id: cluster.id, err: msg }, 'restarting a whole HA cluster failed');
+      this.o.metrics?.finding('cluster-recovery-failed');
       this.wakeNext(cluster.id, h, now);
     }
     return true;
@@ -492,6 +503,7 @@ export class Reconciler {
     if (node.kind === 'data' || node.nodeId === node.instanceId) await store.setInstanceState(node.instanceId, 'ERROR');
     await store.addEvent(cluster.id, null, `gave up restarting: ${reason}. Automatic restarts of this cluster stop until it is started or restarted`, this.at());
     this.o.logger.warn({ cluster_id: cluster.id, node: node.nodeId }, 'crash loop: gave up restarting');
+    this.o.metrics?.finding('crash-loop');
     this.forget(cluster.id);
   }
 

@@ -8,6 +8,7 @@ import type { Lease, Store } from '../domain/ports.js';
 import { LeaseLost } from './lease.js';
 import { endpointOf, type NodeSpec } from '../drivers/driver.js';
 import type { ClusterNodes } from './nodes.js';
+import type { Finding } from './service-metrics.js';
 
 export interface Observation {
   data: Array<{ node: NodeSpec; info: ReplicationInfo | null }>;
@@ -41,6 +42,8 @@ export async function observe(nodes: ClusterNodes): Promise<Observation> {
 export interface Applied {
   clusterState: ServiceState;
   changes: string[];
+  /** The changes by kind, for GET /metrics (a node that became primary is a failover). */
+  findings: Finding[];
 }
 
 /**
@@ -55,6 +58,7 @@ export async function applyObservation(
   opts: { at: string; previous: ServiceState; setClusterState: boolean; lease?: Lease; diskFull?: Set<string> },
 ): Promise<Applied> {
   const changes: string[] = [];
+  const findings: Finding[] = [];
   const byInstance = new Map<string, Instance>(detail.instances.map((i) => [i.id, i]));
   for (const d of obs.data) {
     const inst = byInstance.get(d.node.instanceId)!;
@@ -69,10 +73,12 @@ export async function applyObservation(
     const state: ServiceState = full ? 'ERROR' : d.info ? (syncing ? 'SYNCHRONIZING' : 'RUNNING') : opts.previous === 'STOPPED' && !obs.primary ? 'STOPPED' : 'ERROR';
     if (role !== inst.roleType) {
       await store.setInstanceRole(inst.id, role);
+      if (role === 'MASTER') findings.push('failover');
       changes.push(`instance ${inst.name} is now ${role === 'MASTER' ? 'the primary (MASTER)' : 'a REPLICA'}`);
     }
     if (state !== inst.serviceState) {
       await store.setInstanceState(inst.id, state);
+      findings.push('instance-state-changed');
       changes.push(`instance ${inst.name} is ${state}${full ? ' (its data volume is full)' : state === 'ERROR' ? ' (its engine does not answer)' : state === 'SYNCHRONIZING' ? ' (copying the primary)' : ''}`);
     }
   }
@@ -83,9 +89,11 @@ export async function applyObservation(
       const state: ServiceState = s.alive ? 'RUNNING' : opts.previous === 'STOPPED' && !obs.primary ? 'STOPPED' : 'ERROR';
       if (state !== inst.serviceState) {
         await store.setInstanceState(inst.id, state);
+        findings.push('instance-state-changed');
         changes.push(`instance ${inst.name} is ${state}`);
       }
     } else if (!s.alive && opts.previous !== 'STOPPED') {
+      findings.push('sentinel-not-answering');
       changes.push(`the Sentinel beside instance ${inst.name} does not answer`);
     }
   }
@@ -99,7 +107,8 @@ export async function applyObservation(
     } else {
       await store.setClusterState(detail.cluster.id, clusterState, opts.at);
     }
+    findings.push('cluster-state-changed');
     changes.push(`cluster is ${clusterState}${primaryFull ? ' (the primary\'s data volume is full)' : ''}`);
   }
-  return { clusterState, changes };
+  return { clusterState, changes, findings };
 }

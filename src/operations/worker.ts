@@ -12,6 +12,7 @@ import { clusterNodes, DEFAULT_SENTINEL_TIMINGS, type SentinelTimings } from './
 import type { BackupTools, WorkflowContext } from './workflow.js';
 import { WORKFLOWS } from './workflows/index.js';
 import { LeaseLost } from './lease.js';
+import type { OperationsMetrics } from './service-metrics.js';
 
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -32,6 +33,8 @@ export interface WorkerOptions {
   sentinelTimings?: SentinelTimings;
   backups: BackupTools;
   allowLists: AllowLists;
+  /** Step durations and request outcomes for GET /metrics. */
+  metrics?: Pick<OperationsMetrics, 'step' | 'finished'>;
   /** Called when a cluster's operation finished (e.g. to watch its Sentinels). */
   onFinished?: (clusterId: string) => void;
 }
@@ -141,7 +144,9 @@ export class Worker {
         const t0 = Date.now();
         await step.run(ctx);
         await store.recordStep(request.id, this.id, step.name, now());
-        logger.info({ ...log, step: step.name, ms: Date.now() - t0 }, 'step done');
+        const ms = Date.now() - t0;
+        logger.info({ ...log, step: step.name, ms }, 'step done');
+        this.o.metrics?.step(request.operation, step.name, ms / 1000);
         if (this.o.stepDelayMs) await new Promise((r) => setTimeout(r, this.o.stepDelayMs));
       }
       if (workflow.finish) await workflow.finish(ctx);
@@ -150,6 +155,7 @@ export class Worker {
       if (releasesAutoRestartHold(request.operation)) await store.releaseAutoRestart(request.clusterId);
       if (!(await store.finishRequest(request.id, 'COMPLETED', null, now(), this.id))) throw new LeaseLost(lease);
       logger.info(log, 'request completed');
+      this.o.metrics?.finished(request, 'COMPLETED');
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       // A step that failed because the lease went (recordStep refuses a worker that lost it)
@@ -178,6 +184,7 @@ export class Worker {
         logger.error({ ...log, err: cleanupErr }, 'clean-up after a failed request failed');
       }
       await store.finishRequest(request.id, 'FAILED', error.message, now(), this.id).catch((e) => logger.error({ err: e }, 'recording a failure failed'));
+      this.o.metrics?.finished(request, 'FAILED');
     } finally {
       clearInterval(heartbeat);
       this.o.onFinished?.(request.clusterId);

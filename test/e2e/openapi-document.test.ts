@@ -71,13 +71,17 @@ describe('the served OpenAPI document', () => {
       ['apiKey', 'header', 'Scp-AccessKey'],
       ['apiKey', 'header', 'Scp-Signature'],
       ['apiKey', 'header', 'Scp-Timestamp'],
+      ['http', undefined, undefined],
     ]);
+    expect(schemes.MetricsToken.scheme).toBe('bearer');
     expect(doc.info.description).toContain('HMAC-SHA256(secret_key, method + url + timestamp + access_key + account_id + client_type)');
     const required = [{ ScpAccessKey: [], ScpSignature: [], ScpTimestamp: [] }];
     expect(doc.security).toEqual(required);
     for (const [path, item] of Object.entries<any>(doc.paths)) {
       for (const [method, op] of Object.entries<any>(item)) {
         if (path.startsWith('/v1/')) expect(op.security ?? doc.security, `${method} ${path}`).toEqual(required);
+        // The scrape token, or the signature.
+        else if (path === '/metrics') expect(op.security).toEqual([{ MetricsToken: [] }, ...required]);
         else expect(op.security, `${method} ${path}`).toEqual([]);
       }
     }
@@ -96,7 +100,7 @@ describe('the served OpenAPI document', () => {
       const [method, path] = r.split(' ');
       return doc.paths[path][method.toLowerCase()]['x-cachestore-extension'] === true;
     });
-    expect(extensions).toEqual(expect.arrayContaining(['GET /openapi.json', 'GET /healthz', 'GET /v1/requests/{request_id}/details', 'POST /v1/clusters/{cluster_id}/backup-histories']));
+    expect(extensions).toEqual(expect.arrayContaining(['GET /openapi.json', 'GET /healthz', 'GET /metrics', 'GET /v1/requests/{request_id}/details', 'POST /v1/clusters/{cluster_id}/backup-histories']));
     expect(inDoc.size - extensions.length).toBe(31);
     const tagNames = doc.tags.map((t: { name: string }) => t.name);
     for (const r of extensions) {
