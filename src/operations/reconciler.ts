@@ -18,6 +18,7 @@
 import { runsBesideTheWorkload } from '../domain/lifecycle.js';
 import type { Cluster, ClusterDetail } from '../domain/model.js';
 import type { Clock, ClusterSecrets, Store } from '../domain/ports.js';
+import { refusesWrites } from '../domain/fencing.js';
 import { DEFAULT_RESTART_POLICY, restartDecision, type RestartPolicy } from '../domain/self-healing.js';
 import type { Driver, NodeSpec } from '../drivers/driver.js';
 import { NodeStartError, recoverWholeCluster, startNode } from './cluster-recovery.js';
@@ -77,6 +78,8 @@ export class Reconciler {
   private first = true;
   /** Data nodes seen with a full disk (`<cluster id>/<instance id>`), so each change is said once. */
   private readonly diskFull = new Set<string>();
+  /** Clusters whose primary was seen refusing writes for want of replicas (its fence). */
+  private readonly refusing = new Set<string>();
 
   constructor(private readonly o: ReconcilerOptions) {
     // A Sentinel subscription that closes: a death if the driver finds the Sentinel gone.
@@ -195,7 +198,8 @@ export class Reconciler {
     // Nothing tells when a replica has finished copying its primary, or when a process that runs
     // but did not answer (a busy machine, a hung engine) answers again: look again until then,
     // rather than leave its state wrong until the next full pass.
-    if (await this.unsettled(obs)) this.wakeAt(cluster.id, Date.now() + SYNCING_LOOK_MS);
+    const refusing = await this.noteFence(cluster, detail, obs);
+    if (refusing || (await this.unsettled(obs))) this.wakeAt(cluster.id, Date.now() + SYNCING_LOOK_MS);
     if (healing && (await this.healHa(cluster, detail, nodes, obs, secrets))) {
       // The whole cluster was started again: record what runs now.
       const fresh = await store.clusterDetail(null, cluster.id);
@@ -203,6 +207,31 @@ export class Reconciler {
       if (fresh && current) obs = await this.observeAndRecord(fresh, current.serviceState, clusterNodes(fresh, secrets, this.o.sentinelTimings ?? DEFAULT_SENTINEL_TIMINGS));
     }
     return obs.data.filter((d) => d.info).length + obs.sentinels.filter((s) => s.alive).length;
+  }
+
+  /**
+   * An event when the primary starts refusing writes for want of replicas (its fence: README,
+   * Partitions and fencing), and when it accepts them again. Returns whether it refuses now.
+   */
+  private async noteFence(cluster: Cluster, detail: ClusterDetail, obs: Observation): Promise<boolean> {
+    const p = obs.primary && obs.data.find((d) => d.node === obs.primary);
+    const min = Number(p?.node.parameters?.['min-replicas-to-write'] ?? 0);
+    const refusing = p?.info ? refusesWrites(p.info.goodReplicas, min) : false;
+    const name = detail.instances.find((i) => i.id === p?.node.instanceId)?.name;
+    if (refusing && !this.refusing.has(cluster.id)) {
+      this.refusing.add(cluster.id);
+      const lag = p!.node.parameters?.['min-replicas-max-lag'];
+      await this.o.store.addEvent(
+        cluster.id,
+        null,
+        `the primary ${name} refuses writes (NOREPLICAS): fewer than ${min} replica(s) acknowledged it within ${lag} s; ` +
+          `it is fenced so that no write it acknowledges can be lost to a failover; it accepts writes again when a replica is linked`,
+        this.at(),
+      );
+    } else if (!refusing && this.refusing.delete(cluster.id) && p?.info) {
+      await this.o.store.addEvent(cluster.id, null, `the primary ${name} accepts writes again: enough replicas are linked to it`, this.at());
+    }
+    return refusing;
   }
 
   /** A replica still copying its primary, or a process that runs but did not answer. */
