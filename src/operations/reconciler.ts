@@ -53,6 +53,8 @@ export interface WatchedCluster {
 
 /** A cluster not settled (a replica copying, a live process not answering) is looked at again this often. */
 const SYNCING_LOOK_MS = 1000;
+/** A primary refusing writes for want of replicas is looked at this often, to say when it accepts again. */
+const REFUSING_LOOK_MS = 5000;
 
 type Outcome = 'started' | 'waiting' | 'failed' | 'gave-up';
 
@@ -198,8 +200,9 @@ export class Reconciler {
     // Nothing tells when a replica has finished copying its primary, or when a process that runs
     // but did not answer (a busy machine, a hung engine) answers again: look again until then,
     // rather than leave its state wrong until the next full pass.
-    const refusing = await this.noteFence(cluster, detail, obs);
-    if (refusing || (await this.unsettled(obs))) this.wakeAt(cluster.id, Date.now() + SYNCING_LOOK_MS);
+    const fence = await this.noteFence(cluster, detail, obs);
+    if (fence === 'soon' || (await this.unsettled(obs))) this.wakeAt(cluster.id, Date.now() + SYNCING_LOOK_MS);
+    else if (fence === 'refusing') this.wakeAt(cluster.id, Date.now() + REFUSING_LOOK_MS);
     if (healing && (await this.healHa(cluster, detail, nodes, obs, secrets))) {
       // The whole cluster was started again: record what runs now.
       const fresh = await store.clusterDetail(null, cluster.id);
@@ -211,12 +214,15 @@ export class Reconciler {
 
   /**
    * An event when the primary starts refusing writes for want of replicas (its fence: README,
-   * Partitions and fencing), and when it accepts them again. Returns whether it refuses now.
+   * Partitions and fencing), and when it accepts them again. Returns 'refusing' while it refuses,
+   * 'soon' while it still accepts with too few live linked replicas (it refuses within the
+   * fence's bound: look again shortly so the event is not missed), else 'accepting'.
    */
-  private async noteFence(cluster: Cluster, detail: ClusterDetail, obs: Observation): Promise<boolean> {
+  private async noteFence(cluster: Cluster, detail: ClusterDetail, obs: Observation): Promise<'refusing' | 'soon' | 'accepting'> {
     const p = obs.primary && obs.data.find((d) => d.node === obs.primary);
     const min = Number(p?.node.parameters?.['min-replicas-to-write'] ?? 0);
     const refusing = p?.info ? refusesWrites(p.info.goodReplicas, min) : false;
+    const linked = obs.data.filter((d) => d.info?.role === 'slave' && d.info.linkUp && d.info.masterHost === p?.node.ip).length;
     const name = detail.instances.find((i) => i.id === p?.node.instanceId)?.name;
     if (refusing && !this.refusing.has(cluster.id)) {
       this.refusing.add(cluster.id);
@@ -231,7 +237,8 @@ export class Reconciler {
     } else if (!refusing && this.refusing.delete(cluster.id) && p?.info) {
       await this.o.store.addEvent(cluster.id, null, `the primary ${name} accepts writes again: enough replicas are linked to it`, this.at());
     }
-    return refusing;
+    if (refusing) return 'refusing';
+    return p?.info?.goodReplicas !== undefined && linked < min ? 'soon' : 'accepting';
   }
 
   /** A replica still copying its primary, or a process that runs but did not answer. */

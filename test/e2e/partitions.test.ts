@@ -7,6 +7,8 @@
 // that its replicas had not received yet): after the bound it acknowledges nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FENCE_MAX_LAG_S, fenceBoundMs } from '../../src/domain/fencing.js';
+import { connectTo } from '../support/dataset.js';
+import { enginePids, sigkillEngine } from '../support/engines.js';
 import { expectErrorShape } from '../support/errors.js';
 import { engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
 import { eventMessages } from '../support/observe.js';
@@ -86,4 +88,36 @@ describe('partitions and fencing', () => {
       expect(events.some((m) => /still acts as a primary but the Sentinels follow .*cut off from them/.test(m)), events.join('\n')).toBe(true);
     }, 240_000);
   }
+
+  it.concurrent('Redis, one replica: while its replica is down the primary refuses writes and says so; healing brings writes back', async () => {
+    // Healing waits 6 s, so the fence (at most 4 s) shows before the replica is started again.
+    const own = await startHarness({ CACHESTORE_HEAL_AFTER_MS: '6000' });
+    try {
+      const engine = (await engineVersions(own.client)).find((e) => e.product_image_type.startsWith('Redis'))!;
+      const r = await own.client.post('/v1/clusters', haBody(engine, 1, { name: 'fenceone', instance_name_prefix: 'fone' }));
+      expect(await own.client.waitRequest(r.body.request_id, 60_000)).toBe('COMPLETED');
+      const id = r.body.resource.id as string;
+      const detail = (await own.service.store.clusterDetail(null, id))!;
+      const primary = detail.instances.find((i) => i.roleType === 'MASTER')!;
+      const replica = detail.instances.find((i) => i.roleType === 'REPLICA')!;
+      const c = connectTo(primary.serviceIpAddress);
+      await c.connect();
+      try {
+        // Writes are accepted once the primary counts its replica (it recounts once a second).
+        const accepts = () => c.set('probe', '1').then(() => true, () => false);
+        await waitFor('the primary to accept writes with its replica linked', accepts, 10_000, 200);
+        await sigkillEngine(replica.id);
+        await waitFor('the event that the primary refuses writes', async () => (await eventMessages(own.client, id)).some((m) => /primary .* refuses writes \(NOREPLICAS\)/.test(m)), 20_000, 200);
+        await expect(c.set('during', '1')).rejects.toThrow(/^NOREPLICAS/);
+        expect((await own.client.get(`/v1/clusters/${id}`)).body.service_state).toBe('RUNNING');
+        await waitFor('the event that it accepts writes again', async () => (await eventMessages(own.client, id)).some((m) => /accepts writes again/.test(m)), 30_000, 200);
+        await waitFor('the primary to accept writes again', accepts, 10_000, 200);
+        expect(await enginePids(replica.id)).toHaveLength(1);
+      } finally {
+        c.disconnect();
+      }
+    } finally {
+      await own.stop();
+    }
+  }, 120_000);
 });
