@@ -10,7 +10,8 @@ import { FENCE_MAX_LAG_S, fenceBoundMs } from '../../src/domain/fencing.js';
 import { connectTo } from '../support/dataset.js';
 import { enginePids, sigkillEngine } from '../support/engines.js';
 import { expectErrorShape } from '../support/errors.js';
-import { engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
+import { configGet, configSet } from '../../src/engines/parameters.js';
+import { engineVersions, haBody, serviceEndpoint, startHarness, type Harness } from '../support/harness.js';
 import { eventMessages } from '../support/observe.js';
 import { describeLedger, primaryIsolated, replicaIsolated, replicationOf, sentinelMinority, viewOf } from '../support/partition-scenarios.js';
 import { partitions, type Partitions } from '../support/partitions.js';
@@ -116,6 +117,15 @@ describe('partitions and fencing', () => {
       } finally {
         c.disconnect();
       }
+      // A running primary without the fence (as one made before the fence existed) is fenced by
+      // the service's next start, without a restart of the engine.
+      const ep = await serviceEndpoint(own, id, primary.serviceIpAddress);
+      const pid = (await enginePids(primary.id))[0];
+      await configSet(ep, { 'min-replicas-to-write': '0' });
+      await own.restartService();
+      expect(await configGet(ep, ['min-replicas-to-write', 'min-replicas-max-lag'])).toEqual({ 'min-replicas-to-write': '1', 'min-replicas-max-lag': String(FENCE_MAX_LAG_S) });
+      expect(await enginePids(primary.id)).toEqual([pid]);
+      expect(await eventMessages(own.client, id)).toContain(`fenced 1 running data node(s): min-replicas-to-write 1, min-replicas-max-lag ${FENCE_MAX_LAG_S} (README, Partitions and fencing)`);
     } finally {
       await own.stop();
     }
