@@ -14,8 +14,8 @@ export const FENCE_MIN_REPLICAS = 1;
 /**
  * Seconds since a replica's last acknowledgement up to which it still counts. Replicas
  * acknowledge every second and the engines count whole seconds, so 1 would refuse writes now
- * and then on a busy host; 2 keeps writes flowing and stops an isolated primary within
- * FENCE_BOUND_MS.
+ * and then on a busy host; 2 keeps writes flowing on all but a badly overloaded one and stops an
+ * isolated primary within fenceBoundMs().
  */
 export const FENCE_MAX_LAG_S = 2;
 

@@ -33,7 +33,7 @@ export interface Partitions {
   close(): Promise<void>;
 }
 
-/** The rules of a table holding `cuts`. Pure, so the script can be read in a failure message. */
+/** The rules of a table holding `cuts` (the table is replaced whole, in one nft transaction). */
 export function partitionScript(table: string, cuts: Cut[]): string {
   const lines = [`table inet ${table}`, `delete table inet ${table}`, `table inet ${table} {`];
   lines.push('  chain input {', '    type filter hook input priority filter - 10; policy accept;');
