@@ -2,6 +2,7 @@
 // (the catalogue), a cluster's values as its engines run them, and Set / Synchronize Parameter
 // Values, which are requests in the operations ledger. Every value is checked here, against
 // what the engines run now and the catalogue, before anything is recorded.
+import { fencedParameters, fenceProblem, type FencedShape } from './fencing.js';
 import type { EngineVersion } from './catalog.js';
 import { checkPage, notFound, type ClusterService, type Submitted } from './cluster-service.js';
 import { InvalidStateError, ValidationError, type FieldProblem } from './errors.js';
@@ -100,11 +101,13 @@ export class ParameterService {
     const cluster = await this.cluster(p, id);
     const params = this.catalogueOf(cluster);
     const running = await this.deps.engines.read(id, params.map((x) => x.def.name));
+    const fenceDefaults = fencedParameters({}, shapeOf(cluster));
     const values = params.map((param) => {
       const held = cluster.parameters[param.def.name];
       const live = running?.[param.def.name];
       // Derived values (from the server type, the address...) are what this cluster's engines got.
-      const defaultValue = param.def.derived && live !== undefined ? live : param.engine.default;
+      // The fence's values are what a new cluster of this shape runs (domain/fencing.ts).
+      const defaultValue = param.def.derived && live !== undefined ? live : (fenceDefaults[param.def.name] ?? param.engine.default);
       return { param, applied: live ?? held ?? defaultValue, defaultValue };
     });
     return { cluster, values };
@@ -154,6 +157,11 @@ export class ParameterService {
         problem(i, 'new_value', `${name}: ${JSON.stringify(item.new_value)} is not allowed; allowed: ${checked.allowed}`);
         continue;
       }
+      const fence = fenceProblem(name, checked.value, shapeOf(cluster));
+      if (fence) {
+        problem(i, 'new_value', `${name}: ${JSON.stringify(item.new_value)} is not allowed; ${fence}`);
+        continue;
+      }
       changes.push({ name, value: checked.value, old: applied, apply: param.def.apply });
     }
     if (problems.length > 0) throw new ValidationError(summary(problems), problems);
@@ -175,4 +183,8 @@ function compare(a: string, b: string): number {
 
 function summary(problems: FieldProblem[]): string {
   return problems.map((p) => `${p.loc.join('.')}: ${p.msg}`).join('; ');
+}
+
+function shapeOf(c: Cluster): FencedShape {
+  return { haEnabled: c.haEnabled, replicas: c.replicaCount };
 }

@@ -43,7 +43,7 @@ describe('engine config rendering', () => {
     };
     const text = renderSentinelConfig(base);
     for (const line of [
-      'sentinel monitor mycache 127.1.2.3 6378 2', 'sentinel down-after-milliseconds mycache 1100', 'sentinel announce-ip 127.1.2.3',
+      'sentinel monitor mycache 127.1.2.3 6378 2', 'sentinel down-after-milliseconds mycache 1100', 'sentinel announce-ip 127.1.2.3', 'bind-source-addr 127.1.2.3',
       'sentinel known-replica mycache 127.1.2.4 6378', `sentinel known-sentinel mycache 127.1.2.4 26378 ${'b'.repeat(40)}`, `sentinel myid ${'a'.repeat(40)}`,
     ]) expect(text).toContain(line);
     expect(text).not.toContain('current-epoch');

@@ -153,6 +153,9 @@ export function renderSentinelConfig(c: SentinelConfig): string {
     `sentinel sentinel-user ${SERVICE_USER}`,
     `sentinel sentinel-pass ${quote(c.serviceSecret)}`,
     `sentinel announce-ip ${c.ip}`,
+    // Its links to the data nodes and to the other Sentinels leave from its own address too (else
+    // from 127.0.0.1): a partition between nodes' addresses cuts them as it cuts replication.
+    `bind-source-addr ${c.ip}`,
     `sentinel monitor ${n} ${c.master.ip} ${c.master.port} ${c.quorum}`,
     `sentinel auth-user ${n} ${SERVICE_USER}`,
     `sentinel auth-pass ${n} ${quote(c.serviceSecret)}`,

@@ -10,6 +10,8 @@ export interface ReplicationInfo {
   linkUp?: boolean;
   /** master_repl_offset on a primary, slave_repl_offset on a replica. */
   offset: number;
+  /** Replicas that count for min-replicas-to-write; reported by a primary only while it is set. */
+  goodReplicas?: number;
 }
 
 export async function withClient<T>(ep: Endpoint, fn: (c: Redis) => Promise<T>, timeoutMs = 1000): Promise<T> {
@@ -43,7 +45,9 @@ export async function replicationInfo(c: Redis): Promise<ReplicationInfo> {
       offset: Number(info.slave_repl_offset ?? 0),
     };
   }
-  return { role: 'master', offset: Number(info.master_repl_offset ?? 0) };
+  // Redis 7 and Valkey 8 both name it min_slaves_good_slaves; a later rename is read too.
+  const good = info.min_slaves_good_slaves ?? info.min_replicas_good_replicas;
+  return { role: 'master', offset: Number(info.master_repl_offset ?? 0), ...(good !== undefined ? { goodReplicas: Number(good) } : {}) };
 }
 
 /** Replication info of a node, or null when it does not answer. */

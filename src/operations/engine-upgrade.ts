@@ -3,9 +3,12 @@
 // service's start and without restarting them. Stopped clusters need nothing: their
 // configuration files are written anew when they start. Processes are first adopted by their
 // pid file (the driver records their identity then), as they carry no launch record yet.
+// The same start fences the running primaries of HA clusters made before the fence existed
+// (domain/fencing.ts): CONFIG SET now, and the files for their next start.
 import type { ClusterSecrets, Store } from '../domain/ports.js';
 import { endpointOf, legacyEndpointOf, type Driver, type NodeSpec } from '../drivers/driver.js';
 import { ping } from '../engines/client.js';
+import { configGet, configSet } from '../engines/parameters.js';
 import { createServiceUser, takeOwnership, tenantIsRestricted } from '../engines/ownership.js';
 import { clusterNodes, masterName, type SentinelTimings } from './nodes.js';
 import type { Logger } from './worker.js';
@@ -45,8 +48,31 @@ export async function upgradeEngines(o: { store: Store; driver: Driver; logger: 
       // Left as it was: the next start tries again. The message holds no secret (engine errors do not echo passwords).
       o.logger.warn({ cluster_id: cluster.id, err: String(err) }, 'bringing engines under the service user failed');
     }
+    try {
+      const fenced = await fenceRunning(o.driver, running.filter((r) => r.kind === 'data'));
+      if (fenced.length > 0) await o.store.addEvent(cluster.id, null, `fenced ${fenced.length} running data node(s): ${fenced[0]} (README, Partitions and fencing)`, o.at());
+    } catch (err) {
+      o.logger.warn({ cluster_id: cluster.id, err: String(err) }, 'fencing running engines failed');
+    }
   }
   return upgraded;
+}
+
+const FENCE_NAMES = ['min-replicas-to-write', 'min-replicas-max-lag'];
+
+/** Sets the fence's values on running data nodes that run others; returns what each got. */
+async function fenceRunning(driver: Driver, data: NodeSpec[]): Promise<string[]> {
+  const done: string[] = [];
+  for (const n of data) {
+    const want = Object.fromEntries(FENCE_NAMES.filter((k) => n.parameters?.[k] !== undefined).map((k) => [k, n.parameters![k]]));
+    if (Object.keys(want).length === 0) continue;
+    const have = await configGet(endpointOf(n), FENCE_NAMES);
+    if (Object.entries(want).every(([k, v]) => have[k] === v)) continue;
+    await driver.configure(n);
+    await configSet(endpointOf(n), want);
+    done.push(Object.entries(want).map(([k, v]) => `${k} ${v}`).join(', '));
+  }
+  return done;
 }
 
 async function upgradeCluster(running: NodeSpec[], secrets: ClusterSecrets, name: string): Promise<number> {

@@ -3,6 +3,7 @@
 // cluster, a Sentinel beside each data node plus the SENTINEL group's own instance.
 import { createHash } from 'node:crypto';
 import { findServerType, ioThreads, maxMemoryBytes } from '../domain/catalog.js';
+import { fencedParameters } from '../domain/fencing.js';
 import type { ClusterDetail, Instance } from '../domain/model.js';
 import type { ClusterSecrets } from '../domain/ports.js';
 import type { NodeSpec } from '../drivers/driver.js';
@@ -45,6 +46,9 @@ export function clusterNodes(detail: ClusterDetail, secrets: ClusterSecrets, tim
   const dataInstances = detail.instances.filter((i) => i.roleType === 'MASTER' || i.roleType === 'REPLICA');
   const primaryInstance = dataInstances.find((i) => i.roleType === 'MASTER');
   const master = primaryInstance ? { ip: primaryInstance.serviceIpAddress, port: primaryInstance.port } : null;
+  // Every data node's file carries the fence, so whichever becomes primary (failover,
+  // switchover, heal, restore, upgrade) runs it from its first second as primary.
+  const parameters = fencedParameters(c.parameters, { haEnabled: c.haEnabled, replicas: c.replicaCount });
   const base = (i: Instance) => ({ instanceId: i.id, clusterId: c.id, engine: c.engine, password: secrets.password, serviceSecret: secrets.serviceSecret, ...limits(detail, i) });
   const data: NodeSpec[] = dataInstances.map((i) => ({
     ...base(i),
@@ -54,7 +58,7 @@ export function clusterNodes(detail: ClusterDetail, secrets: ClusterSecrets, tim
     port: i.port,
     replicaOf: i.roleType === 'MASTER' ? null : master,
     keepWriteLog: c.backupOption !== null,
-    parameters: c.parameters,
+    parameters,
     commands: c.commands,
   }));
   const sentinels: NodeSpec[] = [];

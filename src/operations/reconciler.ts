@@ -18,6 +18,7 @@
 import { runsBesideTheWorkload } from '../domain/lifecycle.js';
 import type { Cluster, ClusterDetail } from '../domain/model.js';
 import type { Clock, ClusterSecrets, Store } from '../domain/ports.js';
+import { refusesWrites } from '../domain/fencing.js';
 import { DEFAULT_RESTART_POLICY, restartDecision, type RestartPolicy } from '../domain/self-healing.js';
 import type { Driver, NodeSpec } from '../drivers/driver.js';
 import { NodeStartError, recoverWholeCluster, startNode } from './cluster-recovery.js';
@@ -61,6 +62,8 @@ export interface WatchedCluster {
 
 /** A cluster not settled (a replica copying, a live process not answering) is looked at again this often. */
 const SYNCING_LOOK_MS = 1000;
+/** A primary refusing writes for want of replicas is looked at this often, to say when it accepts again. */
+const REFUSING_LOOK_MS = 5000;
 
 type Outcome = 'started' | 'waiting' | 'failed' | 'gave-up';
 
@@ -87,6 +90,8 @@ export class Reconciler {
   private first = true;
   /** Data nodes seen with a full disk (`<cluster id>/<instance id>`), so each change is said once. */
   private readonly diskFull = new Set<string>();
+  /** Clusters whose primary was seen refusing writes for want of replicas (its fence). */
+  private readonly refusing = new Set<string>();
 
   constructor(private readonly o: ReconcilerOptions) {
     // A Sentinel subscription that closes: a death if the driver finds the Sentinel gone.
@@ -228,7 +233,9 @@ export class Reconciler {
     // Nothing tells when a replica has finished copying its primary, or when a process that runs
     // but did not answer (a busy machine, a hung engine) answers again: look again until then,
     // rather than leave its state wrong until the next full pass.
-    if (await this.unsettled(obs)) this.wakeAt(cluster.id, Date.now() + SYNCING_LOOK_MS);
+    const fence = await this.noteFence(cluster, detail, obs);
+    if (fence === 'soon' || (await this.unsettled(obs))) this.wakeAt(cluster.id, Date.now() + SYNCING_LOOK_MS);
+    else if (fence === 'refusing') this.wakeAt(cluster.id, Date.now() + REFUSING_LOOK_MS);
     if (healing && (await this.healHa(cluster, detail, nodes, obs, secrets))) {
       // The whole cluster was started again: record what runs now.
       const fresh = await store.clusterDetail(null, cluster.id);
@@ -236,6 +243,35 @@ export class Reconciler {
       if (fresh && current) obs = await this.observeAndRecord(fresh, current.serviceState, clusterNodes(fresh, secrets, this.o.sentinelTimings ?? DEFAULT_SENTINEL_TIMINGS));
     }
     return obs.data.filter((d) => d.info).length + obs.sentinels.filter((s) => s.alive).length;
+  }
+
+  /**
+   * An event when the primary starts refusing writes for want of replicas (its fence: README,
+   * Partitions and fencing), and when it accepts them again. Returns 'refusing' while it refuses,
+   * 'soon' while it still accepts with too few live linked replicas (it refuses within the
+   * fence's bound: look again shortly so the event is not missed), else 'accepting'.
+   */
+  private async noteFence(cluster: Cluster, detail: ClusterDetail, obs: Observation): Promise<'refusing' | 'soon' | 'accepting'> {
+    const p = obs.primary && obs.data.find((d) => d.node === obs.primary);
+    const min = Number(p?.node.parameters?.['min-replicas-to-write'] ?? 0);
+    const refusing = p?.info ? refusesWrites(p.info.goodReplicas, min) : false;
+    const linked = obs.data.filter((d) => d.info?.role === 'slave' && d.info.linkUp && d.info.masterHost === p?.node.ip).length;
+    const name = detail.instances.find((i) => i.id === p?.node.instanceId)?.name;
+    if (refusing && !this.refusing.has(cluster.id)) {
+      this.refusing.add(cluster.id);
+      const lag = p!.node.parameters?.['min-replicas-max-lag'];
+      await this.o.store.addEvent(
+        cluster.id,
+        null,
+        `the primary ${name} refuses writes (NOREPLICAS): fewer than ${min} replica(s) acknowledged it within ${lag} s; ` +
+          `it is fenced so that no write it acknowledges can be lost to a failover; it accepts writes again when a replica is linked`,
+        this.at(),
+      );
+    } else if (!refusing && this.refusing.delete(cluster.id) && p?.info) {
+      await this.o.store.addEvent(cluster.id, null, `the primary ${name} accepts writes again: enough replicas are linked to it`, this.at());
+    }
+    if (refusing) return 'refusing';
+    return p?.info?.goodReplicas !== undefined && linked < min ? 'soon' : 'accepting';
   }
 
   /** A replica still copying its primary, or a process that runs but did not answer. */

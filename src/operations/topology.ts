@@ -63,7 +63,11 @@ export async function applyObservation(
   for (const d of obs.data) {
     const inst = byInstance.get(d.node.instanceId)!;
     let role: InstanceRole = inst.roleType;
-    if (d.info) role = d.info.role === 'master' ? 'MASTER' : 'REPLICA';
+    // A node that still says master while the Sentinels' majority follows another is an old
+    // primary cut off from them: it is not where writes go (its fence refuses them), and Sentinel
+    // makes it a replica when it reaches them again.
+    const cutOff = d.info?.role === 'master' && obs.primary !== null && obs.primary !== d.node;
+    if (d.info) role = d.info.role === 'master' && !cutOff ? 'MASTER' : 'REPLICA';
     else if (obs.primary && obs.primary !== d.node) role = 'REPLICA';
     // A replica that answers but has not finished copying its primary is SYNCHRONIZING: it
     // does not hold the whole dataset yet.
@@ -74,7 +78,11 @@ export async function applyObservation(
     if (role !== inst.roleType) {
       await store.setInstanceRole(inst.id, role);
       if (role === 'MASTER') findings.push('failover');
-      changes.push(`instance ${inst.name} is now ${role === 'MASTER' ? 'the primary (MASTER)' : 'a REPLICA'}`);
+      changes.push(
+        cutOff
+          ? `instance ${inst.name} still acts as a primary but the Sentinels follow ${obs.primary!.ip}: it is cut off from them; recorded as a REPLICA (Sentinel makes it one when it reaches them again)`
+          : `instance ${inst.name} is now ${role === 'MASTER' ? 'the primary (MASTER)' : 'a REPLICA'}`,
+      );
     }
     if (state !== inst.serviceState) {
       await store.setInstanceState(inst.id, state);

@@ -320,7 +320,9 @@ describe('failover by Sentinel alone (the service does not see the death)', () =
     const own = await startHarness({ CACHESTORE_PRIMARY_WATCH_MS: '0', CACHESTORE_RECONCILE_INTERVAL_MS: '0', CACHESTORE_HEAL_AFTER_MS: '0' });
     try {
       const engine = (await engineVersions(own.client))[0];
-      const r = await own.client.post('/v1/clusters', haBody(engine, 1, { name: 'sentinelonly' }));
+      // Two replicas: the new primary keeps one, so its fence (README, Partitions and fencing)
+      // lets the write below through while healing is off and the old primary stays dead.
+      const r = await own.client.post('/v1/clusters', haBody(engine, 2, { name: 'sentinelonly' }));
       expect(await own.client.waitRequest(r.body.request_id, 60_000)).toBe('COMPLETED');
       const id = r.body.resource.id;
       const detail = (await own.service.store.clusterDetail(null, id))!;

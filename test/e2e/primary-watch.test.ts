@@ -21,7 +21,9 @@ describe.each(['Redis', 'Valkey'])('%s: the primary watch', (kind) => {
   it('fails over at once when the primary process dies, and says so in the events', async () => {
     const engine = (await engineVersions(h.client)).find((e) => e.product_image_type.startsWith(kind))!;
     const name = `watch${kind.toLowerCase()}`;
-    const r = await h.client.post('/v1/clusters', haBody(engine, 1, { name }));
+    // Two replicas: the new primary keeps one, so its fence (README, Partitions and fencing)
+    // lets the write below through while healing is off and the old primary stays dead.
+    const r = await h.client.post('/v1/clusters', haBody(engine, 2, { name }));
     expect(await h.client.waitRequest(r.body.request_id, 60_000)).toBe('COMPLETED');
     const id = r.body.resource.id;
     const before = (await h.client.get(`/v1/clusters/${id}`)).body;

@@ -46,8 +46,9 @@ export function sentinelClient(t: SentinelTarget): Redis {
     connectTimeout: 500,
     sentinelRetryStrategy: () => 50,
     retryStrategy: () => 50,
-    // A demoted primary answers READONLY: reconnect (asking Sentinel again) and resend.
-    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+    // A demoted primary answers READONLY, a fenced one (cut off from its replicas) NOREPLICAS:
+    // reconnect (asking Sentinel again) and resend.
+    reconnectOnError: (err) => (/^(READONLY|NOREPLICAS)/.test(err.message) ? 2 : false),
     // ioredis 5's failoverDetector left clients ended ("Connection is closed.") after some
     // failovers here; plain reconnection through Sentinel is reliable.
     failoverDetector: false,

@@ -189,12 +189,12 @@ export function syncParametersWorkflow(finish: (ctx: WorkflowContext) => Promise
           await each(ctx.nodes.data, (n) => ctx.driver.configure(n));
           let differences = 0;
           for (const node of await runningData(ctx)) {
-            const defs = PARAMETERS.filter((d) => heldValue(d, node, ctx.cluster.parameters) !== undefined);
+            const defs = PARAMETERS.filter((d) => heldValue(d, node, node.parameters ?? {}) !== undefined);
             const running = await configGet(endpointOf(node), defs.map((d) => d.name));
             const fix: Record<string, string> = {};
             const later: string[] = [];
             for (const d of defs) {
-              const want = heldValue(d, node, ctx.cluster.parameters)!;
+              const want = heldValue(d, node, node.parameters ?? {})!;
               const have = running[d.name];
               if (have === undefined || have === want) continue;
               differences++;
