@@ -65,6 +65,47 @@ export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
       },
     },
   },
+  '/v1/clusters/{cluster_id}/restorable-ranges': {
+    get: {
+      operationId: 'cachestoreExtListRestorableRanges',
+      summary: 'List Restorable Ranges (extension)',
+      description:
+        'The times Create Restore Cluster accepts as backup_recovery_time now: one range per completed backup, from its snapshot to the last second its write log covers (both ends included, whole seconds), oldest first. ' +
+        'Ranges of consecutive backups may touch or overlap; a restore takes the newest backup whose range holds the time.',
+      'x-cachestore-extension': true,
+      security: auth,
+      parameters: [{ name: 'cluster_id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: {
+        '200': {
+          description: 'OK',
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['contents', 'total_count'],
+                properties: {
+                  contents: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      required: ['backup_history_number', 'from', 'to'],
+                      properties: {
+                        backup_history_number: { type: 'string' },
+                        from: { type: 'string', format: 'date-time' },
+                        to: { type: 'string', format: 'date-time' },
+                      },
+                    },
+                  },
+                  total_count: { type: 'integer' },
+                },
+              },
+            },
+          },
+        },
+        ...errors,
+      },
+    },
+  },
   '/v1/clusters/{cluster_id}/events': {
     get: {
       operationId: 'cachestoreExtListClusterEvents',
@@ -112,6 +153,27 @@ const SERVICE_PATHS: Record<string, Record<string, unknown>> = {
       'x-cachestore-extension': true,
       security: [],
       responses: { '200': { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } } },
+    },
+  },
+  '/console': {
+    get: {
+      operationId: 'cachestoreExtConsole',
+      summary: 'Web console (extension)',
+      description: 'The web console: a page that signs its API requests in the browser with the access key and secret key given at sign-in (README "Console").',
+      'x-cachestore-extension': true,
+      security: [],
+      responses: { '200': { description: 'OK', content: { 'text/html': { schema: { type: 'string' } } } } },
+    },
+  },
+  '/console/{file}': {
+    get: {
+      operationId: 'cachestoreExtConsoleAsset',
+      summary: 'Web console asset (extension)',
+      description: "The console's scripts and style sheet, by file name; 404 for any other name.",
+      'x-cachestore-extension': true,
+      security: [],
+      parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { '200': { description: 'OK', content: { 'text/javascript': { schema: { type: 'string' } }, 'text/css': { schema: { type: 'string' } } } }, '404': { description: 'Not Found' } },
     },
   },
   '/healthz': {
