@@ -17,6 +17,7 @@ import type { Credential } from '../domain/model.js';
 import { acceptedOnce, signatureExpiry, verifySignature } from './auth.js';
 import { errorBody, toErrorResponse } from './errors.js';
 import { clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH, methodMatcher, newRequestId } from './edge.js';
+import { registerConsole } from './console.js';
 import { backupHandlers } from './routes/backups.js';
 import { catalogHandlers } from './routes/catalog.js';
 import { clusterHandlers } from './routes/clusters.js';
@@ -201,6 +202,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   routed.push({ method: 'get', path: '/openapi.json' }, { method: 'get', path: '/healthz' });
   app.get('/openapi.json', (_req, reply) => reply.type('application/json; charset=utf-8').send(served));
   app.get('/healthz', async () => ({ status: 'ok' }));
+  routed.push(...registerConsole(app));
   return app;
 }
 
