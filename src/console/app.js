@@ -404,30 +404,20 @@ function renderCluster(id) {
     restore.update(state.backups);
   };
 
+  const panel = (id, title, ...content) => h('section', { 'aria-labelledby': `${id}-h` }, h('h2', { id: `${id}-h` }, title), ...content);
+  const table = (columns, rows) => h('table', {}, h('thead', {}, h('tr', {}, columns.map((t) => h('th', { scope: 'col' }, t)))), rows);
   show(
     'Cluster',
-    h('section', { 'aria-labelledby': 'summary-h' }, h('h2', { id: 'summary-h' }, 'Summary'), facts),
-    h('section', { 'aria-labelledby': 'actions-h' }, h('h2', { id: 'actions-h' }, 'Actions'), actions),
-    h('section', { 'aria-labelledby': 'conn-h' }, h('h2', { id: 'conn-h' }, 'Connect'), connection),
-    h(
-      'section',
-      { 'aria-labelledby': 'inst-h' },
-      h('h2', { id: 'inst-h' }, 'Instances'),
-      h('table', {}, h('thead', {}, h('tr', {}, ['Name', 'Role', 'State', 'Address', 'Server type'].map((t) => h('th', { scope: 'col' }, t)))), instances),
-    ),
-    h('section', { 'aria-labelledby': 'metrics-h' }, h('h2', { id: 'metrics-h' }, 'Metrics'), charts),
-    h('section', { 'aria-labelledby': 'req-h' }, h('h2', { id: 'req-h' }, 'Request'), request),
-    h('section', { 'aria-labelledby': 'events-h' }, h('h2', { id: 'events-h' }, 'Events'), events),
-    h(
-      'section',
-      { 'aria-labelledby': 'backups-h' },
-      h('h2', { id: 'backups-h' }, 'Backups'),
-      backupNow,
-      h('table', {}, h('thead', {}, h('tr', {}, ['Number', 'State', 'Started', 'Ended', 'Size', 'Detail'].map((t) => h('th', { scope: 'col' }, t)))), backupRows),
-      restore.element,
-    ),
-    h('section', { 'aria-labelledby': 'params-h' }, h('h2', { id: 'params-h' }, 'Parameters'), parametersEditor(path, state)),
-    h('section', { 'aria-labelledby': 'cmds-h' }, h('h2', { id: 'cmds-h' }, 'Commands'), commandsEditor(path, state)),
+    panel('summary', 'Summary', facts),
+    panel('actions', 'Actions', actions),
+    panel('conn', 'Connect', connection),
+    panel('inst', 'Instances', table(['Name', 'Role', 'State', 'Address', 'Server type'], instances)),
+    panel('metrics', 'Metrics', charts),
+    panel('req', 'Request', request),
+    panel('events', 'Events', events),
+    panel('backups', 'Backups', backupNow, table(['Number', 'State', 'Started', 'Ended', 'Size', 'Detail'], backupRows), restore.element),
+    panel('params', 'Parameters', parametersEditor(path, state)),
+    panel('cmds', 'Commands', commandsEditor(path, state)),
   );
   main.querySelector('h1').replaceChildren(heading);
   void refresh();
@@ -616,66 +606,64 @@ function localInput(iso) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
-/** The cluster's parameters: the modifiable ones editable, sent as Set Parameter Values. */
-function parametersEditor(path, state) {
+/**
+ * A table of named values loaded on demand, the editable ones as inputs; Save sends the changed
+ * rows (after a confirmation) as one request of the cluster.
+ */
+function valuesEditor(state, spec) {
   const wrap = h('div');
-  const load = h('button', { type: 'button', class: 'secondary' }, 'Show parameters');
+  const load = h('button', { type: 'button', class: 'secondary' }, `Show ${spec.noun}`);
   wrap.append(load);
   load.addEventListener('click', async () => {
-    const r = await api.get(`${path}/parameters`);
+    const r = await api.get(spec.path);
     if (r.status !== 200) return alertProblem(r.body);
-    const inputs = [];
-    const rows = r.body.contents.map((p) => {
-      const input = h('input', { name: `param-${p.name}`, value: p.applied_value, disabled: !p.is_modifiable, 'aria-label': `Value of ${p.name}`, 'data-loc': `body.parameters.${inputs.length}` });
-      inputs.push({ p, input });
-      return h('tr', {}, h('td', {}, p.name), h('td', {}, input), h('td', {}, p.allows_value), h('td', {}, p.apply_type));
-    });
+    const rows = r.body.contents.map((item) => ({ item, input: h('input', { name: `${spec.noun}-${item.name}`, value: spec.value(item), disabled: !spec.editable(item), 'aria-label': spec.label(item) }) }));
     const general = h('div', { class: 'error', role: 'alert' });
-    const save = h('button', { type: 'button' }, 'Save parameters');
+    const save = h('button', { type: 'button' }, `Save ${spec.noun}`);
     save.addEventListener('click', async () => {
-      const changed = inputs.filter(({ p, input }) => input.value !== p.applied_value).map(({ p, input }) => ({ id: p.id, new_value: input.value, old_value: p.applied_value }));
+      const changed = rows.filter(({ item, input }) => input.value !== spec.value(item));
       if (changed.length === 0) return (general.textContent = 'Nothing changed.');
-      if (!(await confirmDialog(`Change ${changed.length} parameter(s)? Some apply by restarting the nodes.`, 'Save'))) return;
-      const res = await api.put(`${path}/parameters`, { parameters: changed });
+      if (!(await confirmDialog(spec.question(changed.length), 'Save'))) return;
+      const res = await api.put(spec.path, spec.body(changed));
       if (res.status === 202) {
         state.requestId = res.body.request_id;
         general.textContent = 'Requested.';
       } else general.textContent = problemText(res.body);
     });
-    wrap.replaceChildren(h('table', {}, h('thead', {}, h('tr', {}, ['Name', 'Value', 'Allowed', 'Applies'].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows)), save, general);
+    const head = h('thead', {}, h('tr', {}, spec.columns.map((t) => h('th', { scope: 'col' }, t))));
+    wrap.replaceChildren(h('table', {}, head, h('tbody', {}, rows.map(({ item, input }) => h('tr', {}, h('td', {}, item.name), h('td', {}, input), spec.extra(item).map((x) => h('td', {}, x)))))), save, general);
   });
   return wrap;
 }
 
+/** The cluster's parameters: the modifiable ones editable, sent as Set Parameter Values. */
+function parametersEditor(path, state) {
+  return valuesEditor(state, {
+    noun: 'parameters',
+    path: `${path}/parameters`,
+    columns: ['Name', 'Value', 'Allowed', 'Applies'],
+    value: (p) => p.applied_value,
+    editable: (p) => p.is_modifiable,
+    label: (p) => `Value of ${p.name}`,
+    extra: (p) => [p.allows_value, p.apply_type],
+    question: (n) => `Change ${n} parameter(s)? Some apply by restarting the nodes.`,
+    body: (changed) => ({ parameters: changed.map(({ item, input }) => ({ id: item.id, new_value: input.value, old_value: item.applied_value })) }),
+  });
+}
+
 /** The cluster's renameable commands, sent as Update Commands. */
 function commandsEditor(path, state) {
-  const wrap = h('div');
-  const load = h('button', { type: 'button', class: 'secondary' }, 'Show commands');
-  wrap.append(load);
-  load.addEventListener('click', async () => {
-    const r = await api.get(`${path}/commands`);
-    if (r.status !== 200) return alertProblem(r.body);
-    const inputs = [];
-    const rows = r.body.contents.map((c) => {
-      const input = h('input', { name: `cmd-${c.name}`, value: c.applied_value ?? '', disabled: !c.modifiable, 'aria-label': `New name of ${c.name}` });
-      inputs.push({ c, input });
-      return h('tr', {}, h('td', {}, c.name), h('td', {}, input));
-    });
-    const general = h('div', { class: 'error', role: 'alert' });
-    const save = h('button', { type: 'button' }, 'Save commands');
-    save.addEventListener('click', async () => {
-      const changed = inputs.filter(({ c, input }) => input.value !== (c.applied_value ?? '')).map(({ c, input }) => ({ id: c.id, name: c.name, new_value: input.value }));
-      if (changed.length === 0) return (general.textContent = 'Nothing changed.');
-      if (!(await confirmDialog(`Rename ${changed.length} command(s)? Every data node restarts.`, 'Save'))) return;
-      const res = await api.put(`${path}/commands`, { commands: changed });
-      if (res.status === 202) {
-        state.requestId = res.body.request_id;
-        general.textContent = 'Requested.';
-      } else general.textContent = problemText(res.body);
-    });
-    wrap.replaceChildren(h('table', {}, h('thead', {}, h('tr', {}, ['Command', 'Renamed to'].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows)), save, general);
+  return valuesEditor(state, {
+    noun: 'commands',
+    path: `${path}/commands`,
+    columns: ['Command', 'Renamed to'],
+    value: (c) => c.applied_value ?? '',
+    editable: (c) => c.modifiable,
+    label: (c) => `New name of ${c.name}`,
+    extra: () => [],
+    question: (n) => `Rename ${n} command(s)? Every data node restarts.`,
+    body: (changed) => ({ commands: changed.map(({ item, input }) => ({ id: item.id, name: item.name, new_value: input.value })) }),
   });
-  return wrap;
 }
 
 // ---- Metrics charts --------------------------------------------------------------------------

@@ -145,7 +145,13 @@ describe('the web console', () => {
     await page.getByRole('button', { name: 'Back up now' }).click();
     const backupState = page.locator('tr[data-backup] .state').first();
     await expect.poll(() => backupState.textContent(), { timeout: 60_000 }).toBe('COMPLETED');
-    // The point-in-time ranges the service can restore are offered.
+    // The point-in-time ranges the service can restore are offered: the extension's answer.
+    const clusterId = decodeURIComponent(new URL(page.url()).hash.replace('#/cluster/', ''));
+    const number = await page.locator('tr[data-backup]').first().getAttribute('data-backup');
+    const ranges = (await h.client.get(`/v1/clusters/${clusterId}/restorable-ranges`)).body;
+    expect(ranges.total_count).toBe(1);
+    expect(ranges.contents[0].backup_history_number).toBe(number);
+    expect(Date.parse(ranges.contents[0].to)).toBeGreaterThanOrEqual(Date.parse(ranges.contents[0].from));
     await expect.poll(() => page.getByRole('list', { name: 'Restorable ranges' }).textContent(), { timeout: 15_000 }).toMatch(/ to .*\(backup /);
     // A time no backup covers: the service's answer appears at the point-in-time field.
     await page.getByLabel('A point in time').check();
