@@ -377,7 +377,7 @@ function renderCluster(id) {
     const q = details.body;
     const steps = list.filter((e) => e.request_id === rid);
     request.replaceChildren(
-      h('p', {}, h('strong', {}, q.operation), ' ', h('span', { class: `state state-${q.state}`, 'data-request-state': q.state }, q.state), q.last_step ? ` · last step: ${q.last_step}` : '', q.error ? h('span', { class: 'error' }, ` · ${q.error}`) : ''),
+      h('p', {}, h('strong', {}, q.operation), ' ', h('span', { class: `state state-${q.state}`, 'data-request-state': q.state, 'data-request-op': q.operation }, q.state), q.last_step ? ` · last step: ${q.last_step}` : '', q.error ? h('span', { class: 'error' }, ` · ${q.error}`) : ''),
       h('ol', { 'aria-label': 'Steps of the request' }, steps.map((e) => h('li', {}, h('time', { datetime: e.at }, when(e.at)), ' ', e.message))),
     );
     if (q.state === 'COMPLETED' || q.state === 'FAILED') state.requestId = null;

@@ -22,6 +22,7 @@ let browser: Browser;
 let page: Page;
 let shots: string;
 const taken: string[] = [];
+const pageErrors: string[] = [];
 
 async function screenshot(name: string) {
   const file = join(shots, `${String(taken.length + 1).padStart(2, '0')}-${name}.png`);
@@ -69,6 +70,11 @@ beforeAll(async () => {
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: h.baseUrl });
   page = await context.newPage();
+  page.on('pageerror', (err) => pageErrors.push(String(err)));
+  // The browser logs every non-2xx answer as an error; the 404 of /metrics is expected here.
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !/status of (404|400)/.test(msg.text())) pageErrors.push(msg.text());
+  });
 });
 
 afterAll(async () => {
@@ -192,10 +198,15 @@ describe('the web console', () => {
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Cancel');
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.locator('[data-request-state]').first().textContent(), { timeout: 60_000 }).toBe('COMPLETED');
-    await expect.poll(async () => (await h.client.get('/v1/clusters?name=consoleweb')).body.contents.map((c: { service_state: string }) => c.service_state).join(), { timeout: 30_000 }).not.toMatch(/RUNNING|TERMINATING/);
+    const requestShown = page.locator('[data-request-state]');
+    await expect.poll(() => requestShown.evaluate((e: HTMLElement) => `${e.dataset.requestOp} ${e.textContent}`), { timeout: 60_000 }).toBe('terminate COMPLETED');
+    const shown = await h.client.get(`/v1/clusters/${clusterId}`);
+    expect(shown.status === 404 ? 'gone' : shown.body.service_state).toMatch(/^(gone|TERMINATED)$/);
+    await expect.poll(() => page.locator('dl.facts').textContent()).toMatch(/TERMINATED|does not exist/);
     await screenshot('terminated');
 
+    // Nothing the page did was refused by its Content-Security-Policy or threw.
+    expect(pageErrors).toEqual([]);
     for (const f of taken) expect((await stat(f)).size, f).toBeGreaterThan(1000);
     expect(taken.length).toBe(8);
   });
