@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD } from '../support/dataset.js';
+import { expectErrorShape } from '../support/errors.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -84,6 +85,23 @@ afterAll(async () => {
 });
 
 describe('the web console', () => {
+  it('serves its files by name only, each with the policy that forbids inline script', async () => {
+    for (const [file, type] of [['/console', 'text/html'], ['/console/app.js', 'text/javascript'], ['/console/signing.js', 'text/javascript'], ['/console/console.css', 'text/css']]) {
+      const res = await fetch(`${h.baseUrl}${file}`);
+      expect(res.status, file).toBe(200);
+      expect(res.headers.get('content-type'), file).toContain(type);
+      expect(res.headers.get('content-security-policy'), file).toBe(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+      );
+      expect(res.headers.get('x-content-type-options'), file).toBe('nosniff');
+    }
+    // Not a file of the console, a type declaration, a test, a way out of the folder: 404 in the error shape.
+    for (const file of ['nope.js', 'signing.d.ts', 'metrics.test.ts', 'index.html', '..%2Fhttp%2Fconsole.ts', '%2e%2e%2fpackage.json']) {
+      const res = await fetch(`${h.baseUrl}/console/${file}`);
+      expectErrorShape({ status: res.status, body: await res.json() }, 404, 'NotFound');
+    }
+  });
+
   it('signs in, creates a cluster, connects, backs up, restores and terminates', async () => {
     const keys = h.service.credential;
     const response = await page.goto(`${h.baseUrl}/console`);
