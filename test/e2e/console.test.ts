@@ -163,6 +163,12 @@ describe('the web console', () => {
     // Without /metrics in this service the chart panel says so.
     await expect.poll(() => page.locator('[data-metrics="unavailable"]').count()).toBe(1);
     await expect.poll(() => page.locator('ol.timeline li').count()).toBeGreaterThan(0);
+    // The parameters and commands editors load the cluster's values, every input labelled.
+    await page.getByRole('button', { name: 'Show parameters' }).click();
+    await page.getByRole('button', { name: 'Show commands' }).click();
+    await expect.poll(() => page.locator('input[name^="parameters-"]').count()).toBeGreaterThan(5);
+    await expect.poll(() => page.locator('input[name^="commands-"]').count()).toBeGreaterThan(0);
+    expect(await unlabelledControls()).toEqual([]);
     await screenshot('cluster');
 
     // Backup on demand, then restore it into a new cluster.
