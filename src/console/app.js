@@ -2,6 +2,7 @@
 // #/new, #/cluster/<id>), no framework: each view builds its DOM with h() and refreshes only the
 // parts that change, so a form being typed into is never rebuilt under the user's hands.
 import { Api, forgetKeys, problemsOf, problemText, storedKeys, storeKeys } from './api.js';
+import { connectionLines } from './connect.js';
 import { field, h, setFieldError, svg, when } from './dom.js';
 import { CHARTS, formatValue, MetricHistory, parseExposition, sparklinePath } from './metrics.js';
 
@@ -355,7 +356,7 @@ function renderCluster(id) {
         h('tr', {}, h('td', {}, i.name), h('td', {}, i.role_type), h('td', {}, stateBadge(i.service_state)), h('td', {}, i.service_ip_address ?? ''), h('td', {}, i.group.server_type_name)),
       ),
     );
-    renderConnection(connection, d, all);
+    renderConnection(connection, d);
     renderActions(actions, d, all, path, state, refresh);
     await Promise.all([refreshEvents(), refreshBackups()]);
   };
@@ -431,17 +432,11 @@ function alertProblem(body) {
 }
 
 /** The redis-cli line for the primary, and the Sentinel one for HA, each with a copy button. */
-function renderConnection(el, d, all) {
-  const primary = all.find((i) => i.role_type === 'MASTER' && i.service_ip_address);
-  if (!primary) {
+function renderConnection(el, d) {
+  const lines = connectionLines(d).map(({ label, line }) => [label, line]);
+  if (lines.length === 0) {
     el.replaceChildren(h('p', {}, 'No address yet: the cluster is being set up.'));
     return;
-  }
-  const port = d.init_config_option.database_port ?? 6378;
-  const lines = [['Connection (primary)', `redis-cli -h ${primary.service_ip_address} -p ${port} --askpass`]];
-  if (d.ha_enabled) {
-    const sentinelPort = d.init_config_option.sentinel_port ?? 26378;
-    lines.push(['Sentinel', `redis-cli -h ${primary.service_ip_address} -p ${sentinelPort} --askpass SENTINEL GET-MASTER-ADDR-BY-NAME ${d.name}`]);
   }
   const current = [...el.querySelectorAll('code')].map((c) => c.textContent).join('\n');
   if (current === lines.map(([, l]) => l).join('\n')) return;
