@@ -80,6 +80,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   console.log(`console screenshots (${taken.length}): ${shots}`);
+  // Leave the page first, so its 3-second polls stop before the browser dies.
+  await page?.goto('about:blank').catch(() => undefined);
   await browser?.close();
   await h?.stop();
 });
@@ -94,6 +96,9 @@ describe('the web console', () => {
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
       );
       expect(res.headers.get('x-content-type-options'), file).toBe('nosniff');
+      // Read to the end: an unread body keeps the client's connection busy, and the service's
+      // close waits for busy connections.
+      expect((await res.text()).length, file).toBeGreaterThan(100);
     }
     // Not a file of the console, a type declaration, a test, a way out of the folder: 404 in the error shape.
     for (const file of ['nope.js', 'signing.d.ts', 'metrics.test.ts', 'index.html', '..%2Fhttp%2Fconsole.ts', '%2e%2e%2fpackage.json']) {
