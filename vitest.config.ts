@@ -8,6 +8,9 @@ export default defineConfig({
     // PostgreSQL for the store tests: 127.0.0.1:5432 if it answers, else a private server.
     globalSetup: ['test/support/postgres-global-setup.ts'],
     testTimeout: 60_000,
+    // expect.poll waits for a state the real service or a real browser reaches in its own time:
+    // its default second is too short on a loaded 2-core machine (it only waits while unmet).
+    expect: { poll: { timeout: 15_000 } },
     hookTimeout: 60_000,
     // Engines and services are real processes: two files at a time fit two cores.
     maxWorkers: 3,

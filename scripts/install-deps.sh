@@ -59,6 +59,13 @@ if ! command -v systemd-analyze >/dev/null; then
   $SUDO apt-get install -y -qq systemd
 fi
 
+# The console's browser test (test/e2e/console.test.ts) drives Debian's headless Chromium with
+# playwright-core (an npm devDependency that downloads no browser of its own).
+if [ -n "$(missing chromium)" ]; then
+  apt_update
+  $SUDO apt-get install -y -qq chromium
+fi
+
 # The tests' store runs on PostgreSQL too: the test run uses 127.0.0.1:5432 if a server answers
 # there, else starts a private one with these binaries (test/support/test-postgres.ts).
 if [ -n "$(missing postgresql)" ]; then

@@ -1,18 +1,7 @@
 // `clusters connect`: the address comes from instance_groups[].instances[].service_ip_address.
 import { describe, expect, it } from 'vitest';
-import type { ClusterDetailResponse } from '../contract/types.js';
+import { cluster, instance } from '../../test/support/cluster-details.js';
 import { connectInfo, connectText, ConnectError } from './connect.js';
-
-const instance = (name: string, role: string, ip: string | null) => ({ name, role_type: role, service_ip_address: ip, service_state: 'RUNNING' });
-const cluster = (over: Partial<ClusterDetailResponse>): ClusterDetailResponse =>
-  ({
-    name: 'mycache',
-    service_state: 'RUNNING',
-    ha_enabled: false,
-    init_config_option: { database_port: 6378, sentinel_port: null },
-    instance_groups: [{ id: 'g', role_type: 'MASTER', server_type_name: 'redis1v1m2', block_storage_groups: [], instances: [instance('myc-1', 'MASTER', '127.77.0.2')] }],
-    ...over,
-  }) as ClusterDetailResponse;
 
 describe('connectInfo', () => {
   it('gives a redis-cli line for a standalone cluster', () => {

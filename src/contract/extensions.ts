@@ -7,6 +7,31 @@ import { contractDocument, type OpenApiDocument } from './spec.js';
 const auth = [{ ScpAccessKey: [], ScpSignature: [], ScpTimestamp: [] }];
 const errors = { '400': { description: 'Bad Request' }, '401': { description: 'Unauthorized' }, '404': { description: 'Not Found' } };
 
+/** A 200 answer of { contents: [item...], total_count }. */
+const listOk = (item: Record<string, unknown>) => ({
+  '200': {
+    description: 'OK',
+    content: {
+      'application/json': {
+        schema: { type: 'object', required: ['contents', 'total_count'], properties: { contents: { type: 'array', items: item }, total_count: { type: 'integer' } } },
+      },
+    },
+  },
+});
+
+/** A signed GET of one cluster's list of `item`s. */
+const clusterList = (operationId: string, summary: string, description: string, item: Record<string, unknown>) => ({
+  get: {
+    operationId,
+    summary,
+    description,
+    'x-cachestore-extension': true,
+    security: auth,
+    parameters: [{ name: 'cluster_id', in: 'path', required: true, schema: { type: 'string' } }],
+    responses: { ...listOk(item), ...errors },
+  },
+});
+
 export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
   '/v1/requests/{request_id}/details': {
     get: {
@@ -65,41 +90,27 @@ export const EXTENSION_PATHS: Record<string, Record<string, unknown>> = {
       },
     },
   },
-  '/v1/clusters/{cluster_id}/events': {
-    get: {
-      operationId: 'cachestoreExtListClusterEvents',
-      summary: 'List Cluster Events (extension)',
-      description: "The cluster's history: every operation's start, resume, outcome, and what the reconciler found.",
-      'x-cachestore-extension': true,
-      security: auth,
-      parameters: [{ name: 'cluster_id', in: 'path', required: true, schema: { type: 'string' } }],
-      responses: {
-        '200': {
-          description: 'OK',
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['contents', 'total_count'],
-                properties: {
-                  contents: {
-                    type: 'array',
-                    items: {
-                      type: 'object',
-                      required: ['at', 'message'],
-                      properties: { at: { type: 'string', format: 'date-time' }, request_id: { type: ['string', 'null'] }, message: { type: 'string' } },
-                    },
-                  },
-                  total_count: { type: 'integer' },
-                },
-              },
-            },
-          },
-        },
-        ...errors,
-      },
+  '/v1/clusters/{cluster_id}/restorable-ranges': clusterList(
+    'cachestoreExtListRestorableRanges',
+    'List Restorable Ranges (extension)',
+    'The times Create Restore Cluster accepts as backup_recovery_time now: one range per completed backup, from its snapshot to the last second its write log covers (both ends included, whole seconds), oldest first. ' +
+      'Ranges of consecutive backups may touch or overlap; a restore takes the newest backup whose range holds the time.',
+    {
+      type: 'object',
+      required: ['backup_history_number', 'from', 'to'],
+      properties: { backup_history_number: { type: 'string' }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } },
     },
-  },
+  ),
+  '/v1/clusters/{cluster_id}/events': clusterList(
+    'cachestoreExtListClusterEvents',
+    'List Cluster Events (extension)',
+    "The cluster's history: every operation's start, resume, outcome, and what the reconciler found.",
+    {
+      type: 'object',
+      required: ['at', 'message'],
+      properties: { at: { type: 'string', format: 'date-time' }, request_id: { type: ['string', 'null'] }, message: { type: 'string' } },
+    },
+  ),
 };
 
 /** Routes outside the API: no signature (GET /metrics: its scrape token, or a signature). */
@@ -133,6 +144,27 @@ const SERVICE_PATHS: Record<string, Record<string, unknown>> = {
         '401': { description: 'Unauthorized' },
         '404': { description: 'Not Found' },
       },
+    },
+  },
+  '/console': {
+    get: {
+      operationId: 'cachestoreExtConsole',
+      summary: 'Web console (extension)',
+      description: 'The web console: a page that signs its API requests in the browser with the access key and secret key given at sign-in (README "Console").',
+      'x-cachestore-extension': true,
+      security: [],
+      responses: { '200': { description: 'OK', content: { 'text/html': { schema: { type: 'string' } } } } },
+    },
+  },
+  '/console/{file}': {
+    get: {
+      operationId: 'cachestoreExtConsoleAsset',
+      summary: 'Web console asset (extension)',
+      description: "The console's scripts and style sheet, by file name; 404 for any other name.",
+      'x-cachestore-extension': true,
+      security: [],
+      parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { '200': { description: 'OK', content: { 'text/javascript': { schema: { type: 'string' } }, 'text/css': { schema: { type: 'string' } } } }, '404': { description: 'Not Found' } },
     },
   },
   '/healthz': {

@@ -169,6 +169,13 @@ export class BackupService {
     return recoveryWindows(backups, logs, running, this.deps.clock.now());
   }
 
+  /** The seconds a point-in-time restore can reach now: one range per completed backup, oldest first. */
+  async restorableRanges(p: Principal, id: string): Promise<RecoveryWindow[]> {
+    const source = await this.deps.store.clusterDetail(p.accountId, id);
+    if (!source) throw notFound(id);
+    return this.windows(source);
+  }
+
   /** Create Restore Cluster: a new cluster holding a backup's data, or the data as of a second. */
   async restore(p: Principal, id: string, body: RestoreBody): Promise<Submitted> {
     const source = await this.deps.store.clusterDetail(p.accountId, id);

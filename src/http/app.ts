@@ -17,6 +17,7 @@ import type { Credential } from '../domain/model.js';
 import { acceptedOnce, signatureExpiry, verifySignature } from './auth.js';
 import { errorBody, toErrorResponse } from './errors.js';
 import { clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH, methodMatcher, newRequestId } from './edge.js';
+import { registerConsole } from './console.js';
 import { backupHandlers } from './routes/backups.js';
 import { catalogHandlers } from './routes/catalog.js';
 import { clusterHandlers } from './routes/clusters.js';
@@ -218,6 +219,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   app.get('/healthz', { config: { operationId: 'cachestoreExtHealth' } }, async () => ({ status: 'ok' }));
   routed.push({ method: 'get', path: '/metrics' });
   registerMetricsRoute(app, o.metrics, authenticate);
+  routed.push(...registerConsole(app));
   return app;
 }
 

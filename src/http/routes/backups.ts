@@ -26,6 +26,12 @@ export function backupHandlers(svc: BackupService): Record<string, Handler> {
       const r = await svc.restore(principal, params.cluster_id, body);
       return { status: 202, body: asyncResponse(r.requestId, r.clusterId) };
     },
+    cachestoreExtListRestorableRanges: async ({ principal, params }) => {
+      const windows = await svc.restorableRanges(principal, params.cluster_id);
+      const iso = (s: number) => new Date(s * 1000).toISOString();
+      const contents = windows.map((w) => ({ backup_history_number: w.backup.id, from: iso(w.from), to: iso(w.to) }));
+      return { status: 200, body: { contents, total_count: contents.length } };
+    },
     cachestoreExtCreateBackup: async ({ principal, params }) => {
       const r = await svc.backupNow(principal, params.cluster_id);
       return { status: 202, body: asyncResponse(r.requestId, r.clusterId) };
