@@ -8,6 +8,7 @@ import type {
   ClusterDetailResponse,
   ClusterEventsResponse,
   ClusterPageResponse,
+  RestorableRangesResponse,
   CommandListResponse,
   CreateClusterBody,
   EngineListResponse,
@@ -76,6 +77,7 @@ export const OPERATION_METHODS = {
   cachestoreExtShowRequestDetails: 'showRequestDetails',
   cachestoreExtCreateBackup: 'createBackup',
   cachestoreExtListClusterEvents: 'listClusterEvents',
+  cachestoreExtListRestorableRanges: 'listRestorableRanges',
 } as const satisfies Record<string, keyof CacheStoreClient>;
 
 const seg = encodeURIComponent;
@@ -167,6 +169,10 @@ export class CacheStoreClient {
   }
 
   // Backups and restore
+  /** Extension: the times Create Restore Cluster accepts as backup_recovery_time now. */
+  listRestorableRanges(clusterId: string) {
+    return this.request<RestorableRangesResponse>('GET', `/v1/clusters/${seg(clusterId)}/restorable-ranges`);
+  }
   listBackupHistories(clusterId: string, q: { limit?: number; page?: number } = {}) {
     return this.request<BackupHistoryListResponse>('GET', `/v1/clusters/${seg(clusterId)}/backup-histories`, { query: q });
   }

@@ -288,6 +288,12 @@ export interface ClusterEventsResponse {
   total_count: number;
 }
 
+/** Extension: the times a point-in-time restore accepts now, one range per completed backup. */
+export interface RestorableRangesResponse {
+  contents: Array<{ backup_history_number: string; from: string; to: string }>;
+  total_count: number;
+}
+
 /** The contract's error body (docs/CONTRACT.md). */
 export interface ErrorResponse {
   errors: Array<{

@@ -304,12 +304,19 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s HA', (product) => {
     const c = await primaryClient(id);
     try {
       expect(await answer(c, 'FLUSHDB')).toMatch(/unknown command/i);
-      await c.set('afterfailover', '1');
-      expect(await answer(c, 'CLEARDB')).toBe('OK');
     } finally {
       c.disconnect();
     }
+    // Writes wait for the healed old primary: with one replica, the fence (README, Partitions and
+    // fencing) refuses them while the new primary has no replica.
     await waitFor('the old primary healed', async () => (await h.client.get(`/v1/clusters/${id}`)).body.instance_groups.flatMap((g: any) => g.instances).every((i: any) => i.service_state === 'RUNNING'), 30_000);
+    const w = await primaryClient(id);
+    try {
+      await w.set('afterfailover', '1');
+      expect(await answer(w, 'CLEARDB')).toBe('OK');
+    } finally {
+      w.disconnect();
+    }
     const answers = await onEveryNode(id, async (n) => [await answer(n, 'FLUSHDB'), await answer(n, 'COMMAND', 'INFO', 'CLEARDB')]);
     for (const [node, [flushdb, info]] of Object.entries(answers)) {
       expect(flushdb, node).toMatch(/unknown command/i);
