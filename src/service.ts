@@ -37,6 +37,7 @@ import { upgradeEngines } from './operations/engine-upgrade.js';
 import { PrimaryWatch } from './operations/primary-watch.js';
 import { Reconciler } from './operations/reconciler.js';
 import { Worker } from './operations/worker.js';
+import { CrashPoints } from './operations/crash-points.js';
 import { openDatabase } from './store/db.js';
 import { SqlStore } from './store/sql-store.js';
 
@@ -64,6 +65,7 @@ export interface ServiceOptions {
 
 export async function startService(config: Config, opts: ServiceOptions = {}): Promise<Service> {
   const clock = opts.clock ?? systemClock;
+  const startedAt = clock.now().getTime();
   const logger = pino({ level: config.logLevel });
   // Everything the service and its engines write holds data or secrets (the store, engine
   // configs and data files, backups, logs): none of it is for other users of the machine.
@@ -141,6 +143,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     logger,
     concurrency: config.workerConcurrency,
     stepDelayMs: config.debugStepDelayMs,
+    afterStep: config.debugCrashAfterStep.length > 0 ? new CrashPoints(config.debugCrashAfterStep, startedAt, () => process.kill(process.pid, 'SIGKILL')).afterStep : undefined,
     sentinelTimings,
     backups: backupTools,
     allowLists,
