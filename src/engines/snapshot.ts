@@ -2,6 +2,7 @@
 // its file is proven restorable by loading it into a scratch engine that listens on a unix
 // socket only. (Backups take their snapshots by AOF rewrite: engines/aof.ts.)
 import { execFile, spawn } from 'node:child_process';
+import { engineEnv } from './child-env.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -94,8 +95,8 @@ export async function verifyRdb(rdbFile: string, bin: EngineBinaries, timeoutMs 
       // Its socket (and so this directory) in its process title: the sweep knows it by that.
       '--proc-title-template', '{title} {unixsocket}'];
     child = SETPRIV
-      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', bin.server, ...args], { stdio: 'ignore' })
-      : spawn(bin.server, args, { stdio: 'ignore' });
+      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', bin.server, ...args], { stdio: 'ignore', env: engineEnv() })
+      : spawn(bin.server, args, { stdio: 'ignore', env: engineEnv() });
     if (child.pid) await writeFile(join(dir, 'engine.pid'), String(child.pid));
     const c = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
     c.on('error', () => undefined);
