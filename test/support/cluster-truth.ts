@@ -5,7 +5,8 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { withClient } from '../../src/engines/replication.js';
 import type { SignedClient } from './client.js';
 import { PASSWORD } from './dataset.js';
 import { instancesOf } from './observe.js';
@@ -51,15 +52,9 @@ async function nodeDirAddresses(dataDir: string): Promise<Array<{ dir: string; a
   return out;
 }
 
-async function withRedis<T>(host: string, port: number, fn: (c: Redis) => Promise<T>): Promise<T> {
-  const c = new Redis({ host, port, password: PASSWORD, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 5000 });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    return await fn(c);
-  } finally {
-    c.disconnect();
-  }
+/** As the tenant connects (cluster password, no user name). */
+function withRedis<T>(host: string, port: number, fn: (c: Redis) => Promise<T>): Promise<T> {
+  return withClient({ host, port, password: PASSWORD }, fn, 5000);
 }
 
 const sorted = (xs: string[]) => [...xs].sort();
@@ -113,6 +108,12 @@ function expectedDirs(show: any): string[] {
  * Call with no request running.
  */
 export async function assertClustersTrue(client: SignedClient, dataDir: string, ids: Iterable<string>, servicePids: number[]): Promise<void> {
+  const problems = await clusterProblems(client, dataDir, ids, servicePids);
+  if (problems.length > 0) throw new Error(`the clusters are not what Show says:\n  ${problems.join('\n  ')}`);
+}
+
+/** What assertClustersTrue finds wrong, one line each ([] when all is true). */
+export async function clusterProblems(client: SignedClient, dataDir: string, ids: Iterable<string>, servicePids: number[]): Promise<string[]> {
   const problems: string[] = [];
   const shows: any[] = [];
   for (const id of ids) {
@@ -219,5 +220,5 @@ export async function assertClustersTrue(client: SignedClient, dataDir: string, 
     const owner = Number(await readFile(join(tmpdir(), name, 'owner.pid'), 'utf8').catch(() => 'NaN'));
     if (servicePids.includes(owner)) problems.push(`scratch verification directory ${name} of service ${owner} left in ${tmpdir()}`);
   }
-  if (problems.length > 0) throw new Error(`the clusters are not what Show says:\n  ${problems.join('\n  ')}`);
+  return problems;
 }

@@ -66,11 +66,11 @@ async function pairIn(api: SignedClient, fleet: Fleet, running: boolean): Promis
   throw new Error('the stop/start pair is not one RUNNING and one STOPPED');
 }
 
-async function createdId(api: SignedClient, fleet: Fleet, r: Promise<Submitted>): Promise<Submitted> {
+/** A new cluster (create, restore): checked from now on, terminated by the next round. */
+async function createdId(fleet: Fleet, r: Promise<Submitted>): Promise<Submitted> {
   const s = await r;
   fleet.doomed.push(s.clusterId);
   fleet.all.add(s.clusterId);
-  void api;
   return s;
 }
 
@@ -83,13 +83,13 @@ export const SWEPT: SweptWorkflow[] = [
     label: 'create (standalone, Valkey)',
     operation: 'create',
     after: 'RUNNING',
-    submit: (api, f) => createdId(api, f, accepted(api, 'POST', '/v1/clusters', createBody(f.valkey, { name: name('mk', f) }))),
+    submit: (api, f) => createdId(f, accepted(api, 'POST', '/v1/clusters', createBody(f.valkey, { name: name('mk', f) }))),
   },
   {
     label: 'create (HA, Redis)',
     operation: 'create',
     after: 'RUNNING',
-    submit: (api, f) => createdId(api, f, accepted(api, 'POST', '/v1/clusters', haBody(f.redis, 1, { name: name('mkha', f) }))),
+    submit: (api, f) => createdId(f, accepted(api, 'POST', '/v1/clusters', haBody(f.redis, 1, { name: name('mkha', f) }))),
   },
   { label: 'stop (standalone)', operation: 'stop', after: 'STOPPED', submit: async (api, f) => accepted(api, 'POST', `/v1/clusters/${await pairIn(api, f, true)}/stop`) },
   { label: 'start (standalone)', operation: 'start', after: 'RUNNING', submit: async (api, f) => accepted(api, 'POST', `/v1/clusters/${await pairIn(api, f, false)}/start`) },
@@ -118,7 +118,7 @@ export const SWEPT: SweptWorkflow[] = [
     operation: 'restore',
     after: 'RUNNING',
     submit: (api, f) =>
-      createdId(api, f, accepted(api, 'POST', `/v1/clusters/${f.ids.source}/restore`, { name: name('rst', f), instance_name_prefix: 'rst', server_type_name: 'redis1v1m2', backup_history_number: f.sourceBackup })),
+      createdId(f, accepted(api, 'POST', `/v1/clusters/${f.ids.source}/restore`, { name: name('rst', f), instance_name_prefix: 'rst', server_type_name: 'redis1v1m2', backup_history_number: f.sourceBackup })),
   },
   {
     // A restart-only parameter with a runtime one: the rolling restart's steps run too.
