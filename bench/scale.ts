@@ -110,7 +110,10 @@ function cleanup(): Promise<void> {
   })();
   return cleaning;
 }
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
+// `on`, not `once`: Ctrl-C reaches this process twice (from the terminal to the whole group, and
+// relayed by tsx), and a second SIGINT with no handler would end it halfway through the clean-up,
+// leaving engines running. The clean-up runs once however many arrive.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void cleanup().finally(() => process.exit(130)));
 
 /** Live processes whose working directory lies under `dir` (engines change into their data dir). */
 async function pidsUnder(dir: string): Promise<number[]> {
