@@ -7,7 +7,7 @@ import { useChildServices } from '../support/child-service.js';
 import { exhaustiveRounds, stepsOf, SWEPT, sweep } from '../support/crash-sweep.js';
 
 describe('SIGKILL after every step of every workflow', () => {
-  const cs = useChildServices('cachestore-crashsweep-all-');
+  const cs = useChildServices('cachestore-crashsweep-all-', { listenTimeoutMs: 300_000 });
 
   it('resumes every workflow from every point and leaves nothing untrue', async () => {
     const rounds = exhaustiveRounds();

@@ -8,7 +8,7 @@ import { useChildServices } from '../support/child-service.js';
 import { sampleRounds, SWEPT, sweep } from '../support/crash-sweep.js';
 
 describe('SIGKILL after a step of every workflow (sample)', () => {
-  const cs = useChildServices('cachestore-crashsweep-');
+  const cs = useChildServices('cachestore-crashsweep-', { listenTimeoutMs: 300_000 });
 
   it(`resumes ${SWEPT.length} workflows killed at their first, middle and last points, and leaves nothing untrue`, async () => {
     const out = await sweep(cs, sampleRounds(), (line) => console.log(line));
