@@ -1,4 +1,4 @@
-// npm run bench:soak -- [--clusters N=200] [--minutes M=10] [--writers W=20] [--actors A=4]
+// npm run bench:soak -- [--clusters N=200] [--minutes M=10] [--writers W=min(20,N/2)] [--actors A=4]
 //                       [--fault-every S=30]
 //
 // A soak: N clusters (every other one HA with one replica, engines alternating) under mixed
@@ -26,19 +26,20 @@ import { instancesOf } from '../test/support/observe.js';
 import { unmountVolumesUnder } from '../test/support/volumes.js';
 import { missingKeys, sentinelTargetOf, startWriter, type Target, type Writer } from '../test/support/writer.js';
 
-const USAGE = 'usage: npm run bench:soak -- [--clusters N=200] [--minutes M=10] [--writers W=20] [--actors A=4] [--fault-every S=30]';
+const USAGE = 'usage: npm run bench:soak -- [--clusters N=200] [--minutes M=10] [--writers W=min(20,N/2)] [--actors A=4] [--fault-every S=30]';
 const { values: v } = parseArgs({
   options: {
     clusters: { type: 'string', default: '200' },
     minutes: { type: 'string', default: '10' },
-    writers: { type: 'string', default: '20' },
+    writers: { type: 'string' },
     actors: { type: 'string', default: '4' },
     'fault-every': { type: 'string', default: '30' },
   },
 });
 const N = Number(v.clusters);
 const minutes = Number(v.minutes);
-const W = Math.min(Number(v.writers), N);
+// Half the clusters at most carry a writer: the others may also be terminated and restored.
+const W = v.writers === undefined ? Math.min(20, Math.floor(N / 2)) : Math.min(Number(v.writers), N);
 const actors = Number(v.actors);
 const faultEvery = Number(v['fault-every']);
 if (!Number.isInteger(N) || N < 1 || !(minutes > 0) || !(W >= 0) || !(actors >= 1) || !(faultEvery > 0)) {
@@ -63,7 +64,8 @@ const run: { dataDir?: string; svc?: ChildService; writers: Writer[] } = { write
 let cleaning: Promise<void> | null = null;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
-    await Promise.all(run.writers.map((w) => w.stop().catch(() => undefined)));
+    // A writer retries until its cluster answers: never wait long for one (its cluster may be stopped).
+    await Promise.race([Promise.all(run.writers.map((w) => w.stop().catch(() => undefined))), sleep(3000)]);
     await run.svc?.kill('SIGKILL');
     if (run.dataDir) {
       const killed = await killEnginesUnder(run.dataDir).catch(() => 0);
@@ -110,7 +112,7 @@ async function main(): Promise<void> {
     CACHESTORE_WORKER_CONCURRENCY: '32',
   };
   const start = async () => {
-    run.svc = await startChildService(env, KEYS);
+    run.svc = await startChildService(env, KEYS, 300_000);
     servicePids.push(run.svc.child.pid!);
   };
   await start();
@@ -264,30 +266,35 @@ async function main(): Promise<void> {
   await Promise.all([...actorLoops, faultLoop]);
   console.log(`operations and faults ended after ${minutes} min; letting requests in flight end`);
 
-  // Writers stop; every cluster with one must be RUNNING again before its ledger is read.
+  // Every cluster with a writer RUNNING again (a writer waits for its cluster: it would never
+  // stop on a stopped one), then the writers stop and their ledgers are read.
   const ledger = await Promise.all(
     clusters.filter((c) => c.writer).map(async (c) => {
-      const r = await c.writer!.w.stop();
       let state = '';
       for (let i = 0; i < 20 && state !== 'RUNNING'; i++) {
-        state = (await api().get(`/v1/clusters/${c.id}`)).body.service_state;
+        state = (await api().get(`/v1/clusters/${c.id}`).catch(() => undefined))?.body?.service_state ?? '';
         if (state === 'STOPPED' || state === 'ERROR') {
           const s = await send('POST', `/v1/clusters/${c.id}/start`);
           if (s) await end('start', s.requestId);
         } else if (state !== 'RUNNING') await sleep(3000);
       }
-      const missing = state === 'RUNNING' ? await missingKeys(c.writer!.target, r.acked).catch(() => r.acked) : r.acked;
+      if (state !== 'RUNNING') return { acked: c.writer!.w.ackedCount(), lost: -1, ha: c.ha };
+      const r = await c.writer!.w.stop();
+      const missing = await missingKeys(c.writer!.target, r.acked).catch(() => r.acked);
       return { acked: r.acked.length, lost: missing.length, ha: c.ha };
     }),
   );
+  const unread = ledger.filter((l) => l.lost < 0).length;
   // Nothing in flight now but what is stuck: what runs and lies on disk, against Show.
   await sleep(2000);
   const problems = await clusterProblems(api(), run.dataDir!, clusters.map((c) => c.id), servicePids);
 
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   console.log('\n--- what held ---');
-  console.log(`acknowledged writes: ${sum(ledger.map((l) => l.acked))} on ${ledger.length} clusters; lost: ${sum(ledger.map((l) => l.lost))} ` +
-    `(HA ${sum(ledger.filter((l) => l.ha).map((l) => l.lost))}, standalone ${sum(ledger.filter((l) => !l.ha).map((l) => l.lost))})`);
+  const read = ledger.filter((l) => l.lost >= 0);
+  console.log(`acknowledged writes: ${sum(read.map((l) => l.acked))} on ${read.length} clusters; lost: ${sum(read.map((l) => l.lost))} ` +
+    `(HA ${sum(read.filter((l) => l.ha).map((l) => l.lost))}, standalone ${sum(read.filter((l) => !l.ha).map((l) => l.lost))})` +
+    (unread ? `; ${unread} cluster(s) with a writer never RUNNING again, not read` : ''));
   console.log(`HTTP: ${counts.accepted} accepted, ${counts.http4xx} 4xx (refusals: busy or wrong state), ${counts.http5xx} 5xx, ${counts.unavailable} while the service was down`);
   console.log(`requests: ${counts.completed} COMPLETED, ${counts.failed} FAILED, ${counts.stuck} stuck`);
   for (const [op, o] of [...byOp].sort()) console.log(`  ${op}: ${o.completed} completed, ${o.failed} failed, ${o.stuck} stuck`);
