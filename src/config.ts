@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { DatabaseConfig } from './store/db.js';
 import type { EngineKind } from './domain/model.js';
 import { parseCidr, type Subnet } from './domain/network.js';
+import type { CrashPoint } from './operations/crash-points.js';
 
 export interface Config {
   host: string;
@@ -24,6 +25,8 @@ export interface Config {
   leaderLeaseMs: number;
   logLevel: string;
   debugStepDelayMs: number;
+  /** Test hook (operations/crash-points.ts): where requests are held before the process SIGKILLs itself. */
+  debugCrashAfterStep: CrashPoint[];
   sentinelDownAfterMs: number;
   sentinelFailoverTimeoutMs: number;
   healAfterMs: number;
@@ -106,6 +109,19 @@ export function databaseOf(env: NodeJS.ProcessEnv): DatabaseConfig {
   return url ? { kind: 'postgres', url } : { kind: 'sqlite', file: resolve(dataDirOf(env), 'cachestore.db') };
 }
 
+/** `<operation>:<steps done>[,...]`, e.g. `restart:2,create:0`; empty: off. */
+export function parseCrashPoints(value: string | undefined): CrashPoint[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const m = /^([a-z-]+):(\d{1,3})$/.exec(entry);
+      if (!m) throw new ConfigError(`CACHESTORE_DEBUG_CRASH_AFTER_STEP entries look like <operation>:<steps done>, e.g. restart:2, got '${entry}'`);
+      return { operation: m[1], stepsDone: Number(m[2]) };
+    });
+}
+
 function volumesMode(v: string | undefined): 'auto' | 'off' {
   if (v === undefined || v === '' || v === 'auto') return 'auto';
   if (v === 'off') return 'off';
@@ -160,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     leaderLeaseMs: int(env, 'CACHESTORE_LEADER_LEASE_MS', 5000, 1000),
     logLevel: env.CACHESTORE_LOG_LEVEL || 'info',
     debugStepDelayMs: int(env, 'CACHESTORE_DEBUG_STEP_DELAY_MS', 0),
+    debugCrashAfterStep: parseCrashPoints(env.CACHESTORE_DEBUG_CRASH_AFTER_STEP),
     sentinelDownAfterMs: int(env, 'CACHESTORE_SENTINEL_DOWN_AFTER_MS', 1100, 100),
     sentinelFailoverTimeoutMs: int(env, 'CACHESTORE_SENTINEL_FAILOVER_TIMEOUT_MS', 10_000, 1000),
     healAfterMs: int(env, 'CACHESTORE_HEAL_AFTER_MS', 1000),

@@ -37,6 +37,7 @@ import { Duties } from './operations/duties.js';
 import { LeaderElection } from './operations/leader-election.js';
 import { leadershipTimings } from './domain/leadership.js';
 import { Worker } from './operations/worker.js';
+import { CrashPoints } from './operations/crash-points.js';
 import { openDatabase } from './store/db.js';
 import { metricsToken } from './metrics-token.js';
 import { EngineMetrics } from './operations/engine-metrics.js';
@@ -67,6 +68,7 @@ export interface ServiceOptions {
 
 export async function startService(config: Config, opts: ServiceOptions = {}): Promise<Service> {
   const clock = opts.clock ?? systemClock;
+  const startedAt = clock.now().getTime();
   const logger = pino({ level: config.logLevel });
   // Everything the service and its engines write holds data or secrets (the store, engine
   // configs and data files, backups, logs): none of it is for other users of the machine.
@@ -151,6 +153,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     concurrency: config.workerConcurrency,
     leaseMs: config.requestLeaseMs,
     stepDelayMs: config.debugStepDelayMs,
+    afterStep: config.debugCrashAfterStep.length > 0 ? new CrashPoints(config.debugCrashAfterStep, startedAt, () => process.kill(process.pid, 'SIGKILL')).afterStep : undefined,
     sentinelTimings,
     backups: backupTools,
     allowLists,

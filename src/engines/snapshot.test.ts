@@ -11,7 +11,7 @@ import { testSubnet } from '../../test/support/harness.js';
 import { withClient } from './replication.js';
 import { detectEngines, type InstalledEngine } from './detect.js';
 import { parseManifest, rewriteAof } from './aof.js';
-import { verifyRdb } from './snapshot.js';
+import { sweepScratchEngines, verifyRdb } from './snapshot.js';
 
 let dir: string;
 let engines: InstalledEngine[];
@@ -85,5 +85,30 @@ describe.each(['redis', 'valkey'] as const)('%s snapshots', (engine) => {
     const damaged = join(dir, `${engine}-damaged.rdb`);
     await writeFile(damaged, bad);
     await expect(verifyRdb(damaged, bin())).rejects.toThrow(/damaged|could not load/);
+  });
+});
+
+describe('the sweep of scratch verification directories (at start)', () => {
+  it('leaves a directory a live service is still making, and removes those of dead services', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'sweep-test-'));
+    try {
+      const { mkdir, utimes } = await import('node:fs/promises');
+      const { existsSync } = await import('node:fs');
+      // Just made: no owner.pid yet (the service writes it next).
+      await mkdir(join(tmp, 'cachestore-verify-new'));
+      // A crash between the two, long ago.
+      await mkdir(join(tmp, 'cachestore-verify-old'));
+      const past = new Date(Date.now() - 10 * 60_000);
+      await utimes(join(tmp, 'cachestore-verify-old'), past, past);
+      // Owned by a live process (this one), and by one that is gone.
+      await mkdir(join(tmp, 'cachestore-verify-live'));
+      await writeFile(join(tmp, 'cachestore-verify-live', 'owner.pid'), String(process.pid));
+      await mkdir(join(tmp, 'cachestore-verify-dead'));
+      await writeFile(join(tmp, 'cachestore-verify-dead', 'owner.pid'), '999999999');
+      expect(await sweepScratchEngines(tmp)).toBe(2);
+      expect(['new', 'old', 'live', 'dead'].filter((n) => existsSync(join(tmp, `cachestore-verify-${n}`)))).toEqual(['new', 'live']);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 });

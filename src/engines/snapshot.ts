@@ -2,8 +2,9 @@
 // its file is proven restorable by loading it into a scratch engine that listens on a unix
 // socket only. (Backups take their snapshots by AOF rewrite: engines/aof.ts.)
 import { execFile, spawn } from 'node:child_process';
+import { engineEnv } from './child-env.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -30,6 +31,8 @@ async function countWithChecker(checkRdb: string, rdbFile: string, timeoutMs: nu
 }
 
 const SCRATCH_PREFIX = 'cachestore-verify-';
+/** How long a scratch directory may be without its owner.pid before the sweep takes it for a crash's. */
+const UNOWNED_GRACE_MS = 60_000;
 /** util-linux's setpriv: asks the kernel to SIGKILL the scratch engine when the service dies. */
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 
@@ -65,6 +68,9 @@ export async function sweepScratchEngines(dir = tmpdir()): Promise<number> {
     const path = join(dir, name);
     const owner = Number(await readFile(join(path, 'owner.pid'), 'utf8').catch(() => 'NaN'));
     if (Number.isInteger(owner) && owner > 0 && alive(owner)) continue;
+    // No owner yet: a live service may be between making the directory and naming itself in it
+    // (bench:soak saw a start of another service remove it there, and that backup FAILED).
+    if (!(owner > 0) && Date.now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? 0) < UNOWNED_GRACE_MS) continue;
     const engine = Number(await readFile(join(path, 'engine.pid'), 'utf8').catch(() => 'NaN'));
     // Only the engine that names this directory in its title: a pid is reused in time.
     if (Number.isInteger(engine) && engine > 0 && alive(engine) && commandLine(engine).includes(path)) process.kill(engine, 'SIGKILL');
@@ -94,8 +100,8 @@ export async function verifyRdb(rdbFile: string, bin: EngineBinaries, timeoutMs 
       // Its socket (and so this directory) in its process title: the sweep knows it by that.
       '--proc-title-template', '{title} {unixsocket}'];
     child = SETPRIV
-      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', bin.server, ...args], { stdio: 'ignore' })
-      : spawn(bin.server, args, { stdio: 'ignore' });
+      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', bin.server, ...args], { stdio: 'ignore', env: engineEnv() })
+      : spawn(bin.server, args, { stdio: 'ignore', env: engineEnv() });
     if (child.pid) await writeFile(join(dir, 'engine.pid'), String(child.pid));
     const c = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
     c.on('error', () => undefined);

@@ -30,6 +30,12 @@ export interface WorkerOptions {
   pollMs?: number;
   /** Test hook: pause after each recorded step, so a test can kill the service mid-operation. */
   stepDelayMs?: number;
+  /**
+   * Test hook: awaited with the number of steps done (0 right after the claim, then after each
+   * recorded step). The crash sweep (CACHESTORE_DEBUG_CRASH_AFTER_STEP) holds a request here and
+   * kills the process.
+   */
+  afterStep?: (request: OperationRequest, stepsDone: number) => Promise<void> | void;
   sentinelTimings?: SentinelTimings;
   backups: BackupTools;
   allowLists: AllowLists;
@@ -139,7 +145,8 @@ export class Worker {
       } else {
         await ctx.event(`${request.operation} started`);
       }
-      for (const step of workflow.steps.slice(resumeAt)) {
+      await this.o.afterStep?.(request, resumeAt);
+      for (const [i, step] of workflow.steps.slice(resumeAt).entries()) {
         if (!(await renew())) throw new LeaseLost(lease);
         const t0 = Date.now();
         await step.run(ctx);
@@ -147,6 +154,7 @@ export class Worker {
         const ms = Date.now() - t0;
         logger.info({ ...log, step: step.name, ms }, 'step done');
         this.o.metrics?.step(request.operation, step.name, ms / 1000);
+        await this.o.afterStep?.(request, resumeAt + i + 1);
         if (this.o.stepDelayMs) await new Promise((r) => setTimeout(r, this.o.stepDelayMs));
       }
       if (workflow.finish) await workflow.finish(ctx);

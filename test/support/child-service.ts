@@ -36,7 +36,8 @@ export interface ChildService {
 /** Every service a test of this process started and that has not exited. */
 const started = new Set<ChildProcess>();
 
-export async function startChildService(env: Record<string, string>, keys = { accessKey: 'child-key', secretKey: 'child-secret-value' }): Promise<ChildService> {
+/** `listenTimeoutMs`: how long the start may take (a start re-adopting many clusters takes longer under load). */
+export async function startChildService(env: Record<string, string>, keys = { accessKey: 'child-key', secretKey: 'child-secret-value' }, listenTimeoutMs = 60_000): Promise<ChildService> {
   const port = await freePort();
   // setpriv --pdeathsig: the kernel ends the service with this test process, so a test that
   // timed out (vitest does not stop its function) never leaves a service running after the file.
@@ -63,7 +64,7 @@ export async function startChildService(env: Record<string, string>, keys = { ac
   child.stderr!.on('data', (d) => (out += d));
   const client = new SignedClient(`http://127.0.0.1:${port}`, keys);
   // Compiling the service with tsx takes seconds, many more on a machine under load.
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + listenTimeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`service exited (${child.exitCode}): ${out}`);
     try {
@@ -75,7 +76,7 @@ export async function startChildService(env: Record<string, string>, keys = { ac
     if (Date.now() > deadline) {
       // Never leave it behind: it would hold the data dir's lock against the next start.
       child.kill('SIGKILL');
-      throw new Error(`service did not listen within 60 s: ${out}`);
+      throw new Error(`service did not listen within ${listenTimeoutMs / 1000} s: ${out}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -116,13 +117,13 @@ export interface ChildServices {
  * For a describe block whose tests kill and restart the service: one data dir and subnet for all
  * its starts; the service is SIGKILLed after each test, engines and files removed after all.
  */
-export function useChildServices(prefix: string): ChildServices {
+export function useChildServices(prefix: string, opts: { listenTimeoutMs?: number } = {}): ChildServices {
   const subnet = testSubnet();
   const s: ChildServices = {
     dataDir: '',
     current: undefined,
     async start(env = {}) {
-      s.current = await startChildService({ CACHESTORE_DATA_DIR: s.dataDir, CACHESTORE_SUBNETS: `local-subnet=${subnet}`, ...env });
+      s.current = await startChildService({ CACHESTORE_DATA_DIR: s.dataDir, CACHESTORE_SUBNETS: `local-subnet=${subnet}`, ...env }, undefined, opts.listenTimeoutMs);
       return s.current;
     },
   };

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { lastTimestamp, parseManifest } from '../../engines/aof.js';
 import { parseSentinelState } from '../../engines/config.js';
 import { renderNodeConfig } from '../node-config.js';
+import { engineEnv } from '../../engines/child-env.js';
 import { ping, shutdown } from '../../engines/client.js';
 import type { EngineBinaries } from '../../engines/detect.js';
 import type { EngineKind } from '../../domain/model.js';
@@ -196,7 +197,7 @@ export class LocalDriver implements Driver {
     const stalePid = await readPidFile(p.pid);
     const stderr: Buffer[] = [];
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(node.kind === 'sentinel' ? bin.sentinel : bin.server, [p.conf], { detached: true, stdio: ['ignore', 'ignore', 'pipe'], cwd: p.dir });
+      const child = spawn(node.kind === 'sentinel' ? bin.sentinel : bin.server, [p.conf], { detached: true, stdio: ['ignore', 'ignore', 'pipe'], cwd: p.dir, env: engineEnv() });
       child.stderr.on('data', (d: Buffer) => stderr.push(d));
       child.once('error', reject);
       // Not unref'd: it is awaited, and at boot (before the API listens) nothing else may keep
