@@ -7,19 +7,16 @@
 // before the engines start; and an engine that fills its disk refuses writes, Show Cluster says
 // so (a standalone engine on both engines, and an HA primary: the cluster ERROR, no failover),
 // and growing the volume makes it write again with no acknowledged write lost.
-import { execFile } from 'node:child_process';
 import { readdir, readFile, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountAt, parseMountInfo } from '../../src/drivers/local/volumes.js';
 import { asTenant, nextSecond } from '../support/dataset.js';
 import { killEnginesUnder, onePid } from '../support/engines.js';
 import { expectErrorShape } from '../support/errors.js';
 import { completes, createBody, engineVersions, haBody, startHarness, type Harness } from '../support/harness.js';
-import { loopDevicesUnder, mountsUnder, unmountVolumesUnder } from '../support/volumes.js';
+import { fillVolume, loopDevicesUnder, mountsUnder, unmountVolumesUnder, writeUntilRefused } from '../support/volumes.js';
 
-const exec = promisify(execFile);
 const MIB_PER_GB = 20;
 const MiB = 1024 * 1024;
 type Engine = Awaited<ReturnType<typeof engineVersions>>[number];
@@ -295,22 +292,8 @@ describe.each(['Redis', 'Valkey'] as const)('a full disk (%s)', (kind) => {
     await expectVolumes([node], 56);
     // Most of the 1120 MiB taken at once (as a grown write log would), so the engine's own
     // writes reach the end in seconds rather than minutes.
-    const free = (await statfs(dataDirOf(node))).bavail * (await statfs(dataDirOf(node))).bsize;
-    await exec('fallocate', ['-l', String(free - 24 * MiB), join(dataDirOf(node), 'filler')]);
-
-    const acked: string[] = [];
-    const value = 'x'.repeat(64 * 1024);
-    const refusal = await asTenant(ip, 6378, async (r) => {
-      for (let i = 0; i < 2000; i++) {
-        try {
-          await r.set(`k:${i}`, value);
-          acked.push(`k:${i}`);
-        } catch (err) {
-          return (err as Error).message;
-        }
-      }
-      return null;
-    });
+    await fillVolume(dataDirOf(node), 24 * MiB);
+    const { acked, refusal } = await writeUntilRefused(ip, 'k');
     expect(refusal).toMatch(/MISCONF/);
     expect(acked.length).toBeGreaterThan(0);
 
@@ -342,21 +325,8 @@ describe('a full disk on an HA primary (Redis OSS)', () => {
     const detail = (await h.service.store.clusterDetail(null, id))!;
     const node = detail.instances.find((i) => i.roleType === 'MASTER')!.id;
     const pids = await Promise.all((await instanceIds(id)).map(onePid));
-    const free = (await statfs(dataDirOf(node))).bavail * (await statfs(dataDirOf(node))).bsize;
-    await exec('fallocate', ['-l', String(free - 24 * MiB), join(dataDirOf(node), 'filler')]);
-    const acked: string[] = [];
-    const value = 'y'.repeat(64 * 1024);
-    const refusal = await asTenant(primary.service_ip_address, 6378, async (r) => {
-      for (let i = 0; i < 2000; i++) {
-        try {
-          await r.set(`h:${i}`, value);
-          acked.push(`h:${i}`);
-        } catch (err) {
-          return (err as Error).message;
-        }
-      }
-      return null;
-    });
+    await fillVolume(dataDirOf(node), 24 * MiB);
+    const { acked, refusal } = await writeUntilRefused(primary.service_ip_address, 'h');
     expect(refusal).toMatch(/MISCONF/);
     await waitFor('Show Cluster ERROR for the primary\'s full disk', async () => {
       const s = await show(id);

@@ -4,16 +4,14 @@
 // writes again and the cluster is RUNNING again, with no acknowledged write lost. Only the
 // service following the engine's log (drivers/local/log-follower.ts, operations/disk-alarms.ts)
 // can explain either change here. Root with loop devices, as block-storage.test.ts.
-import { execFile } from 'node:child_process';
-import { rm, statfs } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asTenant } from '../support/dataset.js';
+import { fillVolume, writeUntilRefused } from '../support/volumes.js';
 import { completes, createBody, engineVersions, startHarness, type Harness } from '../support/harness.js';
 import { waitFor } from '../support/writer.js';
 
-const exec = promisify(execFile);
 const MiB = 1024 * 1024;
 
 let h: Harness;
@@ -43,23 +41,8 @@ describe('a disk that fills and empties again, with no periodic look', () => {
     const inst = c.instance_groups[0].instances[0];
     const instanceId = (await h.service.store.clusterDetail(null, id))!.instances[0].id;
     const dataDir = join(h.dataDir, 'engines', instanceId, 'data');
-    const s = await statfs(dataDir);
-    const filler = join(dataDir, 'filler');
-    await exec('fallocate', ['-l', String(s.bavail * s.bsize - 24 * MiB), filler]);
-
-    const acked: string[] = [];
-    const value = 'x'.repeat(64 * 1024);
-    const refusal = await asTenant(inst.service_ip_address, 6378, async (r) => {
-      for (let i = 0; i < 2000; i++) {
-        try {
-          await r.set(`k:${i}`, value);
-          acked.push(`k:${i}`);
-        } catch (err) {
-          return (err as Error).message;
-        }
-      }
-      return null;
-    });
+    const filler = await fillVolume(dataDir, 24 * MiB);
+    const { acked, refusal } = await writeUntilRefused(inst.service_ip_address, 'k');
     expect(refusal).toMatch(/MISCONF/);
     await waitFor('Show Cluster ERROR for the full disk', async () => (await show(id)).service_state === 'ERROR');
     expect((await show(id)).instance_groups[0].instances[0].service_state).toBe('ERROR');
