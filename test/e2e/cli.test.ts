@@ -32,6 +32,7 @@ const CLI_FOR: Record<string, string> = {
   cachestoreUnsetMaintenance: 'clusters maintenance unset',
   cachestoreExtListClusterEvents: 'clusters events',
   cachestoreListBackupHistories: 'backups list',
+  cachestoreExtListRestorableRanges: 'backups ranges',
   cachestoreExtCreateBackup: 'backups create',
   cachestoreRemoveBackupHistories: 'backups remove',
   cachestoreSetBackup: 'backups schedule',
@@ -217,6 +218,8 @@ describe('a cluster through the CLI', () => {
     expect(backupNumber).not.toBe('');
     const list = JSON.parse(ok(await cli(['backups', 'list', 'clitest', '-o', 'json'])).stdout);
     expect(list.contents.map((x: { backup_history_number: string; backup_state: string }) => [x.backup_history_number, x.backup_state])).toEqual([[backupNumber, 'COMPLETED']]);
+    // The backup's restorable range, as a table: its number, then two times.
+    expect(ok(await cli(['backups', 'ranges', 'clitest'])).stdout).toMatch(new RegExp(`^${backupNumber}\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+\\d{4}-\\d\\d-\\d\\dT\\S+$`, 'm'));
     const r = ok(await cli(['restore', 'clitest', '--name', 'clicopy', '--backup', backupNumber]));
     expect(r.stdout).toMatch(/^cluster clicopy is RUNNING \(id [0-9a-f]{32}\), restored from clitest/);
     const copyLine = r.stdout.split('\n').find((l) => l.startsWith('redis-cli '))!;

@@ -1,6 +1,6 @@
-// `cachestore backups …` (list, create, remove, schedule, unschedule) and `cachestore restore`.
+// `cachestore backups …` (list, ranges, create, remove, schedule, unschedule) and `cachestore restore`.
 import { Command } from 'commander';
-import type { BackupHistoryItem } from '../../contract/types.js';
+import type { BackupHistoryItem, RestorableRangesResponse } from '../../contract/types.js';
 import { connectInfo, connectText } from '../connect.js';
 import { CliError, Ctx, list, mutation, type Io } from '../context.js';
 
@@ -25,6 +25,21 @@ export function backupsCommand(io: Io): Command {
         { header: 'VERSION', value: (b) => b.software_version },
         { header: 'DETAIL', value: (b) => b.backup_state_detail },
       ], 'no backups');
+    });
+
+  backups
+    .command('ranges')
+    .argument('<cluster>', 'name or id')
+    .description('List the times a point-in-time restore accepts now (cachestore restore --time): one range per completed backup, oldest first.')
+    .addHelpText('after', '\nExample:\n  $ cachestore backups ranges mycache')
+    .action(async (ref: string, _o, cmd: Command) => {
+      const ctx = Ctx.of(cmd, io);
+      const r = await ctx.client.listRestorableRanges(await ctx.clusterId(ref));
+      ctx.print(r, r.contents, [
+        { header: 'BACKUP', value: (b: RestorableRangesResponse['contents'][number]) => b.backup_history_number },
+        { header: 'FROM', value: (b) => b.from },
+        { header: 'TO', value: (b) => b.to },
+      ], 'no restorable range (no completed backup)');
     });
 
   mutation(
