@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
+import { removeNftTable } from '../../src/drivers/local/nftables.js';
 import { killEnginesUnder } from './engines.js';
 import { unmountVolumesUnder } from './volumes.js';
 import { testSubnet } from './harness.js';
@@ -139,8 +140,10 @@ export function useChildServices(prefix: string, opts: { listenTimeoutMs?: numbe
     // Also those a timed-out test started after its afterEach had run.
     for (const c of started) c.kill('SIGKILL');
     await killEnginesUnder(s.dataDir);
-    // Loop devices are the kernel's: never leave one behind (rm cannot remove a mount point).
+    // Loop devices and nftables tables are the kernel's: never leave one behind (rm cannot
+    // remove a mount point; the crash sweep's allow-list workflow left a table per run).
     await unmountVolumesUnder(s.dataDir);
+    await removeNftTable(s.dataDir);
     await rm(s.dataDir, { recursive: true, force: true });
   });
   return s;
