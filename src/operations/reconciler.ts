@@ -126,6 +126,7 @@ export class Reconciler {
     this.history.clear();
     this.lastFailed.clear();
     this.diskFull.clear();
+    this.refusing.clear();
   }
 
   /** After stop(): watch and heal again (this process leads again); the caller runs check() and start(). */

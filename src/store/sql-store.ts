@@ -156,6 +156,14 @@ const CLUSTER_COLUMNS = [
   'created_at', 'created_by', 'modified_at', 'modified_by',
 ] as const;
 
+/**
+ * Compiled-once queries are run with values passed by position (read()): their placeholders must
+ * come in the order the caller passes them. Checked when a query is compiled.
+ */
+function placeholdersAre(name: string, q: CompiledQuery<unknown>, expected: unknown[]): void {
+  if (JSON.stringify(q.parameters) !== JSON.stringify(expected)) throw new Error(`sql-store: ${name} has parameters ${JSON.stringify(q.parameters)}`);
+}
+
 /** What List Clusters shows (ClusterSummary), and nothing more. */
 const LIST_COLUMNS = ['id', 'account_id', 'name', 'ha_enabled', 'service_state', 'created_at', 'created_by', 'modified_at', 'modified_by'] as const;
 type ListRow = Pick<Selectable<ClustersTable>, (typeof LIST_COLUMNS)[number]> & { instance_count: number | null };
@@ -197,11 +205,7 @@ export class SqlStore implements Store, AccountStore, LeadershipStore {
       instances: db.selectFrom('instances').selectAll().where('cluster_id', '=', '<id>').orderBy('position').compile(),
       credential: db.selectFrom('credentials').selectAll().where('access_key', '=', '<id>').compile(),
     };
-    // The values are passed by position: the placeholders must come in the order read() is given.
-    for (const [name, q] of Object.entries(this.reads)) {
-      const expected = name === 'clusterOfAccount' ? ['<id>', '<account>'] : ['<id>'];
-      if (JSON.stringify(q.parameters) !== JSON.stringify(expected)) throw new Error(`sql-store: ${name} has parameters ${JSON.stringify(q.parameters)}`);
-    }
+    for (const [name, q] of Object.entries(this.reads)) placeholdersAre(name, q, name === 'clusterOfAccount' ? ['<id>', '<account>'] : ['<id>']);
   }
 
   /** Runs a query of `reads` with these values for its placeholders. */
@@ -512,9 +516,8 @@ export class SqlStore implements Store, AccountStore, LeadershipStore {
       page: page.compile() as CompiledQuery<ListRow>,
     };
     const expected = ['<account>', ...(q.serviceState ? ['<state>'] : []), ...(q.name ? ['<name>'] : [])];
-    if (JSON.stringify(shape.page.parameters) !== JSON.stringify([...expected, 1, 0]) || JSON.stringify(shape.count.parameters) !== JSON.stringify(expected)) {
-      throw new Error(`sql-store: list ${key} has parameters ${JSON.stringify(shape.page.parameters)}`);
-    }
+    placeholdersAre(`list ${key} count`, shape.count, expected);
+    placeholdersAre(`list ${key} page`, shape.page, [...expected, 1, 0]);
     this.listShapes.set(key, shape);
     return shape;
   }
