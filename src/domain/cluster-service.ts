@@ -199,8 +199,8 @@ export class ClusterService {
     return { clusters, total, page, size, sort };
   }
 
-  async show(p: Principal, id: string): Promise<ClusterDetail> {
-    const detail = await this.deps.store.clusterDetail(p.accountId, id);
+  async show(p: Principal, id: string): Promise<Readonly<ClusterDetail>> {
+    const detail = await this.deps.store.clusterView(p.accountId, id);
     if (!detail) throw notFound(id);
     return detail;
   }

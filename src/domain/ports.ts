@@ -68,6 +68,11 @@ export interface Store {
   /** accountId null: any account (workers and the reconciler). */
   findCluster(accountId: string | null, id: string): Promise<Cluster | undefined>;
   clusterDetail(accountId: string | null, id: string): Promise<ClusterDetail | undefined>;
+  /**
+   * clusterDetail for an answer that only reads it (Show Cluster): the object may be shared with
+   * other callers and is frozen; never older than the store's last commit.
+   */
+  clusterView(accountId: string | null, id: string): Promise<Readonly<ClusterDetail> | undefined>;
   listClusters(accountId: string, q: ClusterQuery): Promise<{ clusters: ClusterSummary[]; total: number }>;
   clustersInStates(states: ServiceState[]): Promise<Cluster[]>;
   clusterPassword(id: string): Promise<string>;

@@ -44,25 +44,75 @@ export async function openDatabase(config: DatabaseConfig): Promise<Kysely<Datab
   return db;
 }
 
-/** Runs a read statement at once; undefined when it must wait its turn through Kysely. */
-export type DirectReader = (sqlText: string, values: readonly unknown[]) => unknown[] | undefined;
-
-const directReaders = new WeakMap<Kysely<Database>, DirectReader>();
+type Statements = ReadonlyArray<readonly [sqlText: string, values: readonly unknown[]]>;
 
 /**
  * A SQLite store's reads without Kysely's asynchronous round (its connection lock, promises and
  * result copy: about a third of a Show Cluster's store time, `npm run bench:api`); undefined for
  * PostgreSQL. better-sqlite3 runs a statement synchronously, so a read cannot interleave with
  * another statement; only while a transaction is open (Kysely holds the one connection across
- * awaits) would it see uncommitted rows, so then it answers undefined and the caller goes
- * through Kysely, which waits for the transaction to end.
+ * awaits) would it see uncommitted rows, so then each method answers undefined and the caller
+ * goes through Kysely, which waits for the transaction to end.
  */
+export interface DirectReader {
+  /**
+   * The rows of each statement, in order, read in one read transaction: one snapshot, and one
+   * acquisition of SQLite's WAL read lock (taken per statement it cost ~8 µs each, a fifth of
+   * Show Cluster's store time).
+   */
+  read(statements: Statements): unknown[][] | undefined;
+  /** As read(), with the store's version (see version()) that the rows are of. */
+  readVersioned(statements: Statements): { rows: unknown[][]; version: string } | undefined;
+  /**
+   * The store's version now: it changes with every commit of any connection to the file, this
+   * one's (a count of its writing statements) and every other's (`PRAGMA data_version`, e.g.
+   * `cachestore admin` or a test writing to the file). One statement, one read lock: what a
+   * cache of rows checks before it answers.
+   */
+  version(): string | undefined;
+}
+
+const directReaders = new WeakMap<Kysely<Database>, DirectReader>();
+
 export function directReaderOf(db: Kysely<Database>): DirectReader | undefined {
   return directReaders.get(db);
 }
 
-function directReader(sqlite: SQLite.Database, cached: SqliteDatabase): DirectReader {
-  return (sqlText, values) => (sqlite.inTransaction ? undefined : (cached.prepare(sqlText).all(values as unknown[]) as unknown[]));
+function directReader(sqlite: SQLite.Database, cached: CountingStatementCache): DirectReader {
+  const begin = sqlite.prepare('BEGIN');
+  const commit = sqlite.prepare('COMMIT');
+  const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
+  const all = (sqlText: string, values: readonly unknown[]) => cached.prepare(sqlText).all(values as unknown[]) as unknown[];
+  const inOneRead = <T>(f: () => T): T => {
+    begin.run();
+    try {
+      return f();
+    } finally {
+      commit.run();
+    }
+  };
+  // Another connection's commit shows in data_version; this one's own writes do not.
+  const versionNow = () => `${String(dataVersion.get())}:${cached.writes()}`;
+  return {
+    read(statements) {
+      if (sqlite.inTransaction) return undefined;
+      if (statements.length === 1) return [all(...statements[0])];
+      return inOneRead(() => statements.map(([sqlText, values]) => all(sqlText, values)));
+    },
+    readVersioned(statements) {
+      if (sqlite.inTransaction) return undefined;
+      return inOneRead(() => ({ version: versionNow(), rows: statements.map(([sqlText, values]) => all(sqlText, values)) }));
+    },
+    version() {
+      return sqlite.inTransaction ? undefined : versionNow();
+    },
+  };
+}
+
+/** A statement cache that also counts the writing statements it handed out. */
+export interface CountingStatementCache extends SqliteDatabase {
+  /** How many statements that may write (not read-only) were prepared: this connection's writes. */
+  writes(): number;
 }
 
 /**
@@ -73,10 +123,12 @@ function directReader(sqlite: SQLite.Database, cached: SqliteDatabase): DirectRe
  * (all/run; no streaming query holds one open), and SQLite re-prepares it by itself when a
  * migration changes the schema.
  */
-export function withStatementCache(db: SQLite.Database, max = 500): SqliteDatabase {
+export function withStatementCache(db: SQLite.Database, max = 500): CountingStatementCache {
   const cache = new Map<string, SQLite.Statement>();
+  let writes = 0;
   return {
     close: () => db.close(),
+    writes: () => writes,
     prepare(text: string) {
       let stmt = cache.get(text);
       if (stmt) {
@@ -87,6 +139,9 @@ export function withStatementCache(db: SQLite.Database, max = 500): SqliteDataba
         if (cache.size >= max) cache.delete(cache.keys().next().value!);
       }
       cache.set(text, stmt);
+      // Kysely prepares and runs a statement in one synchronous turn, so counting here counts
+      // the write before any other read can run (a version read in between would miss it).
+      if (!stmt.readonly) writes++;
       return stmt;
     },
   };

@@ -1,10 +1,10 @@
 // The Store as users see it through the service, on both dialects: every test runs on SQLite
 // and on PostgreSQL (describe.each over eachSupportedId()), each file on fresh databases.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, eachSupportedId, type TestDatabase } from '../../test/support/databases.js';
 import { newId, newRequestId } from '../domain/ids.js';
-import type { BackupHistory, Cluster, Instance, InstanceGroup, OperationKind, OperationRequest, ServiceState } from '../domain/model.js';
+import type { BackupHistory, Cluster, ClusterDetail, Instance, InstanceGroup, OperationKind, OperationRequest, ServiceState } from '../domain/model.js';
 import { UniqueViolation, type ClusterQuery, type NewCluster } from '../domain/ports.js';
 import { openDatabase } from './db.js';
 import { migrationProvider } from './migrations.js';
@@ -378,6 +378,73 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
       await store.setInstanceState(first.instances[0].id, 'ERROR');
       expect(await store.takenAddresses(SUBNET)).toEqual(new Set([a, b, c]));
       expect((await store.clusterDetail(null, first.cluster.id))!.instances[0].serviceState).toBe('ERROR');
+    });
+  });
+
+  describe("clusterView (Show Cluster's answer, shared between callers until the store changes)", () => {
+    it('answers as clusterDetail does, frozen, and only to the cluster\'s account', async () => {
+      const n = await liveCluster();
+      const view = await store.clusterView(ACCOUNT, n.cluster.id);
+      expect(view).toEqual(await store.clusterDetail(ACCOUNT, n.cluster.id));
+      // Shared: a caller that tried to change it would change every later answer.
+      expect(() => {
+        (view as { cluster: { name: string } }).cluster.name = 'changed';
+      }).toThrow(TypeError);
+      expect(() => (view!.instances as unknown as unknown[]).push({})).toThrow(TypeError);
+      expect((await store.clusterView(ACCOUNT, n.cluster.id))!.cluster.name).toBe(n.cluster.name);
+      expect(await store.clusterView(OTHER_ACCOUNT, n.cluster.id)).toBeUndefined();
+      expect(await store.clusterView(ACCOUNT, newId())).toBeUndefined();
+    });
+
+    it("shows each of this process's writes at once", async () => {
+      const n = await liveCluster();
+      const [g] = n.groups;
+      const storage = g.blockStorageGroups[0];
+      const writes: Array<[string, () => Promise<unknown>, (v: Readonly<ClusterDetail>) => unknown, unknown]> = [
+        ['cluster state', () => store.setClusterState(n.cluster.id, 'STOPPED', at(1)), (v) => v.cluster.serviceState, 'STOPPED'],
+        ['cluster state, compared', () => store.compareAndSetClusterState(n.cluster.id, 'STOPPED', 'STARTING', at(2)), (v) => v.cluster.serviceState, 'STARTING'],
+        ['instance state', () => store.setInstanceState(n.instances[1].id, 'ERROR'), (v) => v.instances[1].serviceState, 'ERROR'],
+        ['instance role', () => store.setInstanceRole(n.instances[1].id, 'REPLICA'), (v) => v.instances[1].roleType, 'REPLICA'],
+        ['backup option', () => store.setBackupOption(n.cluster.id, null, at(3), 'u'), (v) => v.cluster.backupOption, null],
+        ['maintenance', () => store.setMaintenanceOption(n.cluster.id, null, at(4), 'u'), (v) => v.cluster.maintenanceOption, null],
+        ['server type', () => store.setGroupServerType(g.id, 'redis2v4m8', at(5), 'u'), (v) => v.groups[0].serverTypeName, 'redis2v4m8'],
+        ['disk size', () => store.setBlockStorageSize(g.id, storage.id, 64, at(6), 'u'), (v) => v.groups[0].blockStorageGroups[0].sizeGb, 64],
+        ['allow-list', () => store.setAllowableIpAddresses(n.cluster.id, ['10.9.9.9/32'], at(7), 'u'), (v) => v.cluster.allowableIpAddresses, ['10.9.9.9/32']],
+        ['engine version', () => store.setClusterEngineVersion(n.cluster.id, 'v2', '8.0.9', at(8), 'u'), (v) => v.cluster.softwareVersion, '8.0.9'],
+      ];
+      for (const [what, write, read, expected] of writes) {
+        // Read first, so that an answer is kept, then write: the next answer has the write.
+        expect(read((await store.clusterView(ACCOUNT, n.cluster.id))!), what).not.toEqual(expected);
+        await write();
+        expect(read((await store.clusterView(ACCOUNT, n.cluster.id))!), what).toEqual(expected);
+      }
+    });
+
+    it("shows another process's commit at once", async () => {
+      const n = await liveCluster();
+      expect((await store.clusterView(ACCOUNT, n.cluster.id))!.cluster.serviceState).toBe('RUNNING');
+      const other = await openAnother();
+      await other.setClusterState(n.cluster.id, 'STOPPED', at(1));
+      expect((await store.clusterView(ACCOUNT, n.cluster.id))!.cluster.serviceState).toBe('STOPPED');
+      // And a plain statement from outside the service (an operator's sqlite3 or psql).
+      await sql`update instances set service_state = 'ERROR' where id = ${n.instances[0].id}`.execute((other as unknown as { db: Kysely<Database> }).db);
+      expect((await store.clusterView(ACCOUNT, n.cluster.id))!.instances[0].serviceState).toBe('ERROR');
+    });
+
+    it('never shows what an open transaction wrote: it answers after the commit', async () => {
+      const n = await liveCluster();
+      expect((await store.clusterView(ACCOUNT, n.cluster.id))!.cluster.serviceState).toBe('RUNNING');
+      let during: Promise<Readonly<ClusterDetail> | undefined> | undefined;
+      await db.transaction().execute(async (trx) => {
+        await trx.updateTable('clusters').set({ service_state: 'STOPPING' }).where('id', '=', n.cluster.id).execute();
+        during = store.clusterView(ACCOUNT, n.cluster.id);
+        // PostgreSQL: another connection, which reads the last commit at once.
+        if (dialect !== 'sqlite') expect((await during)!.cluster.serviceState).toBe('RUNNING');
+        await trx.updateTable('clusters').set({ service_state: 'STOPPED' }).where('id', '=', n.cluster.id).execute();
+      });
+      // SQLite: the one connection was the transaction's; the read waited for its end.
+      if (dialect === 'sqlite') expect((await during!)!.cluster.serviceState).toBe('STOPPED');
+      expect((await store.clusterView(ACCOUNT, n.cluster.id))!.cluster.serviceState).toBe('STOPPED');
     });
   });
 

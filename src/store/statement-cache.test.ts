@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { directReaderOf, openDatabase, withStatementCache } from './db.js';
+import { directReaderOf, openDatabase, withStatementCache, type DirectReader } from './db.js';
 
 let raw: SQLite.Database;
 afterEach(() => raw?.close());
@@ -50,17 +50,20 @@ describe('direct reads (directReaderOf)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'cachestore-direct-'));
     const db = await openDatabase({ kind: 'sqlite', file: join(dir, 'store.db') });
     try {
-      const read = directReaderOf(db)!;
+      const read = (statements: Parameters<DirectReader['read']>[0]) => directReaderOf(db)!.read(statements);
       const q = 'select name from accounts where id = ?';
-      expect(read(q, ['a1'])).toEqual([]);
+      expect(read([[q, ['a1']]])).toEqual([[]]);
       let readDuring: unknown[] | undefined | 'none' = 'none';
       await db.transaction().execute(async (trx) => {
         await trx.insertInto('accounts').values({ id: 'a1', name: 'one', created_at: 'now' }).execute();
-        readDuring = read(q, ['a1']);
+        readDuring = read([[q, ['a1']]]);
       });
       // Inside the transaction the direct path declined (undefined), rather than read the row.
       expect(readDuring).toBeUndefined();
-      expect(read(q, ['a1'])).toEqual([{ name: 'one' }]);
+      expect(read([[q, ['a1']]])).toEqual([[{ name: 'one' }]]);
+      // Several statements read one snapshot, and leave no transaction open behind them.
+      expect(read([[q, ['a1']], ['select count(*) as n from accounts', []]])).toEqual([[{ name: 'one' }], [{ n: 1 }]]);
+      await db.insertInto('accounts').values({ id: 'a2', name: 'two', created_at: 'now' }).execute();
     } finally {
       await db.destroy();
       await rm(dir, { recursive: true, force: true });
