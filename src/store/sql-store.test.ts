@@ -431,6 +431,23 @@ describe.each(eachSupportedId())('SqlStore on %s', (dialect) => {
       expect((await store.clusterView(ACCOUNT, n.cluster.id))!.instances[0].serviceState).toBe('ERROR');
     });
 
+    it("lists each process's writes at once, from a page kept between them", async () => {
+      const first = await liveCluster({ name: 'first' });
+      const names = async (q: Partial<ClusterQuery> = {}) => (await store.listClusters(ACCOUNT, listQuery(q))).clusters.map((c) => c.name);
+      expect(await names()).toEqual(['first']);
+      const page = await store.listClusters(ACCOUNT, listQuery());
+      expect(() => (page.clusters as unknown[]).push({})).toThrow(TypeError);
+      await liveCluster({ name: 'second', createdAt: at(5) });
+      expect(await names()).toEqual(['second', 'first']);
+      expect(await names({ serviceState: 'STOPPED' })).toEqual([]);
+      await store.setClusterState(first.cluster.id, 'STOPPED', at(6));
+      expect(await names({ serviceState: 'STOPPED' })).toEqual(['first']);
+      const other = await openAnother();
+      await other.setClusterState(first.cluster.id, 'RUNNING', at(7));
+      expect(await names({ serviceState: 'STOPPED' })).toEqual([]);
+      expect((await store.listClusters(ACCOUNT, listQuery())).total).toBe(2);
+    });
+
     it('never shows what an open transaction wrote: it answers after the commit', async () => {
       const n = await liveCluster();
       expect((await store.clusterView(ACCOUNT, n.cluster.id))!.cluster.serviceState).toBe('RUNNING');

@@ -151,8 +151,23 @@ function toDetail(
   };
 }
 
-/** Show answers kept at once (one per cluster and account asking); past it they are read again. */
-const MAX_VIEWS = 10_000;
+/** Show and List answers kept at once (see answerAt); past it they are read again. */
+const MAX_ANSWERS = 10_000;
+
+function toSummary(r: ListRow): ClusterSummary {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    name: r.name,
+    haEnabled: r.ha_enabled === 1,
+    serviceState: r.service_state as ServiceState,
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+    modifiedAt: r.modified_at,
+    modifiedBy: r.modified_by,
+    instanceCount: Number(r.instance_count ?? 0),
+  };
+}
 
 function deepFreeze<T>(o: T): T {
   if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
@@ -498,32 +513,17 @@ export class SqlStore implements Store, AccountStore, LeadershipStore {
 
   /**
    * Show Cluster's read: clusterDetail's answer, shared (frozen) between callers until the store
-   * changes. On SQLite each call reads the store's version (one statement; any commit of any
-   * connection changes it) and answers from what it read at that version, or reads again: the
-   * answer is never older than the last commit. The three reads and their row objects were half
-   * the service's CPU per Show (`npm run bench:api`). PostgreSQL stores read every time.
+   * changes (see answerAt). The three reads and their row objects were half the service's CPU per
+   * Show (`npm run bench:api`).
    */
   async clusterView(accountId: string | null, id: string): Promise<Readonly<ClusterDetail> | undefined> {
-    const direct = this.direct;
-    const version = direct?.version();
+    const reads = this.detailReads(accountId, id);
+    const kept = this.answerAt(`show/${accountId ?? ''}/${id}`, reads, (rows) =>
+      toDetail(...(rows as [Selectable<ClustersTable>[], Selectable<Database['instance_groups']>[], Selectable<InstancesTable>[]])),
+    );
     // Frozen on every dialect, so a caller that would change it fails on each alike.
-    if (direct === undefined || version === undefined) return deepFreeze(await this.clusterDetail(accountId, id));
-    if (version !== this.views.version || this.views.byKey.size >= MAX_VIEWS) this.views = { version, byKey: new Map() };
-    const key = `${accountId ?? ''}/${id}`;
-    const seen = this.views.byKey.get(key);
-    if (seen) return seen;
-    const got = direct.readVersioned(this.detailReads(accountId, id).map(([q, values]) => [q.sql, values] as const));
-    if (!got) return deepFreeze(await this.clusterDetail(accountId, id));
-    const [clusters, groups, instances] = got.rows as [Selectable<ClustersTable>[], Selectable<Database['instance_groups']>[], Selectable<InstancesTable>[]];
-    const detail = toDetail(clusters, groups, instances);
-    // Kept only when read at the version just checked (no commit in between); a missing
-    // cluster is not kept (ids that do not exist would fill the map).
-    if (detail && got.version === this.views.version) this.views.byKey.set(key, detail);
-    return deepFreeze(detail);
+    return kept ? kept.answer : deepFreeze(await this.clusterDetail(accountId, id));
   }
-
-  /** Show's answers by account and id, all of one store version (see clusterView). */
-  private views: { version: string; byKey: Map<string, Readonly<ClusterDetail>> } = { version: '', byKey: new Map() };
 
   private detailReads(accountId: string | null, id: string) {
     return [
@@ -533,26 +533,51 @@ export class SqlStore implements Store, AccountStore, LeadershipStore {
     ] as const;
   }
 
+  /** Show's and List's answers by key, all read at one store version (see answerAt). */
+  private answers: { version: string; byKey: Map<string, unknown> } = { version: '', byKey: new Map() };
+
+  /**
+   * On SQLite: `build` of the rows of `reads` (read in one read transaction), kept under `key`
+   * while the store's version stays the same. Each call reads the version (one statement; a
+   * commit of any connection changes it), so an answer is never older than the last commit.
+   * The answer is frozen: callers share it. Undefined on PostgreSQL (several service instances
+   * share it, and a cache would need invalidation across them) and inside a transaction: the
+   * caller reads through Kysely.
+   */
+  private answerAt<T>(
+    key: string,
+    reads: ReadonlyArray<readonly [CompiledQuery<unknown>, readonly unknown[]]>,
+    build: (rows: unknown[][]) => T,
+  ): { answer: Readonly<T> } | undefined {
+    const direct = this.direct;
+    const version = direct?.version();
+    if (direct === undefined || version === undefined) return undefined;
+    if (version !== this.answers.version || this.answers.byKey.size >= MAX_ANSWERS) this.answers = { version, byKey: new Map() };
+    const seen = this.answers.byKey.get(key);
+    if (seen !== undefined) return { answer: seen as T };
+    const got = direct.readVersioned(reads.map(([q, values]) => [q.sql, values] as const));
+    if (!got) return undefined;
+    const answer = deepFreeze(build(got.rows));
+    // Kept only when read at the version just checked; "not found" is not kept (ids that do
+    // not exist would fill the map).
+    if (answer !== undefined && got.version === this.answers.version) this.answers.byKey.set(key, answer);
+    return { answer };
+  }
+
   async listClusters(accountId: string, q: ClusterQuery): Promise<{ clusters: ClusterSummary[]; total: number }> {
     const shape = this.listShape(q);
     const values: unknown[] = [accountId, ...(q.serviceState ? [q.serviceState] : []), ...(q.name ? [`%${escapeLike(q.name.toLowerCase())}%`] : [])];
-    const [totalRow] = await this.read(shape.count, values);
-    const rows = await this.read(shape.page, [...values, q.size, q.page * q.size]);
-    return {
+    const count = [shape.count, values] as const;
+    const page = [shape.page, [...values, q.size, q.page * q.size]] as const;
+    const toPage = ([[totalRow], rows]: [Array<{ n: number }>, ListRow[]]) => ({
       total: Number(totalRow?.n ?? 0),
-      clusters: rows.map((r) => ({
-        id: r.id,
-        accountId: r.account_id,
-        name: r.name,
-        haEnabled: r.ha_enabled === 1,
-        serviceState: r.service_state as ServiceState,
-        createdAt: r.created_at,
-        createdBy: r.created_by,
-        modifiedAt: r.modified_at,
-        modifiedBy: r.modified_by,
-        instanceCount: Number(r.instance_count ?? 0),
-      })),
-    };
+      clusters: rows.map(toSummary),
+    });
+    const key = `list/${accountId}/${q.sortField}/${q.sortDir}/${q.serviceState ?? ''}/${q.page}/${q.size}/${q.name ?? ''}`;
+    const kept = this.answerAt(key, [count, page], (rows) => toPage(rows as [Array<{ n: number }>, ListRow[]]));
+    if (kept) return kept.answer as { clusters: ClusterSummary[]; total: number };
+    // Frozen on every dialect, as Show's answer is.
+    return deepFreeze(toPage([await this.read(...count), await this.read(page[0], [...page[1]])] as [Array<{ n: number }>, ListRow[]]));
   }
 
   /** List Clusters' two statements for one shape of query, built and compiled once each. */
