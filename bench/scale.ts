@@ -227,16 +227,22 @@ async function main(): Promise<void> {
 
   // Idle: nothing is asked of the service during the window.
   const engines = await pidsUnder(run.dataDir);
+  // Sentinels name themselves in their process title ("... [sentinel] cachestore:<node>").
+  const sentinels = new Set((await Promise.all(engines.map(async (p) => ((await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')).includes('[sentinel]') ? p : 0)))).filter(Boolean));
+  const engineTicks = async () => {
+    const t = await Promise.all(engines.map(async (p) => [p, await ticks(p)] as const));
+    return { data: t.filter(([p]) => !sentinels.has(p)).reduce((a, [, x]) => a + x, 0), sentinel: t.filter(([p]) => sentinels.has(p)).reduce((a, [, x]) => a + x, 0) };
+  };
   const reference = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   run.reference = reference;
   await sleep(500);
   const load0 = await loadavg();
-  const before = { svc: await ticks(pid), ref: await ticks(reference.pid!), eng: (await Promise.all(engines.map(ticks))).reduce((a, b) => a + b, 0) };
+  const before = { svc: await ticks(pid), ref: await ticks(reference.pid!), eng: await engineTicks() };
   const w0 = Date.now();
   if (v['cpu-prof']) svc.child.kill('SIGUSR2'); // starts the profile
   await sleep(windowS * 1000);
   const wall = (Date.now() - w0) / 1000;
-  const after = { svc: await ticks(pid), ref: await ticks(reference.pid!), eng: (await Promise.all(engines.map(ticks))).reduce((a, b) => a + b, 0) };
+  const after = { svc: await ticks(pid), ref: await ticks(reference.pid!), eng: await engineTicks() };
   reference.kill('SIGKILL');
   run.reference = undefined;
   if (v['cpu-prof']) {
@@ -247,7 +253,8 @@ async function main(): Promise<void> {
   const cpu = (a: number, b: number) => ((b - a) / HZ / wall) * 100;
   const svcCpu = cpu(before.svc, after.svc);
   const refCpu = cpu(before.ref, after.ref);
-  const engCpu = cpu(before.eng, after.eng);
+  const dataCpu = cpu(before.eng.data, after.eng.data);
+  const sentinelCpu = cpu(before.eng.sentinel, after.eng.sentinel);
   const mem = await memory();
 
   // Show and List at this size.
@@ -269,7 +276,9 @@ async function main(): Promise<void> {
   console.log(`idle CPU over ${wall.toFixed(1)} s, % of one core:`);
   console.log(`  service                          ${svcCpu.toFixed(2)} %  (${((svcCpu / ids.length) * 1000).toFixed(1)} milli-% per cluster)`);
   console.log(`  bare reference: idle node        ${refCpu.toFixed(2)} %  (service / reference: ${refCpu > 0 ? (svcCpu / refCpu).toFixed(1) : 'n/a (reference used no tick)'})`);
-  console.log(`  bare reference: the ${engines.length} engines and Sentinels themselves  ${engCpu.toFixed(1)} %`);
+  const each = (c: number, n: number) => (n > 0 ? `, ${(c / n).toFixed(2)} % each` : '');
+  console.log(`  bare reference: the ${engines.length} engines and Sentinels themselves  ${(dataCpu + sentinelCpu).toFixed(1)} %  ` +
+    `(${engines.length - sentinels.size} data nodes ${dataCpu.toFixed(1)} %${each(dataCpu, engines.length - sentinels.size)}; ${sentinels.size} Sentinels ${sentinelCpu.toFixed(1)} %${each(sentinelCpu, sentinels.size)})`);
   const perCluster = (a: number, b: number) => `${(((b - a) / ids.length) * 1024).toFixed(0)} kB per cluster`;
   console.log(`service memory after a full GC: RSS ${mem.rss.toFixed(0)} MB (${mem0.rss.toFixed(0)} MB before the creates: ${perCluster(mem0.rss, mem.rss)}), ` +
     `JS heap in use ${mem.heapUsed.toFixed(1)} MB (${mem0.heapUsed.toFixed(1)} MB before: ${perCluster(mem0.heapUsed, mem.heapUsed)})`);
