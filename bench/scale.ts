@@ -8,7 +8,9 @@
 // CACHESTORE_*), so its CPU figures are its own. It prints:
 //   - the service's idle CPU over a fixed window (utime+stime from /proc/<pid>/stat), next to the
 //     bare references measured over the same window: an idle node process (a timer once a second,
-//     nothing else: what any node process costs) and the engines and Sentinels themselves;
+//     nothing else: what any node process costs) and the engines and Sentinels themselves (data
+//     nodes and Sentinels apart), and how many +sdown/-sdown the Sentinels logged meanwhile (each
+//     makes the service look at the cluster: on a saturated machine the idle window is not idle);
 //   - its resident memory and JS heap after a full GC (bench/memory-probe.mjs), and per cluster
 //     (minus what it held before the creates);
 //   - how many engine and Sentinel processes run;
@@ -131,6 +133,22 @@ async function pidsUnder(dir: string): Promise<number[]> {
   return out;
 }
 
+/**
+ * How many times the Sentinels have logged a node as down or up again (+sdown / -sdown): on a
+ * saturated machine they miss each other's pings, and each such event has the service look at
+ * the cluster, which is work it was told to do rather than idle cost.
+ */
+async function sdownLines(): Promise<number> {
+  const dir = join(run.dataDir!, 'engines');
+  let n = 0;
+  for (const node of await readdir(dir).catch(() => [] as string[])) {
+    if (!node.endsWith('-sentinel')) continue;
+    const text = await readFile(join(dir, node, 'engine.log'), 'utf8').catch(() => '');
+    n += text.match(/ [+-]sdown /g)?.length ?? 0;
+  }
+  return n;
+}
+
 /** The pid of a node's engine, from the pid file the engine writes in its node dir. */
 function pidOf(nodeId: string): number {
   const pid = Number(readFileSync(join(run.dataDir!, 'engines', nodeId, 'engine.pid'), 'utf8').trim());
@@ -237,12 +255,14 @@ async function main(): Promise<void> {
   run.reference = reference;
   await sleep(500);
   const load0 = await loadavg();
+  const sdown0 = await sdownLines();
   const before = { svc: await ticks(pid), ref: await ticks(reference.pid!), eng: await engineTicks() };
   const w0 = Date.now();
   if (v['cpu-prof']) svc.child.kill('SIGUSR2'); // starts the profile
   await sleep(windowS * 1000);
   const wall = (Date.now() - w0) / 1000;
   const after = { svc: await ticks(pid), ref: await ticks(reference.pid!), eng: await engineTicks() };
+  const sdowns = (await sdownLines()) - sdown0;
   reference.kill('SIGKILL');
   run.reference = undefined;
   if (v['cpu-prof']) {
@@ -274,7 +294,8 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`load average at the window's start ${load0}, after it ${await loadavg()}`);
   console.log(`idle CPU over ${wall.toFixed(1)} s, % of one core:`);
-  console.log(`  service                          ${svcCpu.toFixed(2)} %  (${((svcCpu / ids.length) * 1000).toFixed(1)} milli-% per cluster)`);
+  console.log(`  service                          ${svcCpu.toFixed(2)} %  (${((svcCpu / ids.length) * 1000).toFixed(1)} milli-% per cluster; ` +
+    `Sentinels logged ${sdowns} +sdown/-sdown meanwhile, each a look at its cluster${sdowns > 0 ? ': the machine is too slow for their pings' : ''})`);
   console.log(`  bare reference: idle node        ${refCpu.toFixed(2)} %  (service / reference: ${refCpu > 0 ? (svcCpu / refCpu).toFixed(1) : 'n/a (reference used no tick)'})`);
   const each = (c: number, n: number) => (n > 0 ? `, ${(c / n).toFixed(2)} % each` : '');
   console.log(`  bare reference: the ${engines.length} engines and Sentinels themselves  ${(dataCpu + sentinelCpu).toFixed(1)} %  ` +
