@@ -8,7 +8,9 @@
 // CACHESTORE_*), so its CPU figures are its own. It prints:
 //   - the service's idle CPU over a fixed window (utime+stime from /proc/<pid>/stat), next to the
 //     bare references measured over the same window: an idle node process (a timer once a second,
-//     nothing else: what any node process costs) and the engines and Sentinels themselves;
+//     nothing else: what any node process costs) and the engines and Sentinels themselves (data
+//     nodes and Sentinels apart), and how many +sdown/-sdown the Sentinels logged meanwhile (each
+//     makes the service look at the cluster: on a saturated machine the idle window is not idle);
 //   - its resident memory and JS heap after a full GC (bench/memory-probe.mjs), and per cluster
 //     (minus what it held before the creates);
 //   - how many engine and Sentinel processes run;
@@ -131,6 +133,22 @@ async function pidsUnder(dir: string): Promise<number[]> {
   return out;
 }
 
+/**
+ * How many times the Sentinels have logged a node as down or up again (+sdown / -sdown): on a
+ * saturated machine they miss each other's pings, and each such event has the service look at
+ * the cluster, which is work it was told to do rather than idle cost.
+ */
+async function sdownLines(): Promise<number> {
+  const dir = join(run.dataDir!, 'engines');
+  let n = 0;
+  for (const node of await readdir(dir).catch(() => [] as string[])) {
+    if (!node.endsWith('-sentinel')) continue;
+    const text = await readFile(join(dir, node, 'engine.log'), 'utf8').catch(() => '');
+    n += text.match(/ [+-]sdown /g)?.length ?? 0;
+  }
+  return n;
+}
+
 /** The pid of a node's engine, from the pid file the engine writes in its node dir. */
 function pidOf(nodeId: string): number {
   const pid = Number(readFileSync(join(run.dataDir!, 'engines', nodeId, 'engine.pid'), 'utf8').trim());
@@ -227,16 +245,24 @@ async function main(): Promise<void> {
 
   // Idle: nothing is asked of the service during the window.
   const engines = await pidsUnder(run.dataDir);
+  // Sentinels name themselves in their process title ("... [sentinel] cachestore:<node>").
+  const sentinels = new Set((await Promise.all(engines.map(async (p) => ((await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')).includes('[sentinel]') ? p : 0)))).filter(Boolean));
+  const engineTicks = async () => {
+    const t = await Promise.all(engines.map(async (p) => [p, await ticks(p)] as const));
+    return { data: t.filter(([p]) => !sentinels.has(p)).reduce((a, [, x]) => a + x, 0), sentinel: t.filter(([p]) => sentinels.has(p)).reduce((a, [, x]) => a + x, 0) };
+  };
   const reference = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   run.reference = reference;
   await sleep(500);
   const load0 = await loadavg();
-  const before = { svc: await ticks(pid), ref: await ticks(reference.pid!), eng: (await Promise.all(engines.map(ticks))).reduce((a, b) => a + b, 0) };
+  const sdown0 = await sdownLines();
+  const before = { svc: await ticks(pid), ref: await ticks(reference.pid!), eng: await engineTicks() };
   const w0 = Date.now();
   if (v['cpu-prof']) svc.child.kill('SIGUSR2'); // starts the profile
   await sleep(windowS * 1000);
   const wall = (Date.now() - w0) / 1000;
-  const after = { svc: await ticks(pid), ref: await ticks(reference.pid!), eng: (await Promise.all(engines.map(ticks))).reduce((a, b) => a + b, 0) };
+  const after = { svc: await ticks(pid), ref: await ticks(reference.pid!), eng: await engineTicks() };
+  const sdowns = (await sdownLines()) - sdown0;
   reference.kill('SIGKILL');
   run.reference = undefined;
   if (v['cpu-prof']) {
@@ -247,7 +273,8 @@ async function main(): Promise<void> {
   const cpu = (a: number, b: number) => ((b - a) / HZ / wall) * 100;
   const svcCpu = cpu(before.svc, after.svc);
   const refCpu = cpu(before.ref, after.ref);
-  const engCpu = cpu(before.eng, after.eng);
+  const dataCpu = cpu(before.eng.data, after.eng.data);
+  const sentinelCpu = cpu(before.eng.sentinel, after.eng.sentinel);
   const mem = await memory();
 
   // Show and List at this size.
@@ -267,9 +294,12 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`load average at the window's start ${load0}, after it ${await loadavg()}`);
   console.log(`idle CPU over ${wall.toFixed(1)} s, % of one core:`);
-  console.log(`  service                          ${svcCpu.toFixed(2)} %  (${((svcCpu / ids.length) * 1000).toFixed(1)} milli-% per cluster)`);
+  console.log(`  service                          ${svcCpu.toFixed(2)} %  (${((svcCpu / ids.length) * 1000).toFixed(1)} milli-% per cluster; ` +
+    `Sentinels logged ${sdowns} +sdown/-sdown meanwhile, each a look at its cluster${sdowns > 0 ? ': the machine is too slow for their pings' : ''})`);
   console.log(`  bare reference: idle node        ${refCpu.toFixed(2)} %  (service / reference: ${refCpu > 0 ? (svcCpu / refCpu).toFixed(1) : 'n/a (reference used no tick)'})`);
-  console.log(`  bare reference: the ${engines.length} engines and Sentinels themselves  ${engCpu.toFixed(1)} %`);
+  const each = (c: number, n: number) => (n > 0 ? `, ${(c / n).toFixed(2)} % each` : '');
+  console.log(`  bare reference: the ${engines.length} engines and Sentinels themselves  ${(dataCpu + sentinelCpu).toFixed(1)} %  ` +
+    `(${engines.length - sentinels.size} data nodes ${dataCpu.toFixed(1)} %${each(dataCpu, engines.length - sentinels.size)}; ${sentinels.size} Sentinels ${sentinelCpu.toFixed(1)} %${each(sentinelCpu, sentinels.size)})`);
   const perCluster = (a: number, b: number) => `${(((b - a) / ids.length) * 1024).toFixed(0)} kB per cluster`;
   console.log(`service memory after a full GC: RSS ${mem.rss.toFixed(0)} MB (${mem0.rss.toFixed(0)} MB before the creates: ${perCluster(mem0.rss, mem.rss)}), ` +
     `JS heap in use ${mem.heapUsed.toFixed(1)} MB (${mem0.heapUsed.toFixed(1)} MB before: ${perCluster(mem0.heapUsed, mem.heapUsed)})`);

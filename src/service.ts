@@ -20,7 +20,7 @@ import type { Credential } from './domain/model.js';
 import { systemClock, type Clock } from './domain/ports.js';
 import { createDrivers } from './drivers/index.js';
 import { AllowLists } from './operations/allow-lists.js';
-import { detectEngines, type InstalledEngine } from './engines/detect.js';
+import { detectEngines, engineDetector, type InstalledEngine } from './engines/detect.js';
 import { buildApp } from './http/app.js';
 import { tightenModes } from './file-modes.js';
 import { loadSecretBox } from './store/master-key.js';
@@ -182,9 +182,11 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const maintenanceService = new MaintenanceService({ store, clusters, clock: opts.scheduleClock ?? clock, onReleased: () => worker.notify() });
   // The binaries are read again: after `apt-get upgrade` they report a newer patch, and the
   // catalogue and every launch from then on use it. An engine not found this time (e.g. its
-  // package is being replaced) keeps what was found before.
+  // package is being replaced) keeps what was found before. They are run again only when their
+  // files changed (engineDetector).
+  const detect = engineDetector(config.enginePath);
   const refreshEngines = async () => {
-    for (const e of await detectEngines(config.enginePath)) {
+    for (const e of await detect()) {
       const i = engines.findIndex((x) => x.version.engine === e.version.engine);
       if (i >= 0) engines[i] = e;
       else engines.push(e);

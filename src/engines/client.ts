@@ -10,7 +10,13 @@ export interface Endpoint {
   password: string;
 }
 
-export function connect(ep: Endpoint, timeoutMs = 1000): Redis {
+/**
+ * `readyCheck: false` skips ioredis's INFO (every section) that it otherwise sends on connecting
+ * and waits on while the engine loads its data: for reads that an engine answers while it loads
+ * (INFO sections, SENTINEL), it is only a round trip and a few kB to parse. The periodic look at
+ * every cluster (reconciler.ts) makes seven such connections per HA cluster (issue 15).
+ */
+export function connect(ep: Endpoint, timeoutMs = 1000, readyCheck = true): Redis {
   return new Redis({
     host: ep.host,
     port: ep.port,
@@ -23,6 +29,7 @@ export function connect(ep: Endpoint, timeoutMs = 1000): Redis {
     enableOfflineQueue: false,
     retryStrategy: () => null,
     reconnectOnError: () => false,
+    enableReadyCheck: readyCheck,
   });
 }
 

@@ -1,8 +1,8 @@
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectEngines, engineVersionId } from './detect.js';
+import { detectEngines, engineDetector, engineVersionId } from './detect.js';
 
 describe('engine detection', () => {
   let onlyRedis: string;
@@ -36,5 +36,38 @@ describe('engine detection', () => {
     expect(redis.version.id).toBe(engineVersionId('Redis OSS Sentinel', redis.version.softwareVersion));
     expect(redis.version.id).toMatch(/^[0-9a-f]{32}$/);
     expect(engineVersionId('Redis OSS Sentinel', '7.0.15')).not.toBe(engineVersionId('Valkey Sentinel', '7.0.15'));
+  });
+
+  it('runs the binaries again only when a file it reads changed (a package upgrade puts new files in place)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'engines-'));
+    try {
+      const runs = join(dir, 'runs');
+      // The real redis-server behind a script that counts how often it is asked its version, and
+      // reports the patch written in the script (as a new binary would).
+      const install = async (patch: string) => {
+        const script = `#!/bin/sh\necho x >> ${runs}\n/usr/bin/redis-server --version | sed 's/v=[0-9.]*/v=${patch}/'\n`;
+        await writeFile(join(dir, 'redis-server.new'), script, { mode: 0o755 });
+        await rename(join(dir, 'redis-server.new'), join(dir, 'redis-server'));
+      };
+      const count = () => readFile(runs, 'utf8').then((t) => t.split('\n').filter(Boolean).length, () => 0);
+      await install('7.0.98');
+      await symlink('/usr/bin/redis-sentinel', join(dir, 'redis-sentinel'));
+      const detect = engineDetector(dir);
+      expect((await detect()).map((e) => e.version.softwareVersion)).toEqual(['7.0.98']);
+      expect(await detect()).toHaveLength(1);
+      expect(await count()).toBe(1);
+      await install('7.0.99');
+      expect((await detect()).map((e) => e.version.softwareVersion)).toEqual(['7.0.99']);
+      expect(await detect()).toHaveLength(1);
+      expect(await count()).toBe(2);
+      // An engine that appears is found at the next look; one that goes is no longer offered.
+      await symlink('/usr/bin/valkey-server', join(dir, 'valkey-server'));
+      await symlink('/usr/bin/valkey-sentinel', join(dir, 'valkey-sentinel'));
+      expect((await detect()).map((e) => e.version.engine)).toEqual(['redis', 'valkey']);
+      await rm(join(dir, 'redis-sentinel'));
+      expect((await detect()).map((e) => e.version.engine)).toEqual(['valkey']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

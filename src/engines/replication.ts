@@ -14,8 +14,9 @@ export interface ReplicationInfo {
   goodReplicas?: number;
 }
 
-export async function withClient<T>(ep: Endpoint, fn: (c: Redis) => Promise<T>, timeoutMs = 1000): Promise<T> {
-  const c = connect(ep, timeoutMs);
+/** `readyCheck`: see connect() (false for reads an engine answers while it loads its data). */
+export async function withClient<T>(ep: Endpoint, fn: (c: Redis) => Promise<T>, timeoutMs = 1000, readyCheck = true): Promise<T> {
+  const c = connect(ep, timeoutMs, readyCheck);
   c.on('error', () => undefined);
   try {
     await c.connect();
@@ -53,7 +54,7 @@ export async function replicationInfo(c: Redis): Promise<ReplicationInfo> {
 /** Replication info of a node, or null when it does not answer. */
 export async function probeReplication(ep: Endpoint): Promise<ReplicationInfo | null> {
   try {
-    return await withClient(ep, replicationInfo, 500);
+    return await withClient(ep, replicationInfo, 500, false);
   } catch {
     return null;
   }
@@ -82,6 +83,7 @@ export async function sentinelMaster(ep: Endpoint, masterName: string): Promise<
         return r ? { ip: r[0], port: Number(r[1]) } : null;
       },
       500,
+      false,
     );
   } catch {
     return null;

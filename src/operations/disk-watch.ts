@@ -8,7 +8,7 @@ import { withClient } from '../engines/replication.js';
 
 async function persistence(node: NodeSpec): Promise<PersistenceStatus | null> {
   try {
-    return parsePersistence(await withClient(endpointOf(node), (c) => c.info('persistence'), 1000));
+    return parsePersistence(await withClient(endpointOf(node), (c) => c.info('persistence'), 1000, false));
   } catch {
     return null;
   }

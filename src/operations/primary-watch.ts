@@ -61,7 +61,7 @@ export class PrimaryWatch {
     if (active && !runsBesideTheWorkload(active.operation)) return true;
     for (const s of nodes.sentinels) {
       try {
-        await withClient(endpointOf(s), (c) => c.call('SENTINEL', 'FAILOVER', name), 500);
+        await withClient(endpointOf(s), (c) => c.call('SENTINEL', 'FAILOVER', name), 500, false);
       } catch (err) {
         const msg = err instanceof Error ? err.message : String(err);
         if (!/INPROG/.test(msg)) continue; // this Sentinel cannot: ask the next one

@@ -6,7 +6,7 @@
 // puts a new file in place: a process's /proc/<pid>/exe then tells which binary it runs. (The
 // environment cannot tell it: the engines write their process title over it.)
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const NAMES = {
@@ -32,19 +32,33 @@ exec ${real(binary)} "$@"
 `;
 }
 
+/**
+ * Puts the engine's wrappers in place as new files, as a package upgrade does (the service runs
+ * `--version` again only when a binary's file changed: engineDetector in src/engines/detect.ts).
+ */
+async function installWrappers(dir: string, engine: EngineName): Promise<void> {
+  const n = NAMES[engine];
+  for (const b of [n.server, n.sentinel]) {
+    await writeFile(join(dir, `${b}.new`), script(engine, b), { mode: 0o755 });
+    await rename(join(dir, `${b}.new`), join(dir, b));
+  }
+}
+
 /** Fills `dir` with wrappers for every engine installed on the machine. */
 export async function makeEngineWrappers(dir: string): Promise<void> {
   for (const engine of Object.keys(NAMES) as EngineName[]) {
-    const n = NAMES[engine];
-    for (const b of [n.server, n.sentinel]) await writeFile(join(dir, b), script(engine, b), { mode: 0o755 });
-    for (const t of n.tools) await symlink(real(t), join(dir, t));
+    await installWrappers(dir, engine);
+    for (const t of NAMES[engine].tools) await symlink(real(t), join(dir, t));
   }
 }
 
 /** From now on the wrappers of `engine` report and start `version` (null: the real one again). */
 export async function announcePatch(dir: string, engine: EngineName, version: string | null): Promise<void> {
   const file = join(dir, `${engine}.version`);
-  if (version === null) return rm(file, { force: true });
+  if (version === null) {
+    await rm(file, { force: true });
+    return installWrappers(dir, engine);
+  }
   // The "new" binary: a copy of the server, and the sentinel as a link to it (as Debian installs them).
   const n = NAMES[engine];
   const bin = join(dir, `${engine}-${version}`);
@@ -53,6 +67,7 @@ export async function announcePatch(dir: string, engine: EngineName, version: st
   await rm(join(bin, n.sentinel), { force: true });
   await symlink(n.server, join(bin, n.sentinel));
   await writeFile(file, version);
+  await installWrappers(dir, engine);
 }
 
 /** The announced version whose binary a process runs (null: the machine's own binary). */
