@@ -169,7 +169,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const versions = () => engines.map((e) => e.version);
   const clusters = new ClusterService({
     store,
-    probe: driver,
+    endpoints: driver,
     clock,
     engineVersions: versions,
     subnets: config.subnets,

@@ -2,6 +2,7 @@
 // processes on loopback addresses; a Kubernetes driver would run StatefulSets.
 import type { ClusterAccess } from '../domain/allow-list.js';
 import type { EngineKind } from '../domain/model.js';
+import type { EndpointAllocator } from '../domain/ports.js';
 import { SERVICE_USER } from '../engines/acl.js';
 import type { Endpoint } from '../engines/client.js';
 import type { SentinelFileState, SentinelSettings } from '../engines/config.js';
@@ -70,8 +71,8 @@ export interface VolumeUsage {
   freeBytes: number;
 }
 
-export interface Driver {
-  /** True when nothing on this machine listens on ip:port and the address can be bound. */
+export interface Driver extends EndpointAllocator {
+  /** True when ip:port is free where engines run (locally: nothing listens and it can be bound). */
   isAddressFree(ip: string, port: number): Promise<boolean>;
   /** Writes the node's configuration and creates its directories (idempotent). */
   configure(node: NodeSpec): Promise<void>;

@@ -89,6 +89,17 @@ describe('Kubernetes driver against a fake API server', () => {
     expect(await driver.isAddressFree('10.96.200.12', 6379)).toBe(true);
   });
 
+  it('new instances get the lowest clusterIPs of the subnet no Service holds, from one list of Services', async () => {
+    await driver.configure(data);
+    fake.requests.length = 0;
+    const subnet = { id: 'local-subnet', cidr: '10.96.200.0/24' };
+    const wanted = [{ requestedIp: null, ports: [6379, 26379] }, { requestedIp: null, ports: [6379, 26379] }];
+    // .11 is the data node's Service; .1 is held in the store (say, a stopped cluster's instance).
+    expect(await driver.allocateAddresses(subnet, wanted, new Set(['10.96.200.1']))).toEqual({ ok: true, addresses: ['10.96.200.2', '10.96.200.3'] });
+    expect(await driver.allocateAddresses(subnet, [{ requestedIp: '10.96.200.11', ports: [6379] }], new Set())).toEqual({ ok: false, index: 0, why: 'requested-in-use' });
+    expect(fake.requests.filter((r) => r.resource === 'services').map((r) => r.method)).toEqual(['GET', 'GET']);
+  });
+
   it('waitReady says why a pod did not come up, from its log, without secrets', async () => {
     fake.newPods = 'pending';
     await driver.configure(data);

@@ -3,6 +3,7 @@
 // this file only sends them and reads pod status back.
 import type { V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { ClusterAccess } from '../../domain/allow-list.js';
+import { chooseAddresses, type AddressChoice, type Subnet, type WantedAddress } from '../../domain/network.js';
 import type { Driver, Firewall, NodeSpec, PersistedState, VolumeUsage } from '../driver.js';
 import { KubeApi, KubeApiError } from './kube-api.js';
 import { followPodLog } from './log-follow.js';
@@ -53,10 +54,24 @@ export class KubernetesDriver implements Driver {
     return this.settings.namespace;
   }
 
+  /** The clusterIPs the namespace's Services hold now. */
+  private async serviceIps(): Promise<Set<string>> {
+    const list = await this.api.call('services', 'list', '', () => this.api.core.listNamespacedService({ namespace: this.ns }));
+    return new Set(list.items.map((s) => s.spec?.clusterIP ?? '').filter(Boolean));
+  }
+
   /** A clusterIP belongs to one Service: an address is free when no Service in the namespace has it. */
   async isAddressFree(ip: string, _port: number): Promise<boolean> {
-    const list = await this.api.call('services', 'list', '', () => this.api.core.listNamespacedService({ namespace: this.ns }));
-    return !list.items.some((s) => s.spec?.clusterIP === ip);
+    return !(await this.serviceIps()).has(ip);
+  }
+
+  /**
+   * One list of the namespace's Services for the whole choice (not one per candidate). An
+   * address taken by a Service elsewhere in the cluster is refused by the API server at configure.
+   */
+  async allocateAddresses(subnet: Subnet, wanted: readonly WantedAddress[], taken: ReadonlySet<string>): Promise<AddressChoice> {
+    const held = await this.serviceIps();
+    return chooseAddresses(subnet.cidr, wanted, taken, (ip) => !held.has(ip));
   }
 
   async configure(node: NodeSpec): Promise<void> {

@@ -13,6 +13,7 @@ import { engineEnv } from '../../engines/child-env.js';
 import { ping, shutdown } from '../../engines/client.js';
 import type { EngineBinaries } from '../../engines/detect.js';
 import type { EngineKind } from '../../domain/model.js';
+import { chooseAddresses, type AddressChoice, type Subnet, type WantedAddress } from '../../domain/network.js';
 import { endpointOf, type Driver, type NodeSpec, type PersistedState, type VolumeUsage } from '../driver.js';
 import { followFile } from './log-follower.js';
 import type { LoopVolumes } from './volumes.js';
@@ -141,6 +142,11 @@ export class LocalDriver implements Driver {
       srv.once('error', () => resolve(false));
       srv.listen({ host: ip, port, exclusive: true }, () => srv.close(() => resolve(true)));
     });
+  }
+
+  /** Each candidate is bound once on each port it needs: free means free on this machine now. */
+  allocateAddresses(subnet: Subnet, wanted: readonly WantedAddress[], taken: ReadonlySet<string>): Promise<AddressChoice> {
+    return chooseAddresses(subnet.cidr, wanted, taken, (ip, port) => this.isAddressFree(ip, port));
   }
 
   async configure(node: NodeSpec): Promise<void> {
