@@ -6,8 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { bootstrapCredential } from './bootstrap.js';
 import type { Config } from './config.js';
-import { LogArchive } from './backups/log-archive.js';
-import { LocalBackupStorage } from './backups/storage.js';
+import { createBackupStorage } from './backups/index.js';
 import { BackupService } from './domain/backup-service.js';
 import { CatalogService } from './domain/catalog-service.js';
 import { ClusterService } from './domain/cluster-service.js';
@@ -113,11 +112,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   logger.info({ from: scrape.source }, 'GET /metrics scrape token (Authorization: Bearer)');
   const metrics = new ServiceMetrics(async (r) => (await store.backupsOf(r.clusterId)).find((b) => b.requestId === r.id));
 
-  const storage = new LocalBackupStorage(config.backupDir);
-  const archive = new LogArchive(join(config.dataDir, 'wal-archive'));
+  const storage = createBackupStorage(config);
   const backupTools = {
     storage,
-    archive,
     stagingDir: join(config.dataDir, 'backup-staging'),
     binaries: (kind: string) => engines.find((e) => e.version.engine === kind)?.binaries,
   };
@@ -176,7 +173,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     onSubmitted: () => worker.notify(),
     scheduleClock: opts.scheduleClock ?? clock,
   });
-  const backups = new BackupService({ store, clock, clusters, logs: archive });
+  const backups = new BackupService({ store, clock, clusters, logs: storage.logs });
   const scheduler = new BackupScheduler({ store, backups, clock: opts.scheduleClock ?? clock, logger, intervalMs: config.backupScheduleMs });
   const engineConfig = new EngineConfig(store);
   const maintenanceService = new MaintenanceService({ store, clusters, clock: opts.scheduleClock ?? clock, onReleased: () => worker.notify() });

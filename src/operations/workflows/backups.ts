@@ -65,7 +65,7 @@ const backupWorkflow: Workflow = {
         await link(r.base, join(dir, 'base.rdb')).catch(() => copyFile(r.base, join(dir, 'base.rdb')));
         let logFile: string | null = null;
         if (r.incr) {
-          logFile = await ctx.backups.archive.keep(ctx.cluster.id, id, r.incr).catch(async (err) => {
+          logFile = await ctx.backups.storage.logs.keepLive(ctx.cluster.id, id, r.incr).catch(async (err) => {
             await ctx.event(`backup ${id}: the write log could not be archived (${explain(err)}); this backup restores, but not to a point in time after it`);
             return null;
           });
@@ -74,7 +74,7 @@ const backupWorkflow: Workflow = {
         if (r.previousIncrIno !== null) {
           for (const b of await ctx.store.backupsOf(ctx.cluster.id)) {
             if (b.id === id || !b.logFile || b.logEndAt || b.sourceInstanceId !== node.instanceId) continue;
-            if ((await ctx.backups.archive.inode(b.logFile)) === r.previousIncrIno) {
+            if ((await ctx.backups.storage.logs.identity(b.logFile)) === r.previousIncrIno) {
               await ctx.store.updateBackup(b.id, { logEndAt: r.snapshotAt.toISOString() });
             }
           }
@@ -140,7 +140,7 @@ const backupWorkflow: Workflow = {
     const id = backupId(ctx);
     const b = await ctx.store.findBackup(ctx.cluster.id, id);
     if (b?.storageKey) await ctx.backups.storage.delete(b.storageKey);
-    if (b?.logFile) await ctx.backups.archive.remove(b.logFile);
+    if (b?.logFile) await ctx.backups.storage.logs.remove(b.logFile);
     await rm(stage(ctx, id), { recursive: true, force: true });
     await ctx.store.updateBackup(id, { state: 'FAILED', endedAt: ctx.now(), detail: error.message, storageKey: null, logFile: null });
   },
@@ -153,7 +153,7 @@ const backupWorkflow: Workflow = {
 export async function removeBackups(ctx: WorkflowContext, backups: BackupHistory[]): Promise<void> {
   for (const b of backups) {
     if (b.storageKey) await ctx.backups.storage.delete(b.storageKey);
-    if (b.logFile) await ctx.backups.archive.remove(b.logFile);
+    if (b.logFile) await ctx.backups.storage.logs.remove(b.logFile);
     await ctx.store.deleteBackups([b.id]);
   }
 }
@@ -235,7 +235,7 @@ async function seedFromBackup(ctx: WorkflowContext): Promise<void> {
       if (!b.logFile) throw new Error(`backup ${b.id} has no archived write log to recover a point in time from`);
       incr = join(work, 'incr.aof');
       // A live log keeps growing: this copy is the log as it stands now, cut below.
-      await ctx.backups.archive.copyOut(b.logFile, incr);
+      await ctx.backups.storage.logs.copyOut(b.logFile, incr);
     }
     const manifest = await buildAofDir(join(work, 'aof'), join(work, 'base.rdb'), incr);
     if (incr && recoveryTime !== null) {
