@@ -1,5 +1,6 @@
 // The driver port: how workflows make nodes exist, run, stop and vanish. The local driver runs
 // processes on loopback addresses; a Kubernetes driver would run StatefulSets.
+import type { BackupStorage, StoredObject } from '../backups/storage.js';
 import type { ClusterAccess } from '../domain/allow-list.js';
 import type { EngineKind } from '../domain/model.js';
 import type { EndpointAllocator } from '../domain/ports.js';
@@ -71,6 +72,33 @@ export interface VolumeUsage {
   freeBytes: number;
 }
 
+/** What a backup's snapshot step leaves for its later steps. */
+export interface Snapshot {
+  /** Just after the fork: the snapshot holds every write before it, the write log every one after. */
+  snapshotAt: Date;
+  /** The write log the snapshot's rewrite closed (WriteLogStore.identity), or null. */
+  closedLog: number | null;
+  /** The write log that follows the snapshot, as kept in the backup storage, or why it could not be. */
+  log: { name: string } | { error: Error } | null;
+}
+
+/** A snapshot read back from backup storage and loaded by the engine. */
+export interface VerifiedSnapshot {
+  /** Of what storage holds: every later read must match it. */
+  sha256: string;
+  keys: number;
+  /** DEBUG DIGEST of the loaded dataset. */
+  digest: string;
+}
+
+/** A backup to start a new node from; with `log`, its write log replayed up to second `until`. */
+export interface BackupSource {
+  storage: BackupStorage;
+  key: string;
+  sha256: string;
+  log: { name: string; until: number } | null;
+}
+
 export interface Driver extends EndpointAllocator {
   /** True when ip:port is free where engines run (locally: nothing listens and it can be bound). */
   isAddressFree(ip: string, port: number): Promise<boolean>;
@@ -85,10 +113,21 @@ export interface Driver extends EndpointAllocator {
   /** Ends the engine at once, without saving (idempotent). */
   kill(node: NodeSpec): Promise<void>;
   /**
-   * Places an append-only directory (manifest, base, increment) where the node's engine loads
-   * its dataset from on its next start (a restore). The node must not run.
+   * Rewrites the data node's write log: its new base is the snapshot, held by the driver under
+   * `backupId` until discarded; the new log that follows it is kept in `storage.logs`.
    */
-  importAof(node: NodeSpec, fromDir: string): Promise<void>;
+  snapshot(node: NodeSpec, backupId: string, storage: BackupStorage): Promise<Snapshot>;
+  /** Sends the held snapshot to backup storage under `key`. */
+  storeSnapshot(backupId: string, storage: BackupStorage, key: string): Promise<StoredObject>;
+  /**
+   * Reads `key` back from storage and loads it into a scratch engine of `engine`; throws when it
+   * does not load whole. `resumed`: an earlier attempt's process died during this step.
+   */
+  verifySnapshot(backupId: string, engine: EngineKind, storage: BackupStorage, key: string, opts: { resumed: boolean }): Promise<VerifiedSnapshot>;
+  /** Forgets what the driver holds of the backup's snapshot (idempotent). */
+  discardSnapshot(backupId: string): Promise<void>;
+  /** Places a backup's dataset where the node's engine loads it from on its next start. The node must not run. */
+  importBackup(node: NodeSpec, from: BackupSource): Promise<void>;
   /** Deletes everything the node stored (idempotent). */
   removeData(node: NodeSpec): Promise<void>;
   /** Whether the engine process of this node is alive. */

@@ -4,7 +4,9 @@
 import type { V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { ClusterAccess } from '../../domain/allow-list.js';
 import { chooseAddresses, type AddressChoice, type Subnet, type WantedAddress } from '../../domain/network.js';
-import type { Driver, Firewall, NodeSpec, PersistedState, VolumeUsage } from '../driver.js';
+import type { BackupStorage, StoredObject } from '../../backups/storage.js';
+import type { EngineKind } from '../../domain/model.js';
+import type { BackupSource, Driver, Firewall, NodeSpec, PersistedState, Snapshot, VerifiedSnapshot, VolumeUsage } from '../driver.js';
 import { KubeApi, KubeApiError } from './kube-api.js';
 import { followPodLog } from './log-follow.js';
 import { MANAGED_BY, mergePorts, networkPolicyOf, objectNames, podOf, portName, pvcOf, secretOf, selector, serviceOf, storageOf, type KubernetesSettings, type ServicePort } from './manifests.js';
@@ -13,10 +15,12 @@ import { MANAGED_BY, mergePorts, networkPolicyOf, objectNames, podOf, portName, 
 const GONE_TIMEOUT_MS = 90_000;
 const POLL_MS = 250;
 
-/** What the driver cannot do while the port assumes files on the service's machine (issue 11 part 1). */
+/** What the port asks that the Kubernetes driver does not do yet (README, What does not work yet). */
 export const PORT_GAPS = {
-  importAof:
-    'restoring a backup needs the append-only files placed in the node\'s data directory, which the driver port passes as a directory on the service\'s machine; the Kubernetes driver cannot copy it into a PVC yet',
+  backups:
+    'taking a snapshot, shipping the write log after it and verifying it need the engine\'s files read out of its pod (an exec or a sidecar that streams them to backup storage), which is not built yet',
+  restore:
+    'importing a backup needs its dataset written into the new node\'s PVC before the engine starts (an init container that reads it from backup storage), which is not built yet',
   persistedState:
     'reading what a stopped node stored (its write log, its Sentinel file) needs its data directory on the service\'s machine; the Kubernetes driver has no access to a PVC without a running pod yet',
 } as const;
@@ -172,8 +176,23 @@ export class KubernetesDriver implements Driver {
     await this.deletePod(node, 0);
   }
 
-  async importAof(node: NodeSpec, _fromDir: string): Promise<void> {
-    throw new Error(`the Kubernetes driver cannot restore node ${node.nodeId}: ${PORT_GAPS.importAof}`);
+  async snapshot(node: NodeSpec, _backupId: string, _storage: BackupStorage): Promise<Snapshot> {
+    throw new Error(`the Kubernetes driver cannot back up node ${node.nodeId}: ${PORT_GAPS.backups}`);
+  }
+
+  async storeSnapshot(backupId: string, _storage: BackupStorage, _key: string): Promise<StoredObject> {
+    throw new Error(`the Kubernetes driver cannot store backup ${backupId}: ${PORT_GAPS.backups}`);
+  }
+
+  async verifySnapshot(backupId: string, _engine: EngineKind, _storage: BackupStorage, _key: string): Promise<VerifiedSnapshot> {
+    throw new Error(`the Kubernetes driver cannot verify backup ${backupId}: ${PORT_GAPS.backups}`);
+  }
+
+  /** Nothing is ever held (snapshot is not built). */
+  async discardSnapshot(_backupId: string): Promise<void> {}
+
+  async importBackup(node: NodeSpec, _from: BackupSource): Promise<void> {
+    throw new Error(`the Kubernetes driver cannot restore node ${node.nodeId}: ${PORT_GAPS.restore}`);
   }
 
   async removeData(node: NodeSpec): Promise<void> {

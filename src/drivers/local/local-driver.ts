@@ -14,7 +14,9 @@ import { ping, shutdown } from '../../engines/client.js';
 import type { EngineBinaries } from '../../engines/detect.js';
 import type { EngineKind } from '../../domain/model.js';
 import { chooseAddresses, type AddressChoice, type Subnet, type WantedAddress } from '../../domain/network.js';
-import { endpointOf, type Driver, type NodeSpec, type PersistedState, type VolumeUsage } from '../driver.js';
+import type { BackupStorage, StoredObject } from '../../backups/storage.js';
+import { endpointOf, type BackupSource, type Driver, type NodeSpec, type PersistedState, type Snapshot, type VerifiedSnapshot, type VolumeUsage } from '../driver.js';
+import { LocalBackups } from './local-backups.js';
 import { followFile } from './log-follower.js';
 import type { LoopVolumes } from './volumes.js';
 import { findEnginesIn, identify, inspect, isAdoptable, isSameProcess, parseStat, signal, waitForExit, type ProcessIdentity } from './processes.js';
@@ -67,11 +69,15 @@ export async function engineProcessIn(nodeDir: string): Promise<ProcessIdentity 
 }
 
 export class LocalDriver implements Driver {
+  private readonly backups: LocalBackups;
+
   constructor(
     private readonly dataDir: string,
     private readonly binaries: (engine: EngineKind) => EngineBinaries | undefined,
     private readonly volumes?: LoopVolumes,
-  ) {}
+  ) {
+    this.backups = new LocalBackups(join(dataDir, 'backup-staging'), binaries);
+  }
 
   private paths(node: NodeSpec) {
     return nodePaths(join(this.dataDir, 'engines', node.nodeId));
@@ -324,7 +330,28 @@ export class LocalDriver implements Driver {
     }
   }
 
-  async importAof(node: NodeSpec, fromDir: string): Promise<void> {
+  snapshot(node: NodeSpec, backupId: string, storage: BackupStorage): Promise<Snapshot> {
+    return this.backups.snapshot(node, backupId, storage);
+  }
+
+  storeSnapshot(backupId: string, storage: BackupStorage, key: string): Promise<StoredObject> {
+    return this.backups.storeSnapshot(backupId, storage, key);
+  }
+
+  verifySnapshot(backupId: string, engine: EngineKind, storage: BackupStorage, key: string, opts: { resumed: boolean }): Promise<VerifiedSnapshot> {
+    return this.backups.verifySnapshot(backupId, engine, storage, key, opts);
+  }
+
+  discardSnapshot(backupId: string): Promise<void> {
+    return this.backups.discardSnapshot(backupId);
+  }
+
+  importBackup(node: NodeSpec, from: BackupSource): Promise<void> {
+    return this.backups.importBackup(node, from, (n, dir) => this.importAof(n, dir));
+  }
+
+  /** Places an append-only directory (manifest, base, increment) in the stopped node's data directory. */
+  private async importAof(node: NodeSpec, fromDir: string): Promise<void> {
     if (await this.isRunning(node)) throw new Error(`node ${node.nodeId} is running; a dataset can only be placed while it is stopped`);
     // The engine's default appenddirname, inside the node's data dir.
     const target = join(this.paths(node).data, 'appendonlydir');
