@@ -2,6 +2,7 @@
 // processes on loopback addresses; a Kubernetes driver would run StatefulSets.
 import type { BackupStorage, StoredObject } from '../backups/storage.js';
 import type { ClusterAccess } from '../domain/allow-list.js';
+import type { EngineVersion } from '../domain/catalog.js';
 import type { EngineKind } from '../domain/model.js';
 import type { EndpointAllocator } from '../domain/ports.js';
 import { SERVICE_USER } from '../engines/acl.js';
@@ -100,6 +101,13 @@ export interface BackupSource {
 }
 
 export interface Driver extends EndpointAllocator {
+  /**
+   * The engine versions new nodes can run, read afresh: locally the engine binaries installed on
+   * this machine, on Kubernetes the configured images. The catalogue offers exactly these.
+   */
+  offeredEngines(): Promise<EngineVersion[]>;
+  /** The version a node of `engine` starts with now (read afresh: a patch upgrade's target); null when unknown. */
+  runnableVersion(engine: EngineKind): Promise<string | null>;
   /** True when ip:port is free where engines run (locally: nothing listens and it can be bound). */
   isAddressFree(ip: string, port: number): Promise<boolean>;
   /** Writes the node's configuration and creates its directories (idempotent). */

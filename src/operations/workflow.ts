@@ -5,7 +5,6 @@ import type { Cluster, ClusterDetail, OperationRequest } from '../domain/model.j
 import type { Store, Lease } from '../domain/ports.js';
 import type { BackupStorage } from '../backups/storage.js';
 import type { Driver, NodeSpec } from '../drivers/driver.js';
-import type { EngineBinaries } from '../engines/detect.js';
 import type { AllowLists } from './allow-lists.js';
 import type { ClusterNodes } from './nodes.js';
 
@@ -32,9 +31,6 @@ export interface WorkflowContext {
 export interface BackupTools {
   /** Backup files and their write logs (storage.logs). */
   storage: BackupStorage;
-  /** Scratch space on the engines' filesystem (hard links to AOF files, restores being built). */
-  stagingDir: string;
-  binaries(engine: Cluster['engine']): EngineBinaries | undefined;
 }
 
 export interface Step {

@@ -5,11 +5,13 @@ import type { V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node'
 import type { ClusterAccess } from '../../domain/allow-list.js';
 import { chooseAddresses, type AddressChoice, type Subnet, type WantedAddress } from '../../domain/network.js';
 import type { BackupStorage, StoredObject } from '../../backups/storage.js';
+import type { EngineVersion } from '../../domain/catalog.js';
 import type { EngineKind } from '../../domain/model.js';
+import { engineVersionOf } from '../../engines/detect.js';
 import type { BackupSource, Driver, Firewall, NodeSpec, PersistedState, Snapshot, VerifiedSnapshot, VolumeUsage } from '../driver.js';
 import { KubeApi, KubeApiError } from './kube-api.js';
 import { followPodLog } from './log-follow.js';
-import { MANAGED_BY, mergePorts, networkPolicyOf, objectNames, podOf, portName, pvcOf, secretOf, selector, serviceOf, storageOf, type KubernetesSettings, type ServicePort } from './manifests.js';
+import { imageVersion, MANAGED_BY, mergePorts, networkPolicyOf, objectNames, podOf, portName, pvcOf, secretOf, selector, serviceOf, storageOf, type KubernetesSettings, type ServicePort } from './manifests.js';
 
 /** How long stop and kill wait for a pod to be gone (stop: the grace period to save, and some). */
 const GONE_TIMEOUT_MS = 90_000;
@@ -56,6 +58,20 @@ export class KubernetesDriver implements Driver {
 
   private get ns(): string {
     return this.settings.namespace;
+  }
+
+  /** One version per engine whose configured image's tag names one (the OS inside an image is not known). */
+  async offeredEngines(): Promise<EngineVersion[]> {
+    const out: EngineVersion[] = [];
+    for (const engine of ['redis', 'valkey'] as const) {
+      const v = imageVersion(this.settings.images[engine]);
+      if (v) out.push(engineVersionOf(engine, v, { type: 'Linux', version: '' }));
+    }
+    return out;
+  }
+
+  async runnableVersion(engine: EngineKind): Promise<string | null> {
+    return imageVersion(this.settings.images[engine]);
   }
 
   /** The clusterIPs the namespace's Services hold now. */

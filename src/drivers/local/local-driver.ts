@@ -11,8 +11,9 @@ import { parseSentinelState } from '../../engines/config.js';
 import { renderNodeConfig } from '../node-config.js';
 import { engineEnv } from '../../engines/child-env.js';
 import { ping, shutdown } from '../../engines/client.js';
-import type { EngineBinaries } from '../../engines/detect.js';
+import type { EngineVersion } from '../../domain/catalog.js';
 import type { EngineKind } from '../../domain/model.js';
+import type { InstalledEngines } from './installed-engines.js';
 import { chooseAddresses, type AddressChoice, type Subnet, type WantedAddress } from '../../domain/network.js';
 import type { BackupStorage, StoredObject } from '../../backups/storage.js';
 import { endpointOf, type BackupSource, type Driver, type NodeSpec, type PersistedState, type Snapshot, type VerifiedSnapshot, type VolumeUsage } from '../driver.js';
@@ -73,10 +74,18 @@ export class LocalDriver implements Driver {
 
   constructor(
     private readonly dataDir: string,
-    private readonly binaries: (engine: EngineKind) => EngineBinaries | undefined,
+    private readonly engines: InstalledEngines,
     private readonly volumes?: LoopVolumes,
   ) {
-    this.backups = new LocalBackups(join(dataDir, 'backup-staging'), binaries);
+    this.backups = new LocalBackups(join(dataDir, 'backup-staging'), (engine) => engines.binaries(engine));
+  }
+
+  offeredEngines(): Promise<EngineVersion[]> {
+    return this.engines.read();
+  }
+
+  runnableVersion(engine: EngineKind): Promise<string | null> {
+    return this.engines.runnableVersion(engine);
   }
 
   private paths(node: NodeSpec) {
@@ -196,7 +205,7 @@ export class LocalDriver implements Driver {
       if ((await this.adoptByScan(node)) !== null) return;
       throw new Error(`${node.ip}:${node.port} is taken by a process that is not this node's engine`);
     }
-    const bin = this.binaries(node.engine);
+    const bin = this.engines.binaries(node.engine);
     if (!bin) throw new Error(`the ${node.engine} engine is not installed on this machine`);
     const p = this.paths(node);
     // Never an engine on the bare mount point of its volume (after a reboot, say): it would
