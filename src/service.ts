@@ -219,7 +219,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   // under the service's own user before anything else talks to them.
   await upgradeEngines({ store, driver, logger, timings: sentinelTimings, at: () => clock.now().toISOString() });
   const leadership = leadershipTimings(config.leaderLeaseMs);
-  const duties = new Duties({ store, reconciler, scheduler, maintenance, logger, followMs: shared ? leadership.renewMs : 0, now: () => clock.now() });
+  const duties = new Duties({ store, reconciler, scheduler, maintenance, logger, sweepScratch: () => driver.sweepScratch(), followMs: shared ? leadership.renewMs : 0, now: () => clock.now() });
   // With SQLite this process is the only one: it leads. On PostgreSQL the processes elect one.
   let election: LeaderElection | null = null;
   let refreshTimer: NodeJS.Timeout | null = null;

@@ -132,6 +132,11 @@ export interface Driver extends EndpointAllocator {
    * does not load whole. `resumed`: an earlier attempt's process died during this step.
    */
   verifySnapshot(backupId: string, engine: EngineKind, storage: BackupStorage, key: string, opts: { resumed: boolean }): Promise<VerifiedSnapshot>;
+  /**
+   * Ends and removes what verifications of processes that died left behind (locally: scratch
+   * engines and their directories); returns how many. Run when this process takes the duties.
+   */
+  sweepScratch(): Promise<number>;
   /** Forgets what the driver holds of the backup's snapshot (idempotent). */
   discardSnapshot(backupId: string): Promise<void>;
   /** Places a backup's dataset where the node's engine loads it from on its next start. The node must not run. */

@@ -17,6 +17,7 @@ import type { InstalledEngines } from './installed-engines.js';
 import { chooseAddresses, type AddressChoice, type Subnet, type WantedAddress } from '../../domain/network.js';
 import type { BackupStorage, StoredObject } from '../../backups/storage.js';
 import { endpointOf, type BackupSource, type Driver, type NodeSpec, type PersistedState, type Snapshot, type VerifiedSnapshot, type VolumeUsage } from '../driver.js';
+import { sweepScratchEngines } from '../../engines/snapshot.js';
 import { LocalBackups } from './local-backups.js';
 import { followFile } from './log-follower.js';
 import type { LoopVolumes } from './volumes.js';
@@ -349,6 +350,10 @@ export class LocalDriver implements Driver {
 
   verifySnapshot(backupId: string, engine: EngineKind, storage: BackupStorage, key: string, opts: { resumed: boolean }): Promise<VerifiedSnapshot> {
     return this.backups.verifySnapshot(backupId, engine, storage, key, opts);
+  }
+
+  sweepScratch(): Promise<number> {
+    return sweepScratchEngines();
   }
 
   discardSnapshot(backupId: string): Promise<void> {
