@@ -1,5 +1,6 @@
-// The driver port: how workflows make nodes exist, run, stop and vanish. The local driver runs
-// processes on loopback addresses; a Kubernetes driver would run StatefulSets.
+// The driver port: everything that depends on where engines run (README, The driver port):
+// addresses, the engine versions on offer, processes, snapshots and restores, volumes. The local
+// driver runs processes on loopback addresses; the Kubernetes driver runs pods.
 import type { BackupStorage, StoredObject } from '../backups/storage.js';
 import type { ClusterAccess } from '../domain/allow-list.js';
 import type { EngineVersion } from '../domain/catalog.js';
