@@ -101,7 +101,7 @@ async function main() {
       // turns, so both copy the same file on the same disk under the same conditions.
       const file = join(h.config.backupDir, id, `${number}.rdb`);
       const copy = join(h.dataDir, 'plain-copy.rdb');
-      const scratch = new LocalBackupStorage(join(h.dataDir, 'bench-storage'));
+      const scratch = new LocalBackupStorage(join(h.dataDir, 'bench-storage'), join(h.dataDir, 'bench-wal-archive'));
       for (let i = 0; i < PAIRS; i++) {
         let cpMs = 0;
         let putMs = 0;

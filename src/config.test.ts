@@ -8,6 +8,14 @@ describe('driver configuration', () => {
     expect(() => loadConfig({ CACHESTORE_DRIVER: 'docker' })).toThrow(new ConfigError("CACHESTORE_DRIVER must be local or kubernetes, got 'docker'"));
   });
 
+  it('keeps backups in a local directory unless told otherwise, and refuses a storage that is not built', () => {
+    expect(loadConfig({}).backupStorage).toBe('local');
+    expect(loadConfig({ CACHESTORE_BACKUP_STORAGE: 'local' }).backupStorage).toBe('local');
+    expect(() => loadConfig({ CACHESTORE_BACKUP_STORAGE: 's3' })).toThrow(
+      new ConfigError("CACHESTORE_BACKUP_STORAGE must be local (a directory, CACHESTORE_BACKUP_DIR); no object store is built yet, got 's3'"),
+    );
+  });
+
   it('takes Service CIDR subnets for kubernetes only, and wants the loopback default replaced there', () => {
     expect(() => loadConfig({ CACHESTORE_SUBNETS: 'local-subnet=10.96.200.0/24' })).toThrow(/must lie inside 127\.0\.0\.0\/8 for the local driver/);
     expect(() => loadConfig({ CACHESTORE_DRIVER: 'kubernetes' })).toThrow(/subnet local-subnet \(127\.77\.0\.0\/16\) is a loopback range; with CACHESTORE_DRIVER=kubernetes set CACHESTORE_SUBNETS=local-subnet=/);

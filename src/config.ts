@@ -31,6 +31,8 @@ export interface Config {
   sentinelFailoverTimeoutMs: number;
   healAfterMs: number;
   primaryWatchMs: number;
+  /** Where backups and their write logs are kept: a directory on this machine (README, Backups). */
+  backupStorage: 'local';
   /** Where backup files are kept (the local backup storage). */
   backupDir: string;
   /** How often scheduled backups and retention are checked; 0 turns the schedule off. */
@@ -134,6 +136,11 @@ function driverOf(v: string | undefined): 'local' | 'kubernetes' {
   throw new ConfigError(`CACHESTORE_DRIVER must be local or kubernetes, got '${v}'`);
 }
 
+function backupStorageOf(v: string | undefined): 'local' {
+  if (v === undefined || v === '' || v === 'local') return 'local';
+  throw new ConfigError(`CACHESTORE_BACKUP_STORAGE must be local (a directory, CACHESTORE_BACKUP_DIR); no object store is built yet, got '${v}'`);
+}
+
 /** `redis=image,valkey=image`: replaces the default image of the engines it names. */
 export function parseImages(value: string | undefined): Record<EngineKind, string> {
   const images = { ...DEFAULT_K8S_IMAGES };
@@ -183,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // 0 turns the forced failover off; any other value turns it on (deaths are told, not polled,
     // so the value is no longer an interval; kept so existing settings mean what they meant).
     primaryWatchMs: int(env, 'CACHESTORE_PRIMARY_WATCH_MS', 100),
+    backupStorage: backupStorageOf(env.CACHESTORE_BACKUP_STORAGE),
     backupDir: resolve(env.CACHESTORE_BACKUP_DIR || resolve(dataDir, 'backups')),
     backupScheduleMs: int(env, 'CACHESTORE_BACKUP_SCHEDULE_MS', 60_000),
     maintenanceCheckMs: int(env, 'CACHESTORE_MAINTENANCE_CHECK_MS', 60_000),

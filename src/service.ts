@@ -1,13 +1,11 @@
 // Composition root: config -> store -> engines and driver -> workers and reconciler -> HTTP.
 // Used by main.ts and by tests that run the whole service in-process.
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { bootstrapCredential } from './bootstrap.js';
 import type { Config } from './config.js';
-import { LogArchive } from './backups/log-archive.js';
-import { LocalBackupStorage } from './backups/storage.js';
+import { createBackupStorage } from './backups/index.js';
 import { BackupService } from './domain/backup-service.js';
 import { CatalogService } from './domain/catalog-service.js';
 import { ClusterService } from './domain/cluster-service.js';
@@ -20,7 +18,8 @@ import type { Credential } from './domain/model.js';
 import { systemClock, type Clock } from './domain/ports.js';
 import { createDrivers } from './drivers/index.js';
 import { AllowLists } from './operations/allow-lists.js';
-import { detectEngines, engineDetector, type InstalledEngine } from './engines/detect.js';
+import type { EngineVersion } from './domain/catalog.js';
+import type { Driver } from './drivers/driver.js';
 import { buildApp } from './http/app.js';
 import { tightenModes } from './file-modes.js';
 import { loadSecretBox } from './store/master-key.js';
@@ -48,7 +47,8 @@ export interface Service {
   app: FastifyInstance;
   store: SqlStore;
   credential: Credential;
-  engines: InstalledEngine[];
+  /** Where engines run (CACHESTORE_DRIVER). */
+  driver: Driver;
   reconciler: Reconciler;
   scheduler: BackupScheduler;
   worker: Worker;
@@ -88,8 +88,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const resealed = await store.resealSecrets();
   if (resealed > 0) logger.info({ values: resealed, key: box.currentId }, 'sealed secrets in the store with the current master key');
   logger.info({ key: box.currentId, from: keySource === config.dataDir ? 'data dir' : keySource }, 'master key for secrets at rest');
-  const engines = await detectEngines(config.enginePath);
-  const { driver, firewall } = await createDrivers(config, (kind) => engines.find((e) => e.version.engine === kind)?.binaries, logger);
+  const { driver, firewall } = await createDrivers(config, logger);
+  // The catalogue offers what the driver can run (read again at each maintenance look).
+  let engines: EngineVersion[] = await driver.offeredEngines();
   // Allow-lists: the kernel's rules are rebuilt from the store now, so a restart (or a crash
   // between two changes) never leaves a cluster open or shut against what the store says.
   const allowLists = new AllowLists(store, firewall);
@@ -113,14 +114,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   logger.info({ from: scrape.source }, 'GET /metrics scrape token (Authorization: Bearer)');
   const metrics = new ServiceMetrics(async (r) => (await store.backupsOf(r.clusterId)).find((b) => b.requestId === r.id));
 
-  const storage = new LocalBackupStorage(config.backupDir);
-  const archive = new LogArchive(join(config.dataDir, 'wal-archive'));
-  const backupTools = {
-    storage,
-    archive,
-    stagingDir: join(config.dataDir, 'backup-staging'),
-    binaries: (kind: string) => engines.find((e) => e.version.engine === kind)?.binaries,
-  };
+  const storage = createBackupStorage(config);
+  const backupTools = { storage };
 
   const sentinelTimings = { downAfterMs: config.sentinelDownAfterMs, failoverTimeoutMs: config.sentinelFailoverTimeoutMs };
   const reconciler = new Reconciler({
@@ -166,32 +161,25 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       duties.finished(id);
     },
   });
-  const versions = () => engines.map((e) => e.version);
+  const versions = () => engines;
   const clusters = new ClusterService({
     store,
-    probe: driver,
+    endpoints: driver,
     clock,
     engineVersions: versions,
     subnets: config.subnets,
     onSubmitted: () => worker.notify(),
     scheduleClock: opts.scheduleClock ?? clock,
   });
-  const backups = new BackupService({ store, clock, clusters, logs: archive });
+  const backups = new BackupService({ store, clock, clusters, logs: storage.logs });
   const scheduler = new BackupScheduler({ store, backups, clock: opts.scheduleClock ?? clock, logger, intervalMs: config.backupScheduleMs });
   const engineConfig = new EngineConfig(store);
   const maintenanceService = new MaintenanceService({ store, clusters, clock: opts.scheduleClock ?? clock, onReleased: () => worker.notify() });
-  // The binaries are read again: after `apt-get upgrade` they report a newer patch, and the
-  // catalogue and every launch from then on use it. An engine not found this time (e.g. its
-  // package is being replaced) keeps what was found before. They are run again only when their
-  // files changed (engineDetector).
-  const detect = engineDetector(config.enginePath);
+  // The driver reads what it can run again: after `apt-get upgrade` the local binaries report a
+  // newer patch, and the catalogue and every launch from then on use it.
   const refreshEngines = async () => {
-    for (const e of await detect()) {
-      const i = engines.findIndex((x) => x.version.engine === e.version.engine);
-      if (i >= 0) engines[i] = e;
-      else engines.push(e);
-    }
-    return versions();
+    engines = await driver.offeredEngines();
+    return engines;
   };
   const maintenance = new MaintenanceScheduler({
     maintenance: maintenanceService,
@@ -231,7 +219,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   // under the service's own user before anything else talks to them.
   await upgradeEngines({ store, driver, logger, timings: sentinelTimings, at: () => clock.now().toISOString() });
   const leadership = leadershipTimings(config.leaderLeaseMs);
-  const duties = new Duties({ store, reconciler, scheduler, maintenance, logger, followMs: shared ? leadership.renewMs : 0, now: () => clock.now() });
+  const duties = new Duties({ store, reconciler, scheduler, maintenance, logger, sweepScratch: () => driver.sweepScratch(), followMs: shared ? leadership.renewMs : 0, now: () => clock.now() });
   // With SQLite this process is the only one: it leads. On PostgreSQL the processes elect one.
   let election: LeaderElection | null = null;
   let refreshTimer: NodeJS.Timeout | null = null;
@@ -250,14 +238,14 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     await duties.take();
   }
   worker.start();
-  logger.info({ engines: engines.map((e) => e.version.name), worker: worker.id, leads: election?.isLeading() ?? true }, 'engines found');
+  logger.info({ engines: engines.map((e) => e.name), worker: worker.id, leads: election?.isLeading() ?? true }, 'engines found');
 
   let closed = false;
   return {
     app,
     store,
     credential,
-    engines,
+    driver,
     reconciler,
     scheduler,
     worker,

@@ -8,8 +8,9 @@
 import { copyFile, link, mkdir, readdir, readlink, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { LogState } from '../domain/recovery.js';
+import type { WriteLogStore } from './storage.js';
 
-export class LogArchive {
+export class LogArchive implements WriteLogStore {
   constructor(private readonly root: string) {}
 
   private path(name: string): string {
@@ -18,7 +19,7 @@ export class LogArchive {
   }
 
   /** Links the node's current increment in as the log that follows backup `backupId`. */
-  async keep(clusterId: string, backupId: string, incrFile: string): Promise<string> {
+  async keepLive(clusterId: string, backupId: string, incrFile: string): Promise<string> {
     const name = `${clusterId}/${backupId}.incr.aof`;
     const target = this.path(name);
     await mkdir(dirname(target), { recursive: true, mode: 0o700 });
@@ -43,7 +44,7 @@ export class LogArchive {
     await copyFile(this.path(name), toFile);
   }
 
-  async inode(name: string): Promise<number | null> {
+  async identity(name: string): Promise<number | null> {
     return stat(this.path(name)).then((s) => s.ino, () => null);
   }
 

@@ -12,7 +12,7 @@ describe('local backup storage', () => {
   let storage: LocalBackupStorage;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'backup-storage-'));
-    storage = new LocalBackupStorage(join(dir, 'store'));
+    storage = new LocalBackupStorage(join(dir, 'store'), join(dir, 'wal-archive'));
   });
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });

@@ -15,6 +15,8 @@ import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
+import type { LogState } from '../domain/recovery.js';
+import { LogArchive } from './log-archive.js';
 
 const run = promisify(execFile);
 
@@ -23,7 +25,30 @@ export interface StoredObject {
   sizeBytes: number;
 }
 
+/**
+ * The write logs that follow backups (point-in-time recovery), named `<cluster>/<backup>.incr.aof`.
+ * A log is taken in while the engine still appends to it, and keeps growing until the engine's
+ * next rewrite closes it.
+ */
+export interface WriteLogStore {
+  /**
+   * Takes in the engine's live write log, a file on this machine (the local driver's engines):
+   * the kept log must go on growing with every write the engine appends. Returns its name.
+   */
+  keepLive(clusterId: string, backupId: string, file: string): Promise<string>;
+  /** Copies the log as it stands now (a live log keeps growing) to a local file. */
+  copyOut(name: string, toFile: string): Promise<void>;
+  /** Which engine log it is (locally the inode): a rewrite says which log it closed by this. */
+  identity(name: string): Promise<number | null>;
+  /** Whether the engine still appends to it, and when it last did; null when the log is gone. */
+  state(name: string): Promise<LogState | null>;
+  remove(name: string): Promise<void>;
+  removeCluster(clusterId: string): Promise<void>;
+}
+
 export interface BackupStorage {
+  /** Where backups' write logs are kept. */
+  readonly logs: WriteLogStore;
   /** Copies a local file in under `key`. */
   put(key: string, fromFile: string): Promise<StoredObject>;
   /** Makes a stored object durable (it survives a power cut once this resolves). */
@@ -64,7 +89,15 @@ async function syncFile(path: string): Promise<void> {
 }
 
 export class LocalBackupStorage implements BackupStorage {
-  constructor(private readonly root: string) {}
+  readonly logs: WriteLogStore;
+
+  /** `logsRoot` must be on the engines' filesystem: logs are kept there by hard link (log-archive.ts). */
+  constructor(
+    private readonly root: string,
+    logsRoot: string,
+  ) {
+    this.logs = new LogArchive(logsRoot);
+  }
 
   private path(key: string): string {
     if (!/^[A-Za-z0-9._/-]+$/.test(key) || key.split('/').some((p) => p === '..' || p === '')) {

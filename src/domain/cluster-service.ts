@@ -8,13 +8,14 @@ import { newId, newRequestId, newServiceSecret } from './ids.js';
 import { assertCanStart, busyError, TRANSITIONS } from './lifecycle.js';
 import { SERVICE_STATES, type BackupHistory, type Cluster, type ClusterDetail, type Instance, type OperationKind, type OperationRequest, type ServiceState } from './model.js';
 import { deferral } from './maintenance-window.js';
-import { freeAddresses, type Subnet } from './network.js';
-import { UniqueViolation, type AddressProbe, type Clock, type ClusterSummary, type SortField, type Store } from './ports.js';
+import type { Subnet } from './network.js';
+import { UniqueViolation, type Clock, type EndpointAllocator, type ClusterSummary, type SortField, type Store } from './ports.js';
 import type { Principal } from './principal.js';
 
 export interface ClusterServiceDeps {
   store: Store;
-  probe: AddressProbe;
+  /** The driver: which addresses are free where engines run. */
+  endpoints: EndpointAllocator;
   clock: Clock;
   engineVersions: () => EngineVersion[];
   subnets: Subnet[];
@@ -36,9 +37,6 @@ export interface ClusterPage {
   size: number;
   sort: string;
 }
-
-/** How many candidate addresses to probe before telling the user the subnet is full. */
-const MAX_ADDRESS_PROBES = 512;
 
 export class ClusterService {
   // Creates allocate addresses one at a time in this process; the store's unique index guards
@@ -135,38 +133,13 @@ export class ClusterService {
   /** One free address per instance: the one asked for, or the lowest free one in the subnet. */
   private async allocate(subnet: Subnet, planned: PlannedInstance[]): Promise<string[]> {
     const taken = await this.deps.store.takenAddresses(subnet.id);
-    const free = async (ip: string, ports: number[]) => {
-      for (const port of ports) if (!(await this.deps.probe.isAddressFree(ip, port))) return false;
-      return true;
-    };
-    for (const p of planned) {
-      if (!p.requestedIp) continue;
-      if (taken.has(p.requestedIp) || !(await free(p.requestedIp, p.ports))) {
-        throw ValidationError.field([...p.requestLoc, 'service_ip_address'], `${p.requestedIp} is already in use; choose another address or leave it out`);
-      }
-      taken.add(p.requestedIp);
+    const choice = await this.deps.endpoints.allocateAddresses(subnet, planned, taken);
+    if (choice.ok) return choice.addresses;
+    const p = planned[choice.index];
+    if (choice.why === 'requested-in-use') {
+      throw ValidationError.field([...p.requestLoc, 'service_ip_address'], `${p.requestedIp} is already in use; choose another address or leave it out`);
     }
-    let probes = 0;
-    const candidates = freeAddresses(subnet.cidr, taken);
-    const out: string[] = [];
-    for (const p of planned) {
-      if (p.requestedIp) {
-        out.push(p.requestedIp);
-        continue;
-      }
-      let chosen: string | undefined;
-      // next() by hand: leaving a for-of early would close the generator for the next instance.
-      while (!chosen && ++probes <= MAX_ADDRESS_PROBES) {
-        const next = candidates.next();
-        if (next.done) break;
-        if (await free(next.value, p.ports)) chosen = next.value;
-      }
-      if (!chosen) {
-        throw ValidationError.field(['body', 'subnet_id'], `subnet ${subnet.id} (${subnet.cidr}) has no free address for port(s) ${p.ports.join(', ')}; terminate clusters you no longer need or use another subnet`);
-      }
-      out.push(chosen);
-    }
-    return out;
+    throw ValidationError.field(['body', 'subnet_id'], `subnet ${subnet.id} (${subnet.cidr}) has no free address for port(s) ${p.ports.join(', ')}; terminate clusters you no longer need or use another subnet`);
   }
 
   async list(p: Principal, q: ListClustersQuery): Promise<ClusterPage> {

@@ -1,5 +1,7 @@
-// Subnets and addresses, as pure functions. The local driver hands every instance its own
-// address from its subnet, so clusters can all listen on the port their users asked for.
+// Subnets and addresses, as pure functions. Every instance gets its own address from its subnet
+// (locally a loopback address, on Kubernetes a Service's clusterIP), so clusters can all listen
+// on the port their users asked for. The driver says whether an address is free; the choice is
+// made here, the same for every driver.
 import { isIP } from 'node:net';
 
 export interface Subnet {
@@ -48,6 +50,63 @@ export function* freeAddresses(cidr: string, taken: ReadonlySet<string>): Genera
     const ip = intToIpv4(n);
     if (!taken.has(ip)) yield ip;
   }
+}
+
+/** What one new instance needs: the address its user asked for (or any), free on these ports. */
+export interface WantedAddress {
+  requestedIp: string | null;
+  ports: number[];
+}
+
+/** Addresses in the order asked for, or which instance could not have one and why. */
+export type AddressChoice =
+  | { ok: true; addresses: string[] }
+  | { ok: false; index: number; why: 'requested-in-use' | 'subnet-full' };
+
+/** How many candidate addresses to probe before telling the user the subnet is full. */
+export const MAX_ADDRESS_PROBES = 512;
+
+/**
+ * One address per wanted instance: the one asked for (refused when taken or not free), else the
+ * lowest address of the subnet that is neither taken in the store nor refused by `isFree` on any
+ * of the instance's ports. At most `maxProbes` candidates are probed in all.
+ */
+export async function chooseAddresses(
+  cidr: string,
+  wanted: readonly WantedAddress[],
+  taken: ReadonlySet<string>,
+  isFree: (ip: string, port: number) => boolean | Promise<boolean>,
+  maxProbes = MAX_ADDRESS_PROBES,
+): Promise<AddressChoice> {
+  const held = new Set(taken);
+  const free = async (ip: string, ports: number[]) => {
+    for (const port of ports) if (!(await isFree(ip, port))) return false;
+    return true;
+  };
+  for (const [index, w] of wanted.entries()) {
+    if (!w.requestedIp) continue;
+    if (held.has(w.requestedIp) || !(await free(w.requestedIp, w.ports))) return { ok: false, index, why: 'requested-in-use' };
+    held.add(w.requestedIp);
+  }
+  let probes = 0;
+  const candidates = freeAddresses(cidr, held);
+  const addresses: string[] = [];
+  for (const [index, w] of wanted.entries()) {
+    if (w.requestedIp) {
+      addresses.push(w.requestedIp);
+      continue;
+    }
+    let chosen: string | undefined;
+    // next() by hand: leaving a for-of early would close the generator for the next instance.
+    while (!chosen && ++probes <= maxProbes) {
+      const next = candidates.next();
+      if (next.done) break;
+      if (await free(next.value, w.ports)) chosen = next.value;
+    }
+    if (!chosen) return { ok: false, index, why: 'subnet-full' };
+    addresses.push(chosen);
+  }
+  return { ok: true, addresses };
 }
 
 /** An allow-list entry: an IPv4/IPv6 address or a CIDR block. */

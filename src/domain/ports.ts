@@ -4,6 +4,7 @@ import type {
   BackupHistory, BackupOption, Cluster, ClusterDetail, ClusterEvent, Credential, Instance, InstanceGroup, InstanceRole, MaintenanceOption, OperationKind,
   OperationRequest, RequestState, ServiceState,
 } from './model.js';
+import type { AddressChoice, Subnet, WantedAddress } from './network.js';
 
 export type SortField = 'name' | 'service_state' | 'created_at';
 
@@ -196,9 +197,13 @@ export interface EngineConfigReader {
   usedMemory(clusterId: string): Promise<number | null>;
 }
 
-/** Whether an address and port are free on the machine (the driver answers). */
-export interface AddressProbe {
-  isAddressFree(ip: string, port: number): Promise<boolean>;
+/**
+ * Addresses for new instances, from where engines run (the driver answers: locally, addresses
+ * nothing on this machine listens on; on Kubernetes, clusterIPs no Service holds). `taken`: what
+ * the store says other instances hold. The choice itself is chooseAddresses (network.ts).
+ */
+export interface EndpointAllocator {
+  allocateAddresses(subnet: Subnet, wanted: readonly WantedAddress[], taken: ReadonlySet<string>): Promise<AddressChoice>;
 }
 
 export interface Clock {

@@ -1,7 +1,11 @@
-// The driver port: how workflows make nodes exist, run, stop and vanish. The local driver runs
-// processes on loopback addresses; a Kubernetes driver would run StatefulSets.
+// The driver port: everything that depends on where engines run (README, The driver port):
+// addresses, the engine versions on offer, processes, snapshots and restores, volumes. The local
+// driver runs processes on loopback addresses; the Kubernetes driver runs pods.
+import type { BackupStorage, StoredObject } from '../backups/storage.js';
 import type { ClusterAccess } from '../domain/allow-list.js';
+import type { EngineVersion } from '../domain/catalog.js';
 import type { EngineKind } from '../domain/model.js';
+import type { EndpointAllocator } from '../domain/ports.js';
 import { SERVICE_USER } from '../engines/acl.js';
 import type { Endpoint } from '../engines/client.js';
 import type { SentinelFileState, SentinelSettings } from '../engines/config.js';
@@ -70,8 +74,42 @@ export interface VolumeUsage {
   freeBytes: number;
 }
 
-export interface Driver {
-  /** True when nothing on this machine listens on ip:port and the address can be bound. */
+/** What a backup's snapshot step leaves for its later steps. */
+export interface Snapshot {
+  /** Just after the fork: the snapshot holds every write before it, the write log every one after. */
+  snapshotAt: Date;
+  /** The write log the snapshot's rewrite closed (WriteLogStore.identity), or null. */
+  closedLog: number | null;
+  /** The write log that follows the snapshot, as kept in the backup storage, or why it could not be. */
+  log: { name: string } | { error: Error } | null;
+}
+
+/** A snapshot read back from backup storage and loaded by the engine. */
+export interface VerifiedSnapshot {
+  /** Of what storage holds: every later read must match it. */
+  sha256: string;
+  keys: number;
+  /** DEBUG DIGEST of the loaded dataset. */
+  digest: string;
+}
+
+/** A backup to start a new node from; with `log`, its write log replayed up to second `until`. */
+export interface BackupSource {
+  storage: BackupStorage;
+  key: string;
+  sha256: string;
+  log: { name: string; until: number } | null;
+}
+
+export interface Driver extends EndpointAllocator {
+  /**
+   * The engine versions new nodes can run, read afresh: locally the engine binaries installed on
+   * this machine, on Kubernetes the configured images. The catalogue offers exactly these.
+   */
+  offeredEngines(): Promise<EngineVersion[]>;
+  /** The version a node of `engine` starts with now (read afresh: a patch upgrade's target); null when unknown. */
+  runnableVersion(engine: EngineKind): Promise<string | null>;
+  /** True when ip:port is free where engines run (locally: nothing listens and it can be bound). */
   isAddressFree(ip: string, port: number): Promise<boolean>;
   /** Writes the node's configuration and creates its directories (idempotent). */
   configure(node: NodeSpec): Promise<void>;
@@ -84,10 +122,26 @@ export interface Driver {
   /** Ends the engine at once, without saving (idempotent). */
   kill(node: NodeSpec): Promise<void>;
   /**
-   * Places an append-only directory (manifest, base, increment) where the node's engine loads
-   * its dataset from on its next start (a restore). The node must not run.
+   * Rewrites the data node's write log: its new base is the snapshot, held by the driver under
+   * `backupId` until discarded; the new log that follows it is kept in `storage.logs`.
    */
-  importAof(node: NodeSpec, fromDir: string): Promise<void>;
+  snapshot(node: NodeSpec, backupId: string, storage: BackupStorage): Promise<Snapshot>;
+  /** Sends the held snapshot to backup storage under `key`. */
+  storeSnapshot(backupId: string, storage: BackupStorage, key: string): Promise<StoredObject>;
+  /**
+   * Reads `key` back from storage and loads it into a scratch engine of `engine`; throws when it
+   * does not load whole. `resumed`: an earlier attempt's process died during this step.
+   */
+  verifySnapshot(backupId: string, engine: EngineKind, storage: BackupStorage, key: string, opts: { resumed: boolean }): Promise<VerifiedSnapshot>;
+  /**
+   * Ends and removes what verifications of processes that died left behind (locally: scratch
+   * engines and their directories); returns how many. Run when this process takes the duties.
+   */
+  sweepScratch(): Promise<number>;
+  /** Forgets what the driver holds of the backup's snapshot (idempotent). */
+  discardSnapshot(backupId: string): Promise<void>;
+  /** Places a backup's dataset where the node's engine loads it from on its next start. The node must not run. */
+  importBackup(node: NodeSpec, from: BackupSource): Promise<void>;
   /** Deletes everything the node stored (idempotent). */
   removeData(node: NodeSpec): Promise<void>;
   /** Whether the engine process of this node is alive. */

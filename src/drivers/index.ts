@@ -3,11 +3,11 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from '../config.js';
-import type { EngineKind } from '../domain/model.js';
-import type { EngineBinaries } from '../engines/detect.js';
 import type { Driver, Firewall } from './driver.js';
 import { KubeApi } from './kubernetes/kube-api.js';
 import { KubernetesDriver, KubernetesFirewall, PORT_GAPS } from './kubernetes/kubernetes-driver.js';
+import { imageVersion } from './kubernetes/manifests.js';
+import { InstalledEngines } from './local/installed-engines.js';
 import { LocalDriver } from './local/local-driver.js';
 import { NftFirewall } from './local/nftables.js';
 import { LoopVolumes } from './local/volumes.js';
@@ -17,12 +17,12 @@ export interface Drivers {
   firewall: Firewall;
 }
 
-export async function createDrivers(config: Config, binaries: (engine: EngineKind) => EngineBinaries | undefined, logger: Logger): Promise<Drivers> {
+export async function createDrivers(config: Config, logger: Logger): Promise<Drivers> {
   if (config.driver === 'kubernetes') return createKubernetes(config, logger);
   const volumes = await LoopVolumes.detect(config.volumes, config.volumeMibPerGb);
   if (volumes.unavailable) logger.warn(`data volumes are NOT real: ${volumes.unavailable}; block storage sizes are recorded only`);
   else logger.info({ mib_per_gb: volumes.mibPerGb }, 'data volumes: each data node runs on a loop-mounted XFS filesystem of its block storage size');
-  return { driver: new LocalDriver(config.dataDir, binaries, volumes), firewall: await NftFirewall.detect(config.dataDir) };
+  return { driver: new LocalDriver(config.dataDir, new InstalledEngines(config.enginePath), volumes), firewall: await NftFirewall.detect(config.dataDir) };
 }
 
 /**
@@ -42,6 +42,9 @@ export async function createKubernetes(config: Config, logger: Logger, kubeConfi
   }
   logger.info({ server: api.server, namespace, images: config.kubernetes.images }, 'engines run as pods in Kubernetes');
   for (const [what, why] of Object.entries(PORT_GAPS)) logger.warn(`Kubernetes driver: ${what} is not available: ${why}`);
+  for (const [engine, image] of Object.entries(config.kubernetes.images)) {
+    if (!imageVersion(image)) logger.warn(`Kubernetes driver: ${engine} is not offered: its image ${image} names no x.y.z version in its tag`);
+  }
   const settings = { namespace, images: config.kubernetes.images, storageClass: config.kubernetes.storageClass };
   return { driver: new KubernetesDriver(api, settings), firewall: new KubernetesFirewall(api) };
 }

@@ -60,10 +60,16 @@ export interface Rewrite extends AofFiles {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Rewrites the node's AOF and returns the new base and increment. Waits for saves and rewrites
- * already running first, so the rewrite forks at once and `snapshotAt` is the fork's second.
+ * Rewrites the node's AOF (BGREWRITEAOF) and returns the second of its fork, when it finished.
+ * Waits for saves and rewrites already running first, so the rewrite forks at once; `beforeFork`
+ * runs right before each attempt's command (what the files were before it). Needs nothing of the
+ * engine's files: any driver's nodes can be rewritten so.
  */
-export async function rewriteAof(ep: Endpoint, timeoutMs = 10 * 60_000): Promise<Rewrite> {
+export async function rewriteWriteLog<T = void>(
+  ep: Endpoint,
+  timeoutMs = 10 * 60_000,
+  beforeFork: (config: (name: string) => Promise<string>) => Promise<T> = async () => undefined as T,
+): Promise<{ snapshotAt: Date; before: T }> {
   return withClient(
     ep,
     async (c) => {
@@ -78,16 +84,14 @@ export async function rewriteAof(ep: Endpoint, timeoutMs = 10 * 60_000): Promise
         }
       };
       const config = async (name: string) => ((await c.config('GET', name)) as string[])[1] ?? '';
-      const aofDir = join(await config('dir'), await config('appenddirname'));
       if ((await config('appendonly')) !== 'yes') {
         // Turning the AOF on writes its first base; the node logs every write from then on.
         await c.config('SET', 'appendonly', 'yes');
         await sleep(50);
       }
       for (let attempt = 0; attempt < 5; attempt++) {
-        const before = await idle();
-        const previous = await readAofFiles(aofDir).catch(() => undefined);
-        const previousIncrIno = previous?.incr ? await stat(previous.incr).then((st) => st.ino, () => null) : null;
+        const idleBefore = await idle();
+        const before = await beforeFork(config);
         const reply = String(await c.call('BGREWRITEAOF'));
         const snapshotAt = new Date();
         if (/scheduled/i.test(reply)) {
@@ -97,20 +101,34 @@ export async function rewriteAof(ep: Endpoint, timeoutMs = 10 * 60_000): Promise
         }
         for (;;) {
           const p = await persistence();
-          if (p.aof_rewrite_in_progress === '0' && Number(p.aof_rewrites ?? 0) > Number(before.aof_rewrites ?? 0)) {
+          if (p.aof_rewrite_in_progress === '0' && Number(p.aof_rewrites ?? 0) > Number(idleBefore.aof_rewrites ?? 0)) {
             if (p.aof_last_bgrewrite_status !== 'ok') throw new Error('the engine could not rewrite its append-only file (aof_last_bgrewrite_status: err); see its log');
             break;
           }
           if (Date.now() > deadline) throw new Error(`the append-only file rewrite did not finish within ${timeoutMs / 1000} s`);
           await sleep(10);
         }
-        const now = await readAofFiles(aofDir);
-        return { ...now, previousIncrIno, snapshotAt };
+        return { snapshotAt, before };
       }
       throw new Error('the engine kept starting other saves; the rewrite could not begin');
     },
     5000,
   );
+}
+
+/**
+ * rewriteWriteLog, and the new base and increment as files: the engine's `dir` must be on this
+ * machine (the local driver's backups).
+ */
+export async function rewriteAof(ep: Endpoint, timeoutMs = 10 * 60_000): Promise<Rewrite> {
+  let aofDir = '';
+  const r = await rewriteWriteLog(ep, timeoutMs, async (config) => {
+    aofDir ||= join(await config('dir'), await config('appenddirname'));
+    const previous = await readAofFiles(aofDir).catch(() => undefined);
+    return previous?.incr ? await stat(previous.incr).then((st) => st.ino, () => null) : null;
+  });
+  const now = await readAofFiles(aofDir);
+  return { ...now, previousIncrIno: r.before, snapshotAt: r.snapshotAt };
 }
 
 /**

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killEnginesUnder } from '../../test/support/engines.js';
 import { testSubnet } from '../../test/support/harness.js';
 import type { NodeSpec } from '../drivers/driver.js';
+import { InstalledEngines } from '../drivers/local/installed-engines.js';
 import { LocalDriver } from '../drivers/local/local-driver.js';
 import { ping } from './client.js';
 import { parseSentinelState, quote, renderDataNodeConfig, renderSentinelConfig } from './config.js';
-import { detectEngines } from './detect.js';
 
 const files = { dir: '/d', pidFile: '/d/p', logFile: '/d/l', serviceSecret: 'svc-secret' };
 
@@ -73,8 +73,9 @@ describe.each(['redis', 'valkey'] as const)('%s reads a rendered password back e
   const base = testSubnet().replace(/\.0\/24$/, '');
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'config-test-'));
-    const engines = await detectEngines();
-    driver = new LocalDriver(dir, (k) => engines.find((e) => e.version.engine === k)?.binaries);
+    const engines = new InstalledEngines(process.env.PATH ?? '');
+    await engines.read();
+    driver = new LocalDriver(dir, engines);
   });
   afterAll(async () => {
     await killEnginesUnder(dir);

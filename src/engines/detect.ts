@@ -65,6 +65,24 @@ export async function softwareVersionOf(server: string): Promise<string | null> 
   }
 }
 
+/** The catalogue's entry for an engine version, the same whichever driver offers it. */
+export function engineVersionOf(engine: EngineKind, softwareVersion: string, os: { type: string; version: string }): EngineVersion {
+  const product = PRODUCT_IMAGE[engine];
+  const label = NAMES[engine].label;
+  return {
+    id: engineVersionId(product, softwareVersion),
+    engine,
+    productImageType: product,
+    name: `${label} ${softwareVersion}`,
+    dbaasEngine: label,
+    majorVersion: softwareVersion.split('.').slice(0, 2).join('.'),
+    softwareVersion,
+    osType: os.type,
+    osVersion: os.version,
+    endOfService: false,
+  };
+}
+
 /** Looks for each engine's server and sentinel in `searchPath` (default: $PATH). */
 export async function detectEngines(searchPath = process.env.PATH ?? ''): Promise<InstalledEngine[]> {
   const dirs = searchPath.split(delimiter).filter(Boolean);
@@ -77,20 +95,8 @@ export async function detectEngines(searchPath = process.env.PATH ?? ''): Promis
     if (!server || !sentinel) continue;
     const softwareVersion = await softwareVersionOf(server);
     if (!softwareVersion) continue;
-    const product = PRODUCT_IMAGE[engine];
     found.push({
-      version: {
-        id: engineVersionId(product, softwareVersion),
-        engine,
-        productImageType: product,
-        name: `${n.label} ${softwareVersion}`,
-        dbaasEngine: n.label,
-        majorVersion: softwareVersion.split('.').slice(0, 2).join('.'),
-        softwareVersion,
-        osType: os.type,
-        osVersion: os.version,
-        endOfService: false,
-      },
+      version: engineVersionOf(engine, softwareVersion, os),
       binaries: { server, sentinel, checkAof: await which(n.checkAof, dirs), checkRdb: await which(n.checkRdb, dirs) },
     });
   }

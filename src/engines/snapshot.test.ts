@@ -4,6 +4,7 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InstalledEngines } from '../drivers/local/installed-engines.js';
 import { LocalDriver } from '../drivers/local/local-driver.js';
 import { endpointOf, type NodeSpec } from '../drivers/driver.js';
 import { killEnginesUnder } from '../../test/support/engines.js';
@@ -21,7 +22,9 @@ const base = testSubnet().replace(/\.0\/24$/, '');
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'snapshot-test-'));
   engines = await detectEngines();
-  driver = new LocalDriver(dir, (k) => engines.find((e) => e.version.engine === k)?.binaries);
+  const installed = new InstalledEngines(process.env.PATH ?? '');
+  await installed.read();
+  driver = new LocalDriver(dir, installed);
 });
 afterAll(async () => {
   await killEnginesUnder(dir);

@@ -7,7 +7,6 @@
 // Every process still runs requests (worker.ts: the request's lease decides which) and applies the
 // allow-lists to its machine's kernel. The leader is told of requests other processes finished by
 // reading the ledger every `followMs` (it looks at their clusters, as after its own requests).
-import { sweepScratchEngines } from '../engines/snapshot.js';
 import type { Store } from '../domain/ports.js';
 import type { BackupScheduler } from './backup-scheduler.js';
 import type { MaintenanceScheduler } from './maintenance-scheduler.js';
@@ -20,6 +19,8 @@ export interface DutiesOptions {
   scheduler: BackupScheduler;
   maintenance: MaintenanceScheduler;
   logger: Logger;
+  /** Ends what backup verifications interrupted by a dead process left (the driver's sweepScratch). */
+  sweepScratch(): Promise<number>;
   /** How often to read the requests other processes finished; 0: there are none (SQLite). */
   followMs: number;
   now(): Date;
@@ -42,7 +43,7 @@ export class Duties {
   async take(): Promise<void> {
     this.running = true;
     // Scratch engines of a backup verification whose process died (its backup resumes elsewhere).
-    const scratch = await sweepScratchEngines().catch(() => 0);
+    const scratch = await this.o.sweepScratch().catch(() => 0);
     if (scratch > 0) this.o.logger.info({ directories: scratch }, 'removed what interrupted backup verifications left');
     this.since = this.o.now().toISOString();
     this.seen.clear();

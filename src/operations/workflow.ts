@@ -3,10 +3,8 @@
 // last recorded one, so every step must be safe to repeat ("ensure", not "do").
 import type { Cluster, ClusterDetail, OperationRequest } from '../domain/model.js';
 import type { Store, Lease } from '../domain/ports.js';
-import type { LogArchive } from '../backups/log-archive.js';
 import type { BackupStorage } from '../backups/storage.js';
 import type { Driver, NodeSpec } from '../drivers/driver.js';
-import type { EngineBinaries } from '../engines/detect.js';
 import type { AllowLists } from './allow-lists.js';
 import type { ClusterNodes } from './nodes.js';
 
@@ -31,11 +29,8 @@ export interface WorkflowContext {
 
 /** What backup and restore workflows work with. */
 export interface BackupTools {
+  /** Backup files and their write logs (storage.logs). */
   storage: BackupStorage;
-  archive: LogArchive;
-  /** Scratch space on the engines' filesystem (hard links to AOF files, restores being built). */
-  stagingDir: string;
-  binaries(engine: Cluster['engine']): EngineBinaries | undefined;
 }
 
 export interface Step {

@@ -7,7 +7,6 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/engines/client.js';
 import { MODIFIABLE_COMMANDS, SERVICE_OWNED_COMMANDS } from '../../src/domain/command-catalog.js';
-import { LocalDriver } from '../../src/drivers/local/local-driver.js';
 import { clusterNodes } from '../../src/operations/nodes.js';
 import { enginePids } from '../support/engines.js';
 import { expectErrorShape } from '../support/errors.js';
@@ -194,7 +193,7 @@ describe.each(['Redis OSS Sentinel', 'Valkey Sentinel'])('%s standalone, a node 
     const all = await list(id);
     await run202('PUT', `/v1/clusters/${id}/commands`, { commands: [{ id: all.get('KEYS').id, name: 'KEYS', new_value: 'DISABLED' }] });
     // Behind the service's back: the node restarted from a configuration without the map.
-    const driver = new LocalDriver(h.dataDir, (kind) => h.service.engines.find((e) => e.version.engine === kind)?.binaries);
+    const driver = h.service.driver;
     const detail = (await h.service.store.clusterDetail(null, id))!;
     const [node] = clusterNodes(detail, await h.service.store.clusterSecrets(id)).data;
     await driver.stop(node, { save: true });

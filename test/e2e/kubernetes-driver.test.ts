@@ -12,7 +12,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { loadConfig } from '../../src/config.js';
 import { createKubernetes } from '../../src/drivers/index.js';
 import { KUBE_PERMISSIONS } from '../../src/drivers/kubernetes/kube-api.js';
-import type { KubernetesDriver, KubernetesFirewall } from '../../src/drivers/kubernetes/kubernetes-driver.js';
+import { PORT_GAPS, type KubernetesDriver, type KubernetesFirewall } from '../../src/drivers/kubernetes/kubernetes-driver.js';
+import { LocalBackupStorage } from '../../src/backups/storage.js';
 import { LABEL } from '../../src/drivers/kubernetes/manifests.js';
 import { freePort } from '../support/child-service.js';
 import { FakeKubeApi } from '../support/fake-kube-api.js';
@@ -87,6 +88,17 @@ describe('Kubernetes driver against a fake API server', () => {
     await driver.configure(data);
     expect(await driver.isAddressFree('10.96.200.11', 26379)).toBe(false);
     expect(await driver.isAddressFree('10.96.200.12', 6379)).toBe(true);
+  });
+
+  it('new instances get the lowest clusterIPs of the subnet no Service holds, from one list of Services', async () => {
+    await driver.configure(data);
+    fake.requests.length = 0;
+    const subnet = { id: 'local-subnet', cidr: '10.96.200.0/24' };
+    const wanted = [{ requestedIp: null, ports: [6379, 26379] }, { requestedIp: null, ports: [6379, 26379] }];
+    // .11 is the data node's Service; .1 is held in the store (say, a stopped cluster's instance).
+    expect(await driver.allocateAddresses(subnet, wanted, new Set(['10.96.200.1']))).toEqual({ ok: true, addresses: ['10.96.200.2', '10.96.200.3'] });
+    expect(await driver.allocateAddresses(subnet, [{ requestedIp: '10.96.200.11', ports: [6379] }], new Set())).toEqual({ ok: false, index: 0, why: 'requested-in-use' });
+    expect(fake.requests.filter((r) => r.resource === 'services').map((r) => r.method)).toEqual(['GET', 'GET']);
   });
 
   it('waitReady says why a pod did not come up, from its log, without secrets', async () => {
@@ -178,6 +190,15 @@ describe('Kubernetes driver against a fake API server', () => {
     expect(fake.get('networkpolicies', NS, name)!.spec.ingress[0].from[0]).toEqual({ ipBlock: { cidr: '172.16.0.0/12' } });
     await firewall.apply([]);
     expect(fake.list('networkpolicies', NS)).toEqual([]);
+  });
+
+  it('backups and restores say what is not built, and touch no object', async () => {
+    await bringUp();
+    const storage = new LocalBackupStorage('/nonexistent/backups', '/nonexistent/wal-archive');
+    fake.requests.length = 0;
+    await expect(driver.snapshot(data, 'b1', storage)).rejects.toThrow(`the Kubernetes driver cannot back up node ${data.nodeId}: ${PORT_GAPS.backups}`);
+    await expect(driver.importBackup(data, { storage, key: 'k', sha256: 'x', log: null })).rejects.toThrow(`the Kubernetes driver cannot restore node ${data.nodeId}: ${PORT_GAPS.restore}`);
+    expect(fake.requests).toEqual([]);
   });
 
   it('terminate (removeData of every node) leaves nothing of the cluster', async () => {

@@ -3,19 +3,26 @@
 // this file only sends them and reads pod status back.
 import type { V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { ClusterAccess } from '../../domain/allow-list.js';
-import type { Driver, Firewall, NodeSpec, PersistedState, VolumeUsage } from '../driver.js';
+import { chooseAddresses, type AddressChoice, type Subnet, type WantedAddress } from '../../domain/network.js';
+import type { BackupStorage, StoredObject } from '../../backups/storage.js';
+import type { EngineVersion } from '../../domain/catalog.js';
+import type { EngineKind } from '../../domain/model.js';
+import { engineVersionOf } from '../../engines/detect.js';
+import type { BackupSource, Driver, Firewall, NodeSpec, PersistedState, Snapshot, VerifiedSnapshot, VolumeUsage } from '../driver.js';
 import { KubeApi, KubeApiError } from './kube-api.js';
 import { followPodLog } from './log-follow.js';
-import { MANAGED_BY, mergePorts, networkPolicyOf, objectNames, podOf, portName, pvcOf, secretOf, selector, serviceOf, storageOf, type KubernetesSettings, type ServicePort } from './manifests.js';
+import { imageVersion, MANAGED_BY, mergePorts, networkPolicyOf, objectNames, podOf, portName, pvcOf, secretOf, selector, serviceOf, storageOf, type KubernetesSettings, type ServicePort } from './manifests.js';
 
 /** How long stop and kill wait for a pod to be gone (stop: the grace period to save, and some). */
 const GONE_TIMEOUT_MS = 90_000;
 const POLL_MS = 250;
 
-/** What the driver cannot do while the port assumes files on the service's machine (issue 11 part 1). */
+/** What the port asks that the Kubernetes driver does not do yet (README, What does not work yet). */
 export const PORT_GAPS = {
-  importAof:
-    'restoring a backup needs the append-only files placed in the node\'s data directory, which the driver port passes as a directory on the service\'s machine; the Kubernetes driver cannot copy it into a PVC yet',
+  backups:
+    'taking a snapshot, shipping the write log after it and verifying it need the engine\'s files read out of its pod (an exec or a sidecar that streams them to backup storage), which is not built yet',
+  restore:
+    'importing a backup needs its dataset written into the new node\'s PVC before the engine starts (an init container that reads it from backup storage), which is not built yet',
   persistedState:
     'reading what a stopped node stored (its write log, its Sentinel file) needs its data directory on the service\'s machine; the Kubernetes driver has no access to a PVC without a running pod yet',
 } as const;
@@ -53,10 +60,38 @@ export class KubernetesDriver implements Driver {
     return this.settings.namespace;
   }
 
+  /** One version per engine whose configured image's tag names one (the OS inside an image is not known). */
+  async offeredEngines(): Promise<EngineVersion[]> {
+    const out: EngineVersion[] = [];
+    for (const engine of ['redis', 'valkey'] as const) {
+      const v = imageVersion(this.settings.images[engine]);
+      if (v) out.push(engineVersionOf(engine, v, { type: 'Linux', version: '' }));
+    }
+    return out;
+  }
+
+  async runnableVersion(engine: EngineKind): Promise<string | null> {
+    return imageVersion(this.settings.images[engine]);
+  }
+
+  /** The clusterIPs the namespace's Services hold now. */
+  private async serviceIps(): Promise<Set<string>> {
+    const list = await this.api.call('services', 'list', '', () => this.api.core.listNamespacedService({ namespace: this.ns }));
+    return new Set(list.items.map((s) => s.spec?.clusterIP ?? '').filter(Boolean));
+  }
+
   /** A clusterIP belongs to one Service: an address is free when no Service in the namespace has it. */
   async isAddressFree(ip: string, _port: number): Promise<boolean> {
-    const list = await this.api.call('services', 'list', '', () => this.api.core.listNamespacedService({ namespace: this.ns }));
-    return !list.items.some((s) => s.spec?.clusterIP === ip);
+    return !(await this.serviceIps()).has(ip);
+  }
+
+  /**
+   * One list of the namespace's Services for the whole choice (not one per candidate). An
+   * address taken by a Service elsewhere in the cluster is refused by the API server at configure.
+   */
+  async allocateAddresses(subnet: Subnet, wanted: readonly WantedAddress[], taken: ReadonlySet<string>): Promise<AddressChoice> {
+    const held = await this.serviceIps();
+    return chooseAddresses(subnet.cidr, wanted, taken, (ip) => !held.has(ip));
   }
 
   async configure(node: NodeSpec): Promise<void> {
@@ -157,8 +192,28 @@ export class KubernetesDriver implements Driver {
     await this.deletePod(node, 0);
   }
 
-  async importAof(node: NodeSpec, _fromDir: string): Promise<void> {
-    throw new Error(`the Kubernetes driver cannot restore node ${node.nodeId}: ${PORT_GAPS.importAof}`);
+  async snapshot(node: NodeSpec, _backupId: string, _storage: BackupStorage): Promise<Snapshot> {
+    throw new Error(`the Kubernetes driver cannot back up node ${node.nodeId}: ${PORT_GAPS.backups}`);
+  }
+
+  async storeSnapshot(backupId: string, _storage: BackupStorage, _key: string): Promise<StoredObject> {
+    throw new Error(`the Kubernetes driver cannot store backup ${backupId}: ${PORT_GAPS.backups}`);
+  }
+
+  async verifySnapshot(backupId: string, _engine: EngineKind, _storage: BackupStorage, _key: string): Promise<VerifiedSnapshot> {
+    throw new Error(`the Kubernetes driver cannot verify backup ${backupId}: ${PORT_GAPS.backups}`);
+  }
+
+  /** No verification runs (verifySnapshot is not built): nothing is left. */
+  async sweepScratch(): Promise<number> {
+    return 0;
+  }
+
+  /** Nothing is ever held (snapshot is not built). */
+  async discardSnapshot(_backupId: string): Promise<void> {}
+
+  async importBackup(node: NodeSpec, _from: BackupSource): Promise<void> {
+    throw new Error(`the Kubernetes driver cannot restore node ${node.nodeId}: ${PORT_GAPS.restore}`);
   }
 
   async removeData(node: NodeSpec): Promise<void> {

@@ -3,7 +3,7 @@ import { PersistentVolumeClaim, Pod, Secret, Service } from 'kubernetes-models/v
 import { describe, expect, it } from 'vitest';
 import { CLUSTER_ID, dataNode, PASSWORD, SERVICE_SECRET, sentinelBeside } from '../../../test/support/k8s-nodes.js';
 import { quantityBytes } from './kubernetes-driver.js';
-import { engineConfigFor, LABEL, mergePorts, networkPolicyOf, podOf, pvcOf, secretOf, serviceOf, type KubernetesSettings } from './manifests.js';
+import { engineConfigFor, imageVersion, LABEL, mergePorts, networkPolicyOf, podOf, pvcOf, secretOf, serviceOf, type KubernetesSettings } from './manifests.js';
 
 const settings: KubernetesSettings = { namespace: 'tenant-a', images: { redis: 'redis:7.0.15', valkey: 'valkey/valkey:8.0.1' }, storageClass: 'fast-expandable' };
 const data = dataNode();
@@ -83,5 +83,16 @@ describe('Kubernetes manifests', () => {
     expect(quantityBytes('512Mi')).toBe(512 * 2 ** 20);
     expect(quantityBytes('1073741824')).toBe(2 ** 30);
     expect(quantityBytes('1G')).toBeNaN();
+  });
+
+  it('read the engine version the catalogue offers from an image\'s tag, and none from a tag without one', () => {
+    expect(imageVersion('redis:7.0.15')).toBe('7.0.15');
+    expect(imageVersion('valkey/valkey:8.0.1-bookworm')).toBe('8.0.1');
+    expect(imageVersion('registry.example:5000/cache/redis:v7.2.4@sha256:abc')).toBe('7.2.4');
+    expect(imageVersion('registry.example:5000/redis')).toBeNull();
+    expect(imageVersion('redis:latest')).toBeNull();
+    expect(imageVersion('redis:7.2')).toBeNull();
+    expect(imageVersion('redis:7.0.15.1')).toBeNull();
+    expect(imageVersion('redis@sha256:abc')).toBeNull();
   });
 });

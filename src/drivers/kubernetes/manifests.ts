@@ -40,6 +40,19 @@ export interface KubernetesSettings {
   storageClass?: string;
 }
 
+/**
+ * The engine version an image's tag names (`redis:7.0.15`, `valkey/valkey:8.0.1-bookworm`,
+ * `registry:5000/redis:v7.2.4`): what the catalogue offers for it. null when the tag names no
+ * x.y.z version (no tag, `latest`, a digest alone): such an engine is not offered.
+ */
+export function imageVersion(image: string): string | null {
+  const name = image.split('@')[0];
+  const slash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  if (colon <= slash) return null;
+  return /^v?(\d+\.\d+\.\d+)(?![\d.])/.exec(name.slice(colon + 1))?.[1] ?? null;
+}
+
 export function objectNames(node: NodeSpec) {
   return { pod: `cs-${node.nodeId}`, secret: `cs-${node.nodeId}`, pvc: `cs-${node.nodeId}`, service: `cs-${node.instanceId}` };
 }

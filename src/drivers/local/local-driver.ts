@@ -11,9 +11,14 @@ import { parseSentinelState } from '../../engines/config.js';
 import { renderNodeConfig } from '../node-config.js';
 import { engineEnv } from '../../engines/child-env.js';
 import { ping, shutdown } from '../../engines/client.js';
-import type { EngineBinaries } from '../../engines/detect.js';
+import type { EngineVersion } from '../../domain/catalog.js';
 import type { EngineKind } from '../../domain/model.js';
-import { endpointOf, type Driver, type NodeSpec, type PersistedState, type VolumeUsage } from '../driver.js';
+import type { InstalledEngines } from './installed-engines.js';
+import { chooseAddresses, type AddressChoice, type Subnet, type WantedAddress } from '../../domain/network.js';
+import type { BackupStorage, StoredObject } from '../../backups/storage.js';
+import { endpointOf, type BackupSource, type Driver, type NodeSpec, type PersistedState, type Snapshot, type VerifiedSnapshot, type VolumeUsage } from '../driver.js';
+import { sweepScratchEngines } from '../../engines/snapshot.js';
+import { LocalBackups } from './local-backups.js';
 import { followFile } from './log-follower.js';
 import type { LoopVolumes } from './volumes.js';
 import { findEnginesIn, identify, inspect, isAdoptable, isSameProcess, parseStat, signal, waitForExit, type ProcessIdentity } from './processes.js';
@@ -66,11 +71,23 @@ export async function engineProcessIn(nodeDir: string): Promise<ProcessIdentity 
 }
 
 export class LocalDriver implements Driver {
+  private readonly backups: LocalBackups;
+
   constructor(
     private readonly dataDir: string,
-    private readonly binaries: (engine: EngineKind) => EngineBinaries | undefined,
+    private readonly engines: InstalledEngines,
     private readonly volumes?: LoopVolumes,
-  ) {}
+  ) {
+    this.backups = new LocalBackups(join(dataDir, 'backup-staging'), (engine) => engines.binaries(engine));
+  }
+
+  offeredEngines(): Promise<EngineVersion[]> {
+    return this.engines.read();
+  }
+
+  runnableVersion(engine: EngineKind): Promise<string | null> {
+    return this.engines.runnableVersion(engine);
+  }
 
   private paths(node: NodeSpec) {
     return nodePaths(join(this.dataDir, 'engines', node.nodeId));
@@ -143,6 +160,11 @@ export class LocalDriver implements Driver {
     });
   }
 
+  /** Each candidate is bound once on each port it needs: free means free on this machine now. */
+  allocateAddresses(subnet: Subnet, wanted: readonly WantedAddress[], taken: ReadonlySet<string>): Promise<AddressChoice> {
+    return chooseAddresses(subnet.cidr, wanted, taken, (ip, port) => this.isAddressFree(ip, port));
+  }
+
   async configure(node: NodeSpec): Promise<void> {
     const p = this.paths(node);
     await mkdir(p.dir, { recursive: true, mode: 0o700 });
@@ -184,7 +206,7 @@ export class LocalDriver implements Driver {
       if ((await this.adoptByScan(node)) !== null) return;
       throw new Error(`${node.ip}:${node.port} is taken by a process that is not this node's engine`);
     }
-    const bin = this.binaries(node.engine);
+    const bin = this.engines.binaries(node.engine);
     if (!bin) throw new Error(`the ${node.engine} engine is not installed on this machine`);
     const p = this.paths(node);
     // Never an engine on the bare mount point of its volume (after a reboot, say): it would
@@ -318,7 +340,32 @@ export class LocalDriver implements Driver {
     }
   }
 
-  async importAof(node: NodeSpec, fromDir: string): Promise<void> {
+  snapshot(node: NodeSpec, backupId: string, storage: BackupStorage): Promise<Snapshot> {
+    return this.backups.snapshot(node, backupId, storage);
+  }
+
+  storeSnapshot(backupId: string, storage: BackupStorage, key: string): Promise<StoredObject> {
+    return this.backups.storeSnapshot(backupId, storage, key);
+  }
+
+  verifySnapshot(backupId: string, engine: EngineKind, storage: BackupStorage, key: string, opts: { resumed: boolean }): Promise<VerifiedSnapshot> {
+    return this.backups.verifySnapshot(backupId, engine, storage, key, opts);
+  }
+
+  sweepScratch(): Promise<number> {
+    return sweepScratchEngines();
+  }
+
+  discardSnapshot(backupId: string): Promise<void> {
+    return this.backups.discardSnapshot(backupId);
+  }
+
+  importBackup(node: NodeSpec, from: BackupSource): Promise<void> {
+    return this.backups.importBackup(node, from, (n, dir) => this.importAof(n, dir));
+  }
+
+  /** Places an append-only directory (manifest, base, increment) in the stopped node's data directory. */
+  private async importAof(node: NodeSpec, fromDir: string): Promise<void> {
     if (await this.isRunning(node)) throw new Error(`node ${node.nodeId} is running; a dataset can only be placed while it is stopped`);
     // The engine's default appenddirname, inside the node's data dir.
     const target = join(this.paths(node).data, 'appendonlydir');

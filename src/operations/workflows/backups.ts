@@ -1,25 +1,18 @@
-// Backup, removal of backups, backup settings and restore. A backup is an AOF rewrite on a
-// replica when the cluster has one (the primary keeps serving): its new base is a consistent RDB
-// of the dataset at the rewrite's fork, and its new increment, archived by hard link, logs every
-// write after it for point-in-time recovery. The base is copied to backup storage, then loaded
-// into a scratch engine before the history says COMPLETED.
-import { copyFile, link, mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+// Backup, removal of backups, backup settings and restore. A backup is a snapshot on a replica
+// when the cluster has one (the primary keeps serving): the driver rewrites the node's write log
+// (an AOF rewrite), whose new base is a consistent RDB of the dataset at the rewrite's fork, and
+// whose new log, kept in backup storage, records every write after it for point-in-time recovery.
+// The driver sends the base to backup storage, then loads it back into a scratch engine before
+// the history says COMPLETED. Where the engines' files are is the driver's business only.
 import type { BackupHistory, BackupOption } from '../../domain/model.js';
 import { endpointOf, type NodeSpec } from '../../drivers/driver.js';
-import { buildAofDir, rewriteAof, truncateAofAt } from '../../engines/aof.js';
 import { withClient, waitReplicaSynced } from '../../engines/replication.js';
-import { sweepScratchEngines, verifyRdb } from '../../engines/snapshot.js';
 import type { Workflow, WorkflowContext } from '../workflow.js';
 import { discardNewCluster, steps } from './steps.js';
 import { refreshTopology } from './topology-refresh.js';
 
 function backupId(ctx: WorkflowContext): string {
   return ctx.request.payload?.backup as string;
-}
-
-function stage(ctx: WorkflowContext, name: string): string {
-  return join(ctx.backups.stagingDir, name);
 }
 
 function storageKey(b: { clusterId: string; id: string }): string {
@@ -57,24 +50,18 @@ const backupWorkflow: Workflow = {
         const id = backupId(ctx);
         await refreshTopology(ctx);
         const node = await backupSource(ctx);
-        const r = await rewriteAof(endpointOf(node));
-        const dir = stage(ctx, id);
-        await rm(dir, { recursive: true, force: true });
-        await mkdir(dir, { recursive: true, mode: 0o700 });
-        // A link holds the base even if the engine rewrites again; a copy where links cannot go.
-        await link(r.base, join(dir, 'base.rdb')).catch(() => copyFile(r.base, join(dir, 'base.rdb')));
+        const r = await ctx.driver.snapshot(node, id, ctx.backups.storage);
         let logFile: string | null = null;
-        if (r.incr) {
-          logFile = await ctx.backups.archive.keep(ctx.cluster.id, id, r.incr).catch(async (err) => {
-            await ctx.event(`backup ${id}: the write log could not be archived (${explain(err)}); this backup restores, but not to a point in time after it`);
-            return null;
-          });
+        if (r.log && 'error' in r.log) {
+          await ctx.event(`backup ${id}: the write log could not be archived (${explain(r.log.error)}); this backup restores, but not to a point in time after it`);
+        } else if (r.log) {
+          logFile = r.log.name;
         }
         // The rewrite closed the log the previous backup on this node archived: it ends here.
-        if (r.previousIncrIno !== null) {
+        if (r.closedLog !== null) {
           for (const b of await ctx.store.backupsOf(ctx.cluster.id)) {
             if (b.id === id || !b.logFile || b.logEndAt || b.sourceInstanceId !== node.instanceId) continue;
-            if ((await ctx.backups.archive.inode(b.logFile)) === r.previousIncrIno) {
+            if ((await ctx.backups.storage.logs.identity(b.logFile)) === r.closedLog) {
               await ctx.store.updateBackup(b.id, { logEndAt: r.snapshotAt.toISOString() });
             }
           }
@@ -90,7 +77,7 @@ const backupWorkflow: Workflow = {
         const id = backupId(ctx);
         const t0 = performance.now();
         try {
-          const o = await ctx.backups.storage.put(storageKey({ clusterId: ctx.cluster.id, id }), join(stage(ctx, id), 'base.rdb'));
+          const o = await ctx.driver.storeSnapshot(id, ctx.backups.storage, storageKey({ clusterId: ctx.cluster.id, id }));
           await ctx.store.updateBackup(id, { storageKey: o.key, sizeBytes: o.sizeBytes });
           const ms = performance.now() - t0;
           await ctx.event(`backup ${id} stored: ${o.sizeBytes} bytes in ${ms.toFixed(1)} ms (${(o.sizeBytes / 1e6 / (ms / 1000)).toFixed(1)} MB/s)`);
@@ -105,32 +92,23 @@ const backupWorkflow: Workflow = {
         const id = backupId(ctx);
         const b = await ctx.store.findBackup(ctx.cluster.id, id);
         if (!b?.storageKey) throw new Error('the backup was not stored');
-        const bin = ctx.backups.binaries(ctx.cluster.engine);
-        if (!bin) throw new Error(`the ${ctx.cluster.engine} engine is not installed here, so the backup cannot be verified`);
         // Verify what storage holds, read back, not the file we sent; its checksum, taken on
         // this read, is what every later read of the backup must match.
         const t0 = performance.now();
-        const copy = join(stage(ctx, id), 'verify.rdb');
-        // This step resumed after its process died (another replica ran it): that process's
-        // scratch engine has nobody to end it but this sweep (live owners' ones are left).
-        if (ctx.request.step === 'store') await sweepScratchEngines().catch(() => 0);
-        const sha256 = await ctx.backups.storage.get(b.storageKey, copy, null);
         // On disk for good while the scratch engine loads it: a backup counts only once durable.
         const [v] = await Promise.all([
-          verifyRdb(copy, bin).catch((err: Error) => {
-            throw new Error(`verification failed: ${err.message}`);
-          }),
+          ctx.driver.verifySnapshot(id, ctx.cluster.engine, ctx.backups.storage, b.storageKey, { resumed: ctx.request.step === 'store' }),
           ctx.backups.storage.sync(b.storageKey),
         ]);
         await ctx.store.updateBackup(id, {
           state: 'COMPLETED',
           endedAt: ctx.now(),
-          sha256,
+          sha256: v.sha256,
           keyCount: v.keys,
           digest: v.digest,
           detail: `verified: ${v.keys} keys loaded in a scratch engine, digest ${v.digest}`,
         });
-        await rm(stage(ctx, id), { recursive: true, force: true });
+        await ctx.driver.discardSnapshot(id);
         await ctx.event(`backup ${id} completed: ${b.sizeBytes} bytes, ${v.keys} keys, verified in ${(performance.now() - t0).toFixed(1)} ms`);
       },
     },
@@ -140,8 +118,8 @@ const backupWorkflow: Workflow = {
     const id = backupId(ctx);
     const b = await ctx.store.findBackup(ctx.cluster.id, id);
     if (b?.storageKey) await ctx.backups.storage.delete(b.storageKey);
-    if (b?.logFile) await ctx.backups.archive.remove(b.logFile);
-    await rm(stage(ctx, id), { recursive: true, force: true });
+    if (b?.logFile) await ctx.backups.storage.logs.remove(b.logFile);
+    await ctx.driver.discardSnapshot(id);
     await ctx.store.updateBackup(id, { state: 'FAILED', endedAt: ctx.now(), detail: error.message, storageKey: null, logFile: null });
   },
   async finish() {
@@ -153,7 +131,7 @@ const backupWorkflow: Workflow = {
 export async function removeBackups(ctx: WorkflowContext, backups: BackupHistory[]): Promise<void> {
   for (const b of backups) {
     if (b.storageKey) await ctx.backups.storage.delete(b.storageKey);
-    if (b.logFile) await ctx.backups.archive.remove(b.logFile);
+    if (b.logFile) await ctx.backups.storage.logs.remove(b.logFile);
     await ctx.store.deleteBackups([b.id]);
   }
 }
@@ -221,31 +199,11 @@ async function seedFromBackup(ctx: WorkflowContext): Promise<void> {
   const { source, backup, recoveryTime } = ctx.request.payload as { source: string; backup: string; recoveryTime: number | null };
   const b = await ctx.store.findBackup(source, backup);
   if (!b || b.state !== 'COMPLETED' || !b.storageKey || !b.sha256) throw new Error(`backup ${backup} is no longer available`);
-  const bin = ctx.backups.binaries(ctx.cluster.engine);
-  if (!bin) throw new Error(`the ${ctx.cluster.engine} engine is not installed here`);
   const primary = ctx.nodes.primary;
   if (!primary) throw new Error('the new cluster has no primary');
-  const work = stage(ctx, `restore-${ctx.request.id}`);
-  await rm(work, { recursive: true, force: true });
-  await mkdir(work, { recursive: true, mode: 0o700 });
-  try {
-    await ctx.backups.storage.get(b.storageKey, join(work, 'base.rdb'), b.sha256);
-    let incr: string | null = null;
-    if (recoveryTime !== null) {
-      if (!b.logFile) throw new Error(`backup ${b.id} has no archived write log to recover a point in time from`);
-      incr = join(work, 'incr.aof');
-      // A live log keeps growing: this copy is the log as it stands now, cut below.
-      await ctx.backups.archive.copyOut(b.logFile, incr);
-    }
-    const manifest = await buildAofDir(join(work, 'aof'), join(work, 'base.rdb'), incr);
-    if (incr && recoveryTime !== null) {
-      if (!bin.checkAof) throw new Error(`${ctx.cluster.engine}-check-aof is not installed, so the write log cannot be cut at a second`);
-      await truncateAofAt(bin.checkAof, manifest, recoveryTime);
-    }
-    await ctx.driver.importAof(primary, join(work, 'aof'));
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  if (recoveryTime !== null && !b.logFile) throw new Error(`backup ${b.id} has no archived write log to recover a point in time from`);
+  const log = recoveryTime !== null && b.logFile ? { name: b.logFile, until: recoveryTime } : null;
+  await ctx.driver.importBackup(primary, { storage: ctx.backups.storage, key: b.storageKey, sha256: b.sha256, log });
   const what = recoveryTime !== null ? `data as of ${new Date(recoveryTime * 1000).toISOString()} (backup ${b.id} and its write log)` : `backup ${b.id}`;
   await ctx.event(`restoring ${what} of cluster ${source}`);
 }

@@ -11,7 +11,7 @@
 //    restarts empty with the map and copies it: no AOF written under the old map survives.
 // Sentinel needs nothing: CONFIG and SLAVEOF, which it sends, cannot be renamed.
 import { endpointOf, type NodeSpec } from '../../drivers/driver.js';
-import { rewriteAof } from '../../engines/aof.js';
+import { rewriteWriteLog } from '../../engines/aof.js';
 import { DISABLED, MODIFIABLE_COMMANDS, REPLICATED_WRITES } from '../../domain/command-catalog.js';
 import { denyCommands, restoreUsers } from '../../engines/commands.js';
 import { knownCommands } from '../../engines/parameters.js';
@@ -57,7 +57,7 @@ export async function rollOut(ctx: WorkflowContext, map: Record<string, string>)
     if (replicas.length === 0) {
       // Standalone: the AOF rewritten while the writes that carry command names are denied,
       // so the log the node restarts from holds no old name.
-      await rewriteAof(endpointOf(primary));
+      await rewriteWriteLog(endpointOf(primary));
       await ctx.driver.stop(primary, { save: true });
       await startDataNodes(ctx, [{ ...primary, commands: map }]);
       return `${nameOf(ctx, primary)} restarted with the new command names`;

@@ -100,7 +100,7 @@ const terminateWorkflow: Workflow = {
       name: 'remove-backups',
       async run(ctx) {
         await removeBackups(ctx, await ctx.store.backupsOf(ctx.cluster.id));
-        await ctx.backups.archive.removeCluster(ctx.cluster.id);
+        await ctx.backups.storage.logs.removeCluster(ctx.cluster.id);
       },
     },
   ],

@@ -5,7 +5,7 @@
 import { PRODUCT_IMAGE } from '../../domain/catalog.js';
 import { describeWindow, isNewerPatch } from '../../domain/maintenance-window.js';
 import type { MaintenanceOption } from '../../domain/model.js';
-import { engineVersionId, softwareVersionOf } from '../../engines/detect.js';
+import { engineVersionId } from '../../engines/detect.js';
 import type { Step, Workflow, WorkflowContext } from '../workflow.js';
 
 export const setMaintenanceWorkflow: Workflow = {
@@ -37,10 +37,9 @@ export const unsetMaintenanceWorkflow: Workflow = {
   async finish() {},
 };
 
-/** The version the installed engine binary reports now, or null when it cannot be read. */
-async function installedVersion(ctx: WorkflowContext): Promise<string | null> {
-  const bin = ctx.backups.binaries(ctx.cluster.engine);
-  return bin ? softwareVersionOf(bin.server) : null;
+/** The version the driver starts this engine with now (locally: what the installed binary reports), or null. */
+function installedVersion(ctx: WorkflowContext): Promise<string | null> {
+  return ctx.driver.runnableVersion(ctx.cluster.engine);
 }
 
 /**
