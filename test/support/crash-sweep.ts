@@ -108,6 +108,10 @@ function same(what: string, have: unknown, want: unknown): void {
   if (JSON.stringify(have) !== JSON.stringify(want)) throw new Error(`${what} is ${JSON.stringify(have)}, not ${JSON.stringify(want)}`);
 }
 
+async function eventLines(api: SignedClient, id: string): Promise<string[]> {
+  return ((await api.get(`/v1/clusters/${id}/events`)).body.contents ?? []).map((e: any) => `${e.at} ${e.message}`);
+}
+
 /** Backup numbers of a cluster, oldest first, with their states. */
 async function backupsOf(api: SignedClient, id: string): Promise<Array<{ number: string; state: string }>> {
   const r = await api.get(`/v1/clusters/${id}/backup-histories?limit=1000`);
@@ -496,9 +500,12 @@ export async function sweep(cs: ChildServices, plan: SweepPlan, rounds: number[]
         expect(d.error, where).toMatch(/\w{3}/);
         failed.push(`${where}: ${d.error}`);
       } else {
-        expect((await show(svc.client, d.cluster_id)).service_state, where).toBe(w.after);
-        await w.check?.(svc.client, fleet, s).catch((err: Error) => {
-          throw new Error(`${where}: ${err.message}`);
+        // What went wrong is told with the cluster's last events (they say what the service saw).
+        const told = async () => `${where}; the cluster's last events: ${(await eventLines(svc.client, d.cluster_id)).slice(-6).join(' | ')}`;
+        const shown = (await show(svc.client, d.cluster_id)).service_state;
+        if (shown !== w.after) expect(shown, await told()).toBe(w.after);
+        await w.check?.(svc.client, fleet, s).catch(async (err: Error) => {
+          throw new Error(`${err.message} (${await told()})`);
         });
       }
     }
