@@ -2,25 +2,14 @@
 // service resuming many requests at once on a loaded machine blocks its loop for hundreds of
 // milliseconds, and a probe whose connection was made meanwhile must still see the engine.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../test/support/child-service.js';
 import { probeReplication, probeReplicationSurely } from './replication.js';
 
 const PASSWORD = 'probe-test-pass';
 let engine: ChildProcess;
 let port: number;
 let deadPort: number;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 /** Holds the event loop, as synchronous work of many resumed requests does. */
 function busy(ms: number): void {
@@ -30,7 +19,8 @@ function busy(ms: number): void {
 
 beforeAll(async () => {
   [port, deadPort] = [await freePort(), await freePort()];
-  engine = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', PASSWORD, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  // --pdeathsig: the engine ends with this test process, also when it dies without its afterAll.
+  engine = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--requirepass', PASSWORD, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const deadline = Date.now() + 20_000;
   while ((await probeReplication({ host: '127.0.0.1', port, password: PASSWORD }, 1000)) === null) {
     if (Date.now() > deadline) throw new Error('redis-server did not answer');
