@@ -8,7 +8,7 @@ import { useChildServices } from '../support/child-service.js';
 import { exhaustiveRounds, pointCount, sweep, UPGRADE_AND_VOLUMES_PLAN } from '../support/crash-sweep.js';
 
 describe('SIGKILL after every step of the engine upgrade and of a real volume resize', () => {
-  const cs = useChildServices('cachestore-crashsweep-uv-', { listenTimeoutMs: 300_000 });
+  const cs = useChildServices('cachestore-crashsweep-uv-', { listenTimeoutMs: 300_000, cleanupTimeoutMs: 300_000 });
   const plan = UPGRADE_AND_VOLUMES_PLAN;
   const rounds = exhaustiveRounds(plan.workflows);
 

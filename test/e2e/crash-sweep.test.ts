@@ -9,7 +9,7 @@ import { useChildServices } from '../support/child-service.js';
 import { exhaustiveRounds, MAIN_PLAN, pointCount, sweep } from '../support/crash-sweep.js';
 
 describe('SIGKILL after every step of every workflow', () => {
-  const cs = useChildServices('cachestore-crashsweep-', { listenTimeoutMs: 300_000 });
+  const cs = useChildServices('cachestore-crashsweep-', { listenTimeoutMs: 300_000, cleanupTimeoutMs: 300_000 });
   const rounds = exhaustiveRounds(MAIN_PLAN.workflows);
 
   it(`resumes ${MAIN_PLAN.workflows.length} workflows from each of their ${pointCount(MAIN_PLAN.workflows)} points in ${rounds.length} kills, and leaves nothing untrue`, async () => {
