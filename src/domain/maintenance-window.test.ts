@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from './errors.js';
-import { deferral, describeWindow, dueAction, isNewerPatch, optionFromSetBody, windowAt } from './maintenance-window.js';
+import { deferral, describeWindow, dueAction, isNewerPatch, optionFromSetBody, upgradeStepAction, windowAt } from './maintenance-window.js';
 
 const tue3 = { startingDayOfWeek: 'TUE', startingTime: '0300', periodHour: '1' };
 
@@ -103,5 +103,22 @@ describe('dueAction', () => {
     expect(dueAction(null, closed, 'Asia/Seoul', tue3)).toBe('fail-gone');
     expect(dueAction('STOPPED', closed, 'Asia/Seoul', tue3)).toBe('wait');
     expect(dueAction('STOPPED', open, 'Asia/Seoul', tue3)).toBe('fail-stopped');
+  });
+});
+
+describe('upgradeStepAction', () => {
+  it('restarts onto a newer installed patch, and skips once the cluster records it', () => {
+    expect(upgradeStepAction('restart-replicas', '8.0.2', '8.0.1')).toBe('run');
+    expect(upgradeStepAction('switchover', '8.0.2', '8.0.2')).toBe('skip');
+  });
+
+  it('fails a step when the installed version cannot be read, rather than skipping it', () => {
+    expect(upgradeStepAction('restart-replicas', null, '8.0.1')).toBe('unreadable');
+    expect(upgradeStepAction('stop-old-primary', null, '8.0.1')).toBe('unreadable');
+  });
+
+  it('always starts what an earlier step stopped', () => {
+    expect(upgradeStepAction('start-old-primary', null, '8.0.1')).toBe('run');
+    expect(upgradeStepAction('start-old-primary', '8.0.1', '8.0.1')).toBe('run');
   });
 });

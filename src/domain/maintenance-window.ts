@@ -126,6 +126,20 @@ export function dueAction(state: ServiceState | null, now: Date, timezone: strin
   return state === 'STOPPED' ? 'fail-stopped' : 'release';
 }
 
+/**
+ * What a step of the engine patch upgrade does, given the version the installed binary reports
+ * now (null: it could not be read) and the one the cluster records. Starting what was stopped
+ * always runs (it does nothing to a node that runs). An unreadable version fails the step: were
+ * it skipped, a later step that reads it could record the new version over a node never
+ * restarted onto it (the crash sweep saw `--version` time out at load 45, and the request
+ * complete as "nothing to upgrade" with half the nodes on the new binary).
+ */
+export function upgradeStepAction(step: string, installed: string | null, recorded: string): 'run' | 'skip' | 'unreadable' {
+  if (step.startsWith('start-')) return 'run';
+  if (installed === null) return 'unreadable';
+  return isNewerPatch(installed, recorded) ? 'run' : 'skip';
+}
+
 /** Whether `installed` is a newer patch of `running` (same major and minor, higher patch). */
 export function isNewerPatch(installed: string, running: string): boolean {
   const a = /^(\d+)\.(\d+)\.(\d+)$/.exec(installed);

@@ -51,13 +51,25 @@ export async function replicationInfo(c: Redis): Promise<ReplicationInfo> {
   return { role: 'master', offset: Number(info.master_repl_offset ?? 0), ...(good !== undefined ? { goodReplicas: Number(good) } : {}) };
 }
 
-/** Replication info of a node, or null when it does not answer. */
-export async function probeReplication(ep: Endpoint): Promise<ReplicationInfo | null> {
+/** Replication info of a node, or null when it does not answer within `timeoutMs` (to connect). */
+export async function probeReplication(ep: Endpoint, timeoutMs = 500): Promise<ReplicationInfo | null> {
   try {
-    return await withClient(ep, replicationInfo, 500, false);
+    return await withClient(ep, replicationInfo, timeoutMs, false);
   } catch {
     return null;
   }
+}
+
+/**
+ * As probeReplication, but a node that lets the first look pass is looked at once more, with a
+ * second to connect, before it counts as not answering: when this process's event loop is busy
+ * (many requests resuming at once on a loaded machine) the connect timer can fire before the
+ * connection that was already made is seen, and a healthy engine would be recorded as one that
+ * does not answer (the crash sweep saw a cluster left ERROR so). A dead engine refuses at once,
+ * twice.
+ */
+export async function probeReplicationSurely(ep: Endpoint): Promise<ReplicationInfo | null> {
+  return (await probeReplication(ep)) ?? probeReplication(ep, 1000);
 }
 
 /** Waits until a replica is linked to `master` and has finished its initial sync. */

@@ -2,7 +2,7 @@
 // which node is the primary (as the Sentinels' majority and the nodes themselves say), which
 // processes answer, and so the cluster's state. Used by Synchronize Cluster State, by the
 // Sentinel event watcher, by the periodic reconcile and after a switchover.
-import { probeReplication, sentinelMaster, type ReplicationInfo } from '../engines/replication.js';
+import { probeReplicationSurely, sentinelMaster, type ReplicationInfo } from '../engines/replication.js';
 import type { ClusterDetail, Instance, InstanceRole, ServiceState } from '../domain/model.js';
 import type { Lease, Store } from '../domain/ports.js';
 import { LeaseLost } from './lease.js';
@@ -18,11 +18,11 @@ export interface Observation {
 }
 
 export async function observe(nodes: ClusterNodes): Promise<Observation> {
-  const data = await Promise.all(nodes.data.map(async (node) => ({ node, info: await probeReplication(endpointOf(node)) })));
+  const data = await Promise.all(nodes.data.map(async (node) => ({ node, info: await probeReplicationSurely(endpointOf(node)) })));
   const sentinels = await Promise.all(
     nodes.sentinels.map(async (node) => {
       const master = await sentinelMaster(endpointOf(node), node.sentinel!.masterName);
-      const alive = master !== null || (await probeReplication(endpointOf(node))) !== null;
+      const alive = master !== null || (await probeReplicationSurely(endpointOf(node))) !== null;
       return { node, alive, master };
     }),
   );

@@ -118,7 +118,7 @@ export interface ChildServices {
  * For a describe block whose tests kill and restart the service: one data dir and subnet for all
  * its starts; the service is SIGKILLed after each test, engines and files removed after all.
  */
-export function useChildServices(prefix: string, opts: { listenTimeoutMs?: number } = {}): ChildServices {
+export function useChildServices(prefix: string, opts: { listenTimeoutMs?: number; cleanupTimeoutMs?: number } = {}): ChildServices {
   const subnet = testSubnet();
   const s: ChildServices = {
     dataDir: '',
@@ -145,6 +145,7 @@ export function useChildServices(prefix: string, opts: { listenTimeoutMs?: numbe
     await unmountVolumesUnder(s.dataDir);
     await removeNftTable(s.dataDir);
     await rm(s.dataDir, { recursive: true, force: true });
-  });
+    // A large fleet on a loaded machine takes longer than the suite's hook timeout to end.
+  }, opts.cleanupTimeoutMs);
   return s;
 }

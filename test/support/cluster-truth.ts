@@ -11,6 +11,16 @@ import type { SignedClient } from './client.js';
 import { PASSWORD } from './dataset.js';
 import { instancesOf } from './observe.js';
 import { listFiles } from './files.js';
+import { loopDevicesUnder, mountsUnder } from './volumes.js';
+
+export interface TruthOptions {
+  /**
+   * The data volumes' scale (CACHESTORE_VOLUME_MIB_PER_GB) when the service runs on real volumes:
+   * then every data node of a cluster not gone has its data dir mounted from a loop device of its
+   * DATA size, and no other mount or loop device is left under the data dir.
+   */
+  volumeMibPerGb?: number;
+}
 
 /** A live engine or Sentinel process of the data dir, by the address its title carries. */
 export interface EngineProcess {
@@ -107,13 +117,13 @@ function expectedDirs(show: any): string[] {
  * started on this data dir (a scratch verification engine of one of them must not outlive it).
  * Call with no request running.
  */
-export async function assertClustersTrue(client: SignedClient, dataDir: string, ids: Iterable<string>, servicePids: number[]): Promise<void> {
-  const problems = await clusterProblems(client, dataDir, ids, servicePids);
+export async function assertClustersTrue(client: SignedClient, dataDir: string, ids: Iterable<string>, servicePids: number[], opts: TruthOptions = {}): Promise<void> {
+  const problems = await clusterProblems(client, dataDir, ids, servicePids, opts);
   if (problems.length > 0) throw new Error(`the clusters are not what Show says:\n  ${problems.join('\n  ')}`);
 }
 
 /** What assertClustersTrue finds wrong, one line each ([] when all is true). */
-export async function clusterProblems(client: SignedClient, dataDir: string, ids: Iterable<string>, servicePids: number[]): Promise<string[]> {
+export async function clusterProblems(client: SignedClient, dataDir: string, ids: Iterable<string>, servicePids: number[], opts: TruthOptions = {}): Promise<string[]> {
   const problems: string[] = [];
   const shows: any[] = [];
   for (const id of ids) {
@@ -194,6 +204,7 @@ export async function clusterProblems(client: SignedClient, dataDir: string, ids
     const extra = dirs.filter((d) => !wantDirs.includes(d.addr) || haveDirs.filter((a) => a === d.addr).length > 1);
     problems.push(`node directories [${haveDirs.join(', ')}] are not the nodes of the clusters shown [${wantDirs.join(', ')}]; suspicious: ${extra.map((d) => `${d.dir} (${d.addr})`).join(', ')}`);
   }
+  if (opts.volumeMibPerGb !== undefined) problems.push(...(await volumeProblems(dataDir, shows, dirs, opts.volumeMibPerGb)));
   // Nothing half-written or staged is left once no request runs.
   const staged = await listFiles(join(dataDir, 'backup-staging'));
   if (staged.length > 0) problems.push(`files left in backup-staging: ${staged.join(', ')}`);
@@ -220,5 +231,37 @@ export async function clusterProblems(client: SignedClient, dataDir: string, ids
     const owner = Number(await readFile(join(tmpdir(), name, 'owner.pid'), 'utf8').catch(() => 'NaN'));
     if (servicePids.includes(owner)) problems.push(`scratch verification directory ${name} of service ${owner} left in ${tmpdir()}`);
   }
+  return problems;
+}
+
+/** Data volumes: a mount of the recorded DATA size on every data node of a cluster not gone, nothing else. */
+async function volumeProblems(dataDir: string, shows: any[], dirs: Array<{ dir: string; addr: string }>, mibPerGb: number): Promise<string[]> {
+  const problems: string[] = [];
+  const dirOf = new Map(dirs.map((d) => [d.addr, d.dir]));
+  const mounts = await mountsUnder(dataDir);
+  const wanted = new Set<string>();
+  for (const show of shows) {
+    if (['TERMINATED', 'FAILED'].includes(show.service_state)) continue;
+    for (const g of show.instance_groups) {
+      const gb = g.block_storage_groups.find((b: any) => b.role_type === 'DATA')?.size_gb;
+      for (const i of g.instances.filter((i: any) => i.role_type !== 'SENTINEL')) {
+        const dir = dirOf.get(`${i.service_ip_address}:${show.init_config_option.database_port}`);
+        if (!dir) continue; // the node directory check above names it
+        const point = join(dataDir, 'engines', dir, 'data');
+        wanted.add(point);
+        const m = mounts.filter((x) => x.mountPoint === point);
+        if (m.length !== 1) {
+          problems.push(`${show.name}: ${m.length} mounts on the data dir of ${i.name}, not one`);
+          continue;
+        }
+        const dev = m[0].source.replace('/dev/', '');
+        const bytes = Number((await readFile(`/sys/class/block/${dev}/size`, 'utf8').catch(() => '0')).trim()) * 512;
+        if (bytes !== gb * mibPerGb * 1024 * 1024) problems.push(`${show.name}: the volume of ${i.name} has ${bytes} bytes, not the ${gb} GB Show records (${gb * mibPerGb} MiB)`);
+      }
+    }
+  }
+  for (const m of mounts) if (!wanted.has(m.mountPoint)) problems.push(`mount ${m.source} on ${m.mountPoint}: no node of a cluster shown has it`);
+  const loops = await loopDevicesUnder(dataDir);
+  if (loops.length !== mounts.length) problems.push(`${loops.length} loop devices [${loops.join(', ')}] for ${mounts.length} mounts under the data dir`);
   return problems;
 }

@@ -3,7 +3,7 @@
 // old primary) onto the engine binary installed now, after which the cluster's recorded
 // version is the one that binary reports.
 import { PRODUCT_IMAGE } from '../../domain/catalog.js';
-import { describeWindow, isNewerPatch } from '../../domain/maintenance-window.js';
+import { describeWindow, isNewerPatch, upgradeStepAction } from '../../domain/maintenance-window.js';
 import type { MaintenanceOption } from '../../domain/model.js';
 import { engineVersionId } from '../../engines/detect.js';
 import type { Step, Workflow, WorkflowContext } from '../workflow.js';
@@ -37,9 +37,19 @@ export const unsetMaintenanceWorkflow: Workflow = {
   async finish() {},
 };
 
-/** The version the driver starts this engine with now (locally: what the installed binary reports), or null. */
-function installedVersion(ctx: WorkflowContext): Promise<string | null> {
-  return ctx.driver.runnableVersion(ctx.cluster.engine);
+/**
+ * The version the driver starts this engine with now (locally: what the installed binary
+ * reports), or null when it cannot be read (asked twice: a loaded machine can be slow to run it).
+ */
+async function installedVersion(ctx: WorkflowContext): Promise<string | null> {
+  return (await ctx.driver.runnableVersion(ctx.cluster.engine)) ?? ctx.driver.runnableVersion(ctx.cluster.engine);
+}
+
+function unreadable(ctx: WorkflowContext): Error {
+  return new Error(
+    `the installed ${ctx.cluster.engine} engine's version cannot be read now (its --version did not answer); ` +
+      `nodes already restarted run the installed binary, the cluster still records ${ctx.cluster.softwareVersion}, and the next maintenance look asks for the upgrade again`,
+  );
 }
 
 /**
@@ -51,9 +61,9 @@ export function upgradeEngineWorkflow(restartSteps: Step[], finish: (ctx: Workfl
   const guarded: Step[] = restartSteps.map((s) => ({
     name: s.name,
     async run(ctx) {
-      const v = await installedVersion(ctx);
-      // Starting what was stopped is never skipped (it does nothing to a node that runs).
-      if (s.name.startsWith('start-') || (v && isNewerPatch(v, ctx.cluster.softwareVersion))) await s.run(ctx);
+      const action = upgradeStepAction(s.name, s.name.startsWith('start-') ? null : await installedVersion(ctx), ctx.cluster.softwareVersion);
+      if (action === 'unreadable') throw unreadable(ctx);
+      if (action === 'run') await s.run(ctx);
     },
   }));
   return {
@@ -63,8 +73,9 @@ export function upgradeEngineWorkflow(restartSteps: Step[], finish: (ctx: Workfl
         name: 'record-engine-version',
         async run(ctx) {
           const v = await installedVersion(ctx);
-          if (!v || !isNewerPatch(v, ctx.cluster.softwareVersion)) {
-            await ctx.event(`nothing to upgrade: the installed engine is ${v ?? 'unreadable'}, the cluster runs ${ctx.cluster.softwareVersion}`);
+          if (v === null) throw unreadable(ctx);
+          if (!isNewerPatch(v, ctx.cluster.softwareVersion)) {
+            await ctx.event(`nothing to upgrade: the installed engine is ${v}, the cluster runs ${ctx.cluster.softwareVersion}`);
             return;
           }
           const from = ctx.cluster.softwareVersion;
