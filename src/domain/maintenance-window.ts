@@ -126,6 +126,11 @@ export function dueAction(state: ServiceState | null, now: Date, timezone: strin
   return state === 'STOPPED' ? 'fail-stopped' : 'release';
 }
 
+/** Whether upgradeStepAction needs the installed version for this step (a start never does). */
+export function upgradeStepReadsVersion(step: string): boolean {
+  return !step.startsWith('start-');
+}
+
 /**
  * What a step of the engine patch upgrade does, given the version the installed binary reports
  * now (null: it could not be read) and the one the cluster records. Starting what was stopped
@@ -135,7 +140,7 @@ export function dueAction(state: ServiceState | null, now: Date, timezone: strin
  * complete as "nothing to upgrade" with half the nodes on the new binary).
  */
 export function upgradeStepAction(step: string, installed: string | null, recorded: string): 'run' | 'skip' | 'unreadable' {
-  if (step.startsWith('start-')) return 'run';
+  if (!upgradeStepReadsVersion(step)) return 'run';
   if (installed === null) return 'unreadable';
   return isNewerPatch(installed, recorded) ? 'run' : 'skip';
 }

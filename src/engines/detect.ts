@@ -121,8 +121,9 @@ async function filesNow(dirs: string[]): Promise<string> {
 }
 
 /**
- * detectEngines for the periodic look at what is installed (maintenance-scheduler.ts): the
- * binaries are run again (`--version`) only when a file it reads changed. Running them cost about
+ * detectEngines for the local driver's catalogue (drivers/local/installed-engines.ts), read at
+ * start and at each maintenance look: the binaries are run again (`--version`) only when a file
+ * it reads changed. Running them cost about
  * 65 ms of the service's CPU per look (two processes started), the largest part of its idle cost
  * (issue 15); looking at the files costs well under a millisecond.
  */

@@ -255,10 +255,10 @@ export class SqlStore implements Store, AccountStore, LeadershipStore {
   }
 
   /** Runs a query of `reads` with these values for its placeholders. */
-  private async read<R>(q: CompiledQuery<R>, values: unknown[]): Promise<R[]> {
+  private async read<R>(q: CompiledQuery<R>, values: readonly unknown[]): Promise<R[]> {
     const rows = this.direct?.read([[q.sql, values]]) as R[][] | undefined;
     if (rows) return rows[0];
-    return (await this.db.executeQuery<R>(CompiledQuery.raw(q.sql, values) as CompiledQuery<R>)).rows;
+    return (await this.db.executeQuery<R>(CompiledQuery.raw(q.sql, [...values]) as CompiledQuery<R>)).rows;
   }
 
   /** Several queries of `reads`, on SQLite in one read transaction (one snapshot, one lock). */
@@ -269,7 +269,7 @@ export class SqlStore implements Store, AccountStore, LeadershipStore {
   ): Promise<[A[], B[], C[]]> {
     const rows = this.direct?.read([a, b, c].map(([q, values]) => [q.sql, values] as const));
     if (rows) return rows as [A[], B[], C[]];
-    return Promise.all([this.read(a[0], [...a[1]]), this.read(b[0], [...b[1]]), this.read(c[0], [...c[1]])]);
+    return Promise.all([this.read(...a), this.read(...b), this.read(...c)]);
   }
 
   async close(): Promise<void> {
@@ -577,7 +577,7 @@ export class SqlStore implements Store, AccountStore, LeadershipStore {
     const kept = this.answerAt(key, [count, page], (rows) => toPage(rows as [Array<{ n: number }>, ListRow[]]));
     if (kept) return kept.answer as { clusters: ClusterSummary[]; total: number };
     // Frozen on every dialect, as Show's answer is.
-    return deepFreeze(toPage([await this.read(...count), await this.read(page[0], [...page[1]])] as [Array<{ n: number }>, ListRow[]]));
+    return deepFreeze(toPage([await this.read(...count), await this.read(...page)] as [Array<{ n: number }>, ListRow[]]));
   }
 
   /** List Clusters' two statements for one shape of query, built and compiled once each. */

@@ -3,7 +3,7 @@
 // old primary) onto the engine binary installed now, after which the cluster's recorded
 // version is the one that binary reports.
 import { PRODUCT_IMAGE } from '../../domain/catalog.js';
-import { describeWindow, isNewerPatch, upgradeStepAction } from '../../domain/maintenance-window.js';
+import { describeWindow, isNewerPatch, upgradeStepAction, upgradeStepReadsVersion } from '../../domain/maintenance-window.js';
 import type { MaintenanceOption } from '../../domain/model.js';
 import { engineVersionId } from '../../engines/detect.js';
 import type { Step, Workflow, WorkflowContext } from '../workflow.js';
@@ -61,7 +61,7 @@ export function upgradeEngineWorkflow(restartSteps: Step[], finish: (ctx: Workfl
   const guarded: Step[] = restartSteps.map((s) => ({
     name: s.name,
     async run(ctx) {
-      const action = upgradeStepAction(s.name, s.name.startsWith('start-') ? null : await installedVersion(ctx), ctx.cluster.softwareVersion);
+      const action = upgradeStepAction(s.name, upgradeStepReadsVersion(s.name) ? await installedVersion(ctx) : null, ctx.cluster.softwareVersion);
       if (action === 'unreadable') throw unreadable(ctx);
       if (action === 'run') await s.run(ctx);
     },
