@@ -25,6 +25,7 @@ import { createBody, engineVersions, haBody } from '../test/support/harness.js';
 import { instancesOf } from '../test/support/observe.js';
 import { unmountVolumesUnder } from '../test/support/volumes.js';
 import { missingKeys, sentinelTargetOf, startWriter, type Target, type Writer } from '../test/support/writer.js';
+import { letters } from './store-fixture.js';
 
 const USAGE = 'usage: npm run bench:soak -- [--clusters N=200] [--minutes M=10] [--writers W=min(20,N/2)] [--actors A=4] [--fault-every S=30]';
 const { values: v } = parseArgs({
@@ -51,11 +52,6 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const KEYS = { accessKey: 'soak-access-key', secretKey: 'soak-secret-key' };
 const PASSWORD = 'Secr3t!pass';
 const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)];
-function letters(i: number): string {
-  let s = '';
-  for (let k = 0; k < 4; k++, i = Math.floor(i / 26)) s = String.fromCharCode(97 + (i % 26)) + s;
-  return s;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Clean-up, once, whichever comes first: the end, an error, or a signal.
