@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listFiles } from '../../test/support/files.js';
 import { LocalBackupStorage } from './storage.js';
@@ -51,6 +52,20 @@ describe('local backup storage', () => {
     await writeFile(join(dir, 'store', 'c1', 'b5.rdb.partial'), 'half');
     expect(await storage.sweep()).toBe(1);
     expect(await listFiles(join(dir, 'store'))).toEqual(['c1/b4.rdb']);
+  });
+
+  it('stores a stream as it arrives, and nothing under the key when the stream fails', async () => {
+    const chunks = Array.from({ length: 40 }, (_, i) => Buffer.alloc(256 * 1024, i));
+    const obj = await storage.putStream('c1/s1.rdb', Readable.from(chunks));
+    expect(obj).toEqual({ key: 'c1/s1.rdb', sizeBytes: 40 * 256 * 1024 });
+    const sha = createHash('sha256').update(Buffer.concat(chunks)).digest('hex');
+    expect(await storage.get('c1/s1.rdb', join(dir, 'out.rdb'), sha)).toBe(sha);
+    async function* broken() {
+      yield Buffer.from('half a snapshot');
+      throw new Error('the pod went away');
+    }
+    await expect(storage.putStream('c1/s2.rdb', Readable.from(broken()))).rejects.toThrow(/pod went away/);
+    expect(await listFiles(join(dir, 'store'))).toEqual(['c1/s1.rdb']);
   });
 
   it('refuses keys that would escape its directory', async () => {

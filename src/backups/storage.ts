@@ -12,7 +12,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { LogState } from '../domain/recovery.js';
@@ -51,6 +51,11 @@ export interface BackupStorage {
   readonly logs: WriteLogStore;
   /** Copies a local file in under `key`. */
   put(key: string, fromFile: string): Promise<StoredObject>;
+  /**
+   * Stores what `source` yields under `key`, as it arrives (a snapshot streamed out of where its
+   * engine runs, never whole in memory). Visible under `key` only once complete.
+   */
+  putStream(key: string, source: Readable): Promise<StoredObject>;
   /** Makes a stored object durable (it survives a power cut once this resolves). */
   sync(key: string): Promise<void>;
   /**
@@ -119,6 +124,20 @@ export class LocalBackupStorage implements BackupStorage {
         throw Object.assign(new Error(why || err.message), { code: /No space left/.test(why) ? 'ENOSPC' : /quota/i.test(why) ? 'EDQUOT' : err.code });
       });
       await chmod(temp, 0o600);
+      await rename(temp, target);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+    return { key, sizeBytes: (await stat(target)).size };
+  }
+
+  async putStream(key: string, source: Readable): Promise<StoredObject> {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+    const temp = `${target}${TEMP_SUFFIX}`;
+    try {
+      await pipeline(source, createWriteStream(temp, { mode: 0o600, highWaterMark: CHUNK }));
       await rename(temp, target);
     } catch (err) {
       await rm(temp, { force: true });
