@@ -13,7 +13,8 @@ import type { WriteLogStore } from './storage.js';
 export class LogArchive implements WriteLogStore {
   constructor(private readonly root: string) {}
 
-  private path(name: string): string {
+  /** Where the log is kept here (the object store's spool reads it: shipped-write-logs.ts). */
+  path(name: string): string {
     if (!/^[a-f0-9]{32}\/[a-f0-9]{32}\.incr\.aof$/.test(name)) throw new Error(`invalid archived log name '${name}'`);
     return join(this.root, name);
   }
@@ -64,6 +65,11 @@ export class LogArchive implements WriteLogStore {
     const target = await readlink(path).catch(() => null);
     if (target) await rm(target, { force: true });
     await rm(path, { force: true });
+  }
+
+  /** Nothing to send: the logs are kept here for good. */
+  async ship(): Promise<number> {
+    return 0;
   }
 
   async removeCluster(clusterId: string): Promise<void> {

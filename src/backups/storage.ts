@@ -44,6 +44,12 @@ export interface WriteLogStore {
   state(name: string): Promise<LogState | null>;
   remove(name: string): Promise<void>;
   removeCluster(clusterId: string): Promise<void>;
+  /**
+   * Sends what the logs kept on this machine gained since the last call to where they are kept
+   * for good (the object store; the local archive has nothing to send). The leader calls it on a
+   * timer (CACHESTORE_LOG_SHIP_MS). Returns the bytes sent.
+   */
+  ship(): Promise<number>;
 }
 
 export interface BackupStorage {

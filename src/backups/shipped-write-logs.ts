@@ -1,0 +1,237 @@
+// Write logs kept in the object store. The engine appends to its live AOF increment on this
+// machine; a local spool (LogArchive: a hard link, so the file keeps growing and outlives the
+// engine's rewrite) holds it, and `ship` sends the bytes it gained since the last call as a
+// segment object, then a small head object:
+//
+//   <prefix>logs/<cluster>/<backup>.incr.aof/<start>-<end>   bytes [start, end), 16 digits each
+//   <prefix>logs/<cluster>/<backup>.incr.aof/head            { identity, shipped, live, lastWriteAt }
+//
+// A log that is closed (the engine's rewrite dropped its name: not live) and wholly shipped loses
+// its spool; from then on the object store alone holds it, and `copyOut` joins its segments.
+//
+// Crashes: the head is written after its segment, so a crash between the two leaves a segment
+// the head does not count; the next ship starts again at the head's `shipped` and writes a
+// segment that overlaps it. Segments are named by both ends, so no upload ever replaces another
+// with fewer bytes (two processes shipping at once included), and `copyOut` takes each byte once,
+// from the first segment that holds it: nothing is duplicated and, as long as every segment up
+// to the head's count is there, nothing is missing.
+import { createReadStream, type Stats } from 'node:fs';
+import { open, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LogState } from '../domain/recovery.js';
+import { LogArchive } from './log-archive.js';
+import type { S3Bucket } from './s3-bucket.js';
+import type { WriteLogStore } from './storage.js';
+
+interface Head {
+  /** The engine log it is (the spool's inode): how a rewrite says which log it closed. */
+  identity: number;
+  /** Bytes from the start that segments hold. */
+  shipped: number;
+  live: boolean;
+  lastWriteAt: string;
+}
+
+interface Segment {
+  key: string;
+  start: number;
+  end: number;
+}
+
+const SEGMENT = /\/(\d{16})-(\d{16})$/;
+
+export class ShippedWriteLogs implements WriteLogStore {
+  private readonly spool: LogArchive;
+  /** The last head this process wrote or read, by log: no GET of it at every ship. */
+  private readonly heads = new Map<string, Head>();
+  /** One ship of a log at a time in this process. */
+  private readonly shipping = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly bucket: S3Bucket,
+    private readonly spoolDir: string,
+  ) {
+    this.spool = new LogArchive(spoolDir);
+  }
+
+  private dir(name: string): string {
+    this.spool.path(name); // checks the name
+    return `logs/${name}/`;
+  }
+
+  private async spoolStat(name: string): Promise<Stats | null> {
+    return stat(this.spool.path(name)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null;
+      throw err;
+    });
+  }
+
+  private async head(name: string): Promise<Head | null> {
+    const cached = this.heads.get(name);
+    if (cached) return cached;
+    const raw = await this.bucket.readBytes(`${this.dir(name)}head`);
+    if (!raw) return null;
+    const head = JSON.parse(raw.toString('utf8')) as Head;
+    this.heads.set(name, head);
+    return head;
+  }
+
+  private async writeHead(name: string, head: Head): Promise<void> {
+    await this.bucket.putBytes(`${this.dir(name)}head`, JSON.stringify(head));
+    this.heads.set(name, head);
+  }
+
+  async keepLive(clusterId: string, backupId: string, file: string): Promise<string> {
+    const name = `${clusterId}/${backupId}.incr.aof`;
+    // A repeated step (after a crash) keeps the increment of its own, newer rewrite: what the
+    // earlier try shipped is another log.
+    await this.remove(name);
+    await this.spool.keepLive(clusterId, backupId, file);
+    const s = (await this.spoolStat(name))!;
+    await this.writeHead(name, { identity: s.ino, shipped: 0, live: s.nlink > 1, lastWriteAt: s.mtime.toISOString() });
+    return name;
+  }
+
+  /** Ships every log spooled here; returns how many bytes went out. Called on a timer by the leader. */
+  async ship(): Promise<number> {
+    let bytes = 0;
+    const errors: string[] = [];
+    for (const name of await this.spooled()) {
+      try {
+        bytes += await this.shipOne(name);
+      } catch (err) {
+        errors.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    if (errors.length > 0) throw new Error(`shipping write logs to ${this.bucket.describe()} failed: ${errors.join('; ')}`);
+    return bytes;
+  }
+
+  private async spooled(): Promise<string[]> {
+    const out: string[] = [];
+    for (const cluster of await readdir(this.spoolDir).catch(() => [] as string[])) {
+      if (!/^[a-f0-9]{32}$/.test(cluster)) continue;
+      for (const f of await readdir(join(this.spoolDir, cluster)).catch(() => [] as string[])) {
+        if (/^[a-f0-9]{32}\.incr\.aof$/.test(f)) out.push(`${cluster}/${f}`);
+      }
+    }
+    return out;
+  }
+
+  /** Ships one log's new bytes (one at a time per log); nothing when it has no spool here. */
+  private shipOne(name: string): Promise<number> {
+    let sent = 0;
+    const prev = this.shipping.get(name) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      sent = await this.shipNow(name);
+    });
+    const done = next.catch(() => undefined);
+    this.shipping.set(name, done);
+    void done.then(() => {
+      if (this.shipping.get(name) === done) this.shipping.delete(name);
+    });
+    return next.then(() => sent);
+  }
+
+  private async shipNow(name: string): Promise<number> {
+    const s = await this.spoolStat(name);
+    if (!s) return 0;
+    const head = await this.head(name);
+    // A head of another engine log (a keepLive that crashed before its head): start over.
+    const from = head && head.identity === s.ino ? Math.min(head.shipped, s.size) : 0;
+    const size = s.size;
+    if (size > from) {
+      // Up to the size seen now: the engine may append meanwhile; that goes next time.
+      const key = `${this.dir(name)}${String(from).padStart(16, '0')}-${String(size).padStart(16, '0')}`;
+      await this.bucket.upload(key, createReadStream(this.spool.path(name), { start: from, end: size - 1 }), size - from);
+    }
+    const live = s.nlink > 1;
+    const next: Head = { identity: s.ino, shipped: size, live, lastWriteAt: s.mtime.toISOString() };
+    if (!head || head.identity !== next.identity || head.shipped !== next.shipped || head.live !== live || head.lastWriteAt !== next.lastWriteAt) {
+      await this.writeHead(name, next);
+    }
+    // Closed and wholly in the store (the head says so): the spool has nothing more to give.
+    if (!live) await this.spool.remove(name);
+    return size - from;
+  }
+
+  async copyOut(name: string, toFile: string): Promise<void> {
+    if (await this.spoolStat(name)) {
+      // So that the store holds every byte the engine logged, before the restore reads it.
+      await this.shipOne(name);
+      try {
+        await this.spool.copyOut(name, toFile);
+        return;
+      } catch (err) {
+        // Closed and shipped meanwhile: the store alone holds it now.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    const head = await this.head(name);
+    const segments = await this.segments(name);
+    if (!head && segments.length === 0) throw new Error(`write log ${name} is not in the object store (${this.bucket.describe()})`);
+    const out = await open(toFile, 'w', 0o600);
+    let pos = 0;
+    try {
+      for (const seg of segments) {
+        if (seg.end <= pos) continue;
+        if (seg.start > pos) break;
+        const body = await this.bucket.read(seg.key, pos - seg.start);
+        if (!body) throw new Error(`segment ${seg.key} went away while it was read`);
+        for await (const chunk of body) await out.write(chunk as Buffer);
+        pos = seg.end;
+      }
+      const want = head?.shipped ?? pos;
+      if (pos < want) throw new Error(`write log ${name} is damaged: the object store holds its bytes up to ${pos}, ${want} were shipped`);
+      await out.close();
+    } catch (err) {
+      await out.close().catch(() => undefined);
+      await rm(toFile, { force: true });
+      throw err;
+    }
+  }
+
+  private async segments(name: string): Promise<Segment[]> {
+    const out: Segment[] = [];
+    for (const o of await this.bucket.list(this.dir(name))) {
+      const m = SEGMENT.exec(o.key);
+      if (m) out.push({ key: o.key, start: Number(m[1]), end: Number(m[2]) });
+    }
+    // By start, the longest first: it covers what the shorter ones would.
+    return out.sort((a, b) => a.start - b.start || b.end - a.end);
+  }
+
+  async identity(name: string): Promise<number | null> {
+    const s = await this.spoolStat(name);
+    if (s) return s.ino;
+    return (await this.head(name))?.identity ?? null;
+  }
+
+  /**
+   * From the spool when it is here (shipped first: the window it answers is what a restore will
+   * find), else from the head: a log whose spool is gone is closed, its last write recorded.
+   */
+  async state(name: string): Promise<LogState | null> {
+    if (await this.spoolStat(name)) {
+      // The store out of reach must not hide the recovery windows: the timer reports it.
+      await this.shipOne(name).catch(() => undefined);
+      const s = await this.spoolStat(name);
+      if (s) return { live: s.nlink > 1, lastWriteAt: s.mtime };
+    }
+    this.heads.delete(name); // another process may have shipped it since
+    const head = await this.head(name);
+    return head ? { live: head.live, lastWriteAt: new Date(head.lastWriteAt) } : null;
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.spool.remove(name);
+    for (const o of await this.bucket.list(this.dir(name))) await this.bucket.delete(o.key);
+    this.heads.delete(name);
+  }
+
+  async removeCluster(clusterId: string): Promise<void> {
+    await this.spool.removeCluster(clusterId);
+    for (const o of await this.bucket.list(`logs/${clusterId}/`)) await this.bucket.delete(o.key);
+    for (const name of this.heads.keys()) if (name.startsWith(`${clusterId}/`)) this.heads.delete(name);
+  }
+}
