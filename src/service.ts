@@ -77,6 +77,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   // Files an earlier version wrote under a looser umask are brought to the same rule.
   await tightenModes([config.dataDir, config.backupDir]);
+  // Before anything is opened: a backup storage that cannot be used (a wrong bucket or
+  // credential) ends the start with what to set.
+  const storage = await createBackupStorage(config);
+  if (config.backupStorage === 's3') logger.info({ bucket: config.s3?.bucket, endpoint: config.s3?.endpoint ?? 'AWS', prefix: config.s3?.prefix }, 'backups and their write logs go to an S3 object store');
   // With PostgreSQL, several service processes may share the store and this data dir (replicas).
   const shared = config.database.kind === 'postgres';
   const unlock = await lockDataDir(config.dataDir, shared);
@@ -114,8 +118,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   logger.info({ from: scrape.source }, 'GET /metrics scrape token (Authorization: Bearer)');
   const metrics = new ServiceMetrics(async (r) => (await store.backupsOf(r.clusterId)).find((b) => b.requestId === r.id));
 
-  const storage = await createBackupStorage(config);
-  if (config.backupStorage === 's3') logger.info({ bucket: config.s3?.bucket, endpoint: config.s3?.endpoint ?? 'AWS', prefix: config.s3?.prefix }, 'backups and their write logs go to an S3 object store');
   const backupTools = { storage };
 
   const sentinelTimings = { downAfterMs: config.sentinelDownAfterMs, failoverTimeoutMs: config.sentinelFailoverTimeoutMs };
