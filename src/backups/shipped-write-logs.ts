@@ -18,6 +18,7 @@
 import { createReadStream, type Stats } from 'node:fs';
 import { open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { LogState } from '../domain/recovery.js';
 import { LogArchive } from './log-archive.js';
 import type { S3Bucket } from './s3-bucket.js';
@@ -87,9 +88,39 @@ export class ShippedWriteLogs implements WriteLogStore {
     // earlier try shipped is another log.
     await this.remove(name);
     await this.spool.keepLive(clusterId, backupId, file);
-    const s = (await this.spoolStat(name))!;
-    await this.writeHead(name, { identity: s.ino, shipped: 0, live: s.nlink > 1, lastWriteAt: s.mtime.toISOString() });
+    try {
+      const s = (await this.spoolStat(name))!;
+      await this.writeHead(name, { identity: s.ino, shipped: 0, live: s.nlink > 1, lastWriteAt: s.mtime.toISOString() });
+    } catch (err) {
+      // The backup goes on without its log (local-backups.ts): no spool for the timer to ship.
+      await this.spool.remove(name).catch(() => undefined);
+      throw err;
+    }
     return name;
+  }
+
+  /** A log whose bytes arrive by `append` (its engine's files are elsewhere): no spool, only the store. */
+  async begin(clusterId: string, backupId: string, identity: number): Promise<string> {
+    const name = `${clusterId}/${backupId}.incr.aof`;
+    await this.remove(name);
+    await this.writeHead(name, { identity, shipped: 0, live: true, lastWriteAt: new Date().toISOString() });
+    return name;
+  }
+
+  /**
+   * One segment of exactly the bytes given, then the head. A repeated append overlaps what is
+   * held, which `copyOut` takes once; the head never counts less than it did.
+   */
+  async append(name: string, offset: number, bytes: Buffer, state: LogState): Promise<void> {
+    this.heads.delete(name); // the store's head, not an older one of this process
+    const head = await this.head(name);
+    if (!head) throw new Error(`write log ${name} was not begun in the object store (begin), so nothing can be appended to it`);
+    if (offset > head.shipped) throw new Error(`write log ${name} holds ${head.shipped} bytes: an append at ${offset} would leave a gap`);
+    const end = offset + bytes.length;
+    if (end > head.shipped) {
+      await this.bucket.upload(`${this.dir(name)}${String(offset).padStart(16, '0')}-${String(end).padStart(16, '0')}`, Readable.from([bytes]), bytes.length);
+    }
+    await this.writeHead(name, { identity: head.identity, shipped: Math.max(head.shipped, end), live: state.live, lastWriteAt: state.lastWriteAt.toISOString() });
   }
 
   /** Ships every log spooled here; returns how many bytes went out. Called on a timer by the leader. */

@@ -50,6 +50,17 @@ export interface WriteLogStore {
    * timer (CACHESTORE_LOG_SHIP_MS). Returns the bytes sent.
    */
   ship(): Promise<number>;
+  /**
+   * Starts a log whose engine files are not on this machine (an engine in a pod): its bytes
+   * arrive by `append`, and `identity` says which engine log it is (what a rewrite that closes it
+   * will name). Returns its name.
+   */
+  begin(clusterId: string, backupId: string, identity: number): Promise<string>;
+  /**
+   * Adds the log's bytes from `offset` on, with how the log stands after them. Idempotent: bytes
+   * already held are not added again. An offset past what is held (a gap) is refused.
+   */
+  append(name: string, offset: number, bytes: Buffer, state: LogState): Promise<void>;
 }
 
 export interface BackupStorage {
