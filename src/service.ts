@@ -274,6 +274,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       if (refreshTimer) clearInterval(refreshTimer);
       if (shipTimer) clearInterval(shipTimer);
       await shipping;
+      // A clean stop leaves the object store with every write logged so far.
+      if (shipTimer && (election === null || election.isLeading())) await storage.logs.ship().catch((err: unknown) => logger.warn({ err }, 'shipping write logs failed'));
       // A leader gives its lease up: another process takes the duties at once.
       if (election) await election.stop();
       else await duties.drop();

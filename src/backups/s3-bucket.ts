@@ -53,6 +53,9 @@ export class S3Bucket {
       // operation requires one. The backups' own SHA-256 (storage.ts) still catches damage.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      // A store that stops answering must fail the call (and the timer's next ship retries), not
+      // hang it: the SDK's default waits for ever. Idle, not total: a big upload keeps sending.
+      requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
     };
     if (settings.endpoint) config.endpoint = settings.endpoint;
     if (settings.accessKeyId && settings.secretAccessKey) {
