@@ -4,6 +4,7 @@
 // (closed) log is gone.
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,7 +92,7 @@ describe('backups in an object store (s3rver stand-in)', () => {
     expect(got3).toEqual(atS3);
   });
 
-  it('refuses to start with a bucket that does not exist or a wrong key, saying what to set and never the secret', async () => {
+  it('refuses to start with a bucket that does not exist, a wrong key or an endpoint nobody answers at, saying what to set and never the secret', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'cachestore-s3-start-'));
     try {
       const base = { CACHESTORE_DATA_DIR: dataDir, CACHESTORE_LOG_LEVEL: 'silent', ...s3.env() };
@@ -103,6 +104,13 @@ describe('backups in an object store (s3rver stand-in)', () => {
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as Error).message).toMatch(/check CACHESTORE_S3_ACCESS_KEY_ID \/ CACHESTORE_S3_SECRET_ACCESS_KEY/);
       expect((err as Error).message).not.toContain('very-secret-value');
+      // An endpoint where nothing listens: a port the kernel gave out and took back.
+      const probe = createServer();
+      await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+      const { port } = probe.address() as AddressInfo;
+      await new Promise((r) => probe.close(r));
+      const nobody = startService(loadConfig({ ...base, CACHESTORE_S3_ENDPOINT: `http://127.0.0.1:${port}` }), { announce: () => undefined });
+      await expect(nobody).rejects.toThrow(/cannot be used: .*the store did not answer: check CACHESTORE_S3_ENDPOINT/);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
