@@ -200,7 +200,7 @@ function notImplemented(err: unknown): boolean {
 export function explainS3Error(err: unknown): string {
   const e = err as { name?: string; message?: string; code?: string };
   const status = statusOf(err);
-  const what = [e.name && e.name !== 'Error' ? e.name : e.code, status ? `HTTP ${status}` : undefined].filter(Boolean).join(', ');
+  const what = [e.name && !['Error', 'Unknown', 'UnknownError'].includes(e.name) ? e.name : e.code, status ? `HTTP ${status}` : undefined].filter(Boolean).join(', ');
   const hint =
     status === 403 || e.name === 'InvalidAccessKeyId' || e.name === 'SignatureDoesNotMatch'
       ? 'check CACHESTORE_S3_ACCESS_KEY_ID / CACHESTORE_S3_SECRET_ACCESS_KEY'
