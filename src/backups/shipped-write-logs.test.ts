@@ -112,6 +112,24 @@ describe('write logs shipped to an object store', () => {
     expect(await readFile(join(dir, 'restored.aof'), 'utf8')).toBe('x'.repeat(1000) + 'y'.repeat(700) + 'z'.repeat(300));
   });
 
+  it('joins many segments in order (fetched a few ahead), one of them larger than what is fetched ahead', async () => {
+    const a = logs();
+    await a.keepLive(CLUSTER, BACKUP, engineFile);
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 30; i++) {
+      // Segment 20 is 9 MiB: streamed in its turn, between buffered ones.
+      const part = Buffer.alloc(i === 20 ? 9 * 1024 * 1024 : 100 + i, String.fromCharCode(65 + (i % 26)));
+      parts.push(part);
+      await appendFile(engineFile, part);
+      await a.ship();
+    }
+    await unlink(engineFile);
+    await a.ship();
+    expect((await objects()).length).toBe(31);
+    await logs().copyOut(NAME, join(dir, 'restored.aof'));
+    expect((await readFile(join(dir, 'restored.aof'))).equals(Buffer.concat(parts))).toBe(true);
+  });
+
   it('refuses a log whose segments are missing, instead of restoring fewer writes', async () => {
     const a = logs();
     await a.keepLive(CLUSTER, BACKUP, engineFile);

@@ -41,6 +41,16 @@ interface Segment {
 
 const SEGMENT = /\/(\d{16})-(\d{16})$/;
 
+/** Segments fetched ahead while a log is copied out, and the largest fetched so (the rest stream). */
+const READ_AHEAD = 8;
+const READ_AHEAD_MAX_SEGMENT = 8 * 1024 * 1024;
+
+async function collect(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
 export class ShippedWriteLogs implements WriteLogStore {
   private readonly spool: LogArchive;
   /** The last head this process wrote or read, by log: no GET of it at every ship. */
@@ -201,25 +211,53 @@ export class ShippedWriteLogs implements WriteLogStore {
     const head = await this.head(name);
     const segments = await this.segments(name);
     if (!head && segments.length === 0) throw new Error(`write log ${name} is not in the object store (${this.bucket.describe()})`);
-    const out = await open(toFile, 'w', 0o600);
+    // Which bytes come from which segment: each byte once, from the first segment holding it.
+    const plan: Array<{ key: string; from: number; size: number }> = [];
     let pos = 0;
-    try {
-      for (const seg of segments) {
-        if (seg.end <= pos) continue;
-        if (seg.start > pos) break;
-        const body = await this.bucket.read(seg.key, pos - seg.start);
-        if (!body) throw new Error(`segment ${seg.key} went away while it was read`);
-        for await (const chunk of body) await out.write(chunk as Buffer);
-        pos = seg.end;
+    for (const seg of segments) {
+      if (seg.end <= pos) continue;
+      if (seg.start > pos) break;
+      plan.push({ key: seg.key, from: pos - seg.start, size: seg.end - pos });
+      pos = seg.end;
+    }
+    const want = head?.shipped ?? pos;
+    if (pos < want) throw new Error(`write log ${name} is damaged: the object store holds its bytes up to ${pos}, ${want} were shipped`);
+    const out = await open(toFile, 'w', 0o600);
+    // A day of writes is thousands of small segments: a few are fetched ahead (in memory, small
+    // ones only), so a restore waits for one round trip at a time, not one per segment.
+    const ahead = new Map<number, Promise<Buffer>>();
+    const fetchAhead = (from: number) => {
+      for (let j = from; j < Math.min(plan.length, from + READ_AHEAD); j++) {
+        if (ahead.has(j) || plan[j].size > READ_AHEAD_MAX_SEGMENT) continue;
+        const p = this.readSegment(plan[j].key, plan[j].from).then(collect);
+        p.catch(() => undefined); // awaited in its turn; one that fails after an earlier failure is moot
+        ahead.set(j, p);
       }
-      const want = head?.shipped ?? pos;
-      if (pos < want) throw new Error(`write log ${name} is damaged: the object store holds its bytes up to ${pos}, ${want} were shipped`);
+    };
+    try {
+      for (let i = 0; i < plan.length; i++) {
+        fetchAhead(i);
+        const buffered = ahead.get(i);
+        ahead.delete(i);
+        if (buffered) {
+          const data = await buffered;
+          await out.write(data, 0, data.length);
+        } else {
+          for await (const chunk of await this.readSegment(plan[i].key, plan[i].from)) await out.write(chunk as Buffer);
+        }
+      }
       await out.close();
     } catch (err) {
       await out.close().catch(() => undefined);
       await rm(toFile, { force: true });
       throw err;
     }
+  }
+
+  private async readSegment(key: string, from: number): Promise<Readable> {
+    const body = await this.bucket.read(key, from);
+    if (!body) throw new Error(`segment ${key} went away while it was read`);
+    return body;
   }
 
   private async segments(name: string): Promise<Segment[]> {
