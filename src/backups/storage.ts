@@ -1,6 +1,6 @@
 // Where backups are kept. The service writes and reads backup files only through this
-// interface, so an object store can be added beside the local directory without touching the
-// workflows. A file becomes visible under its key only once complete (written to a temporary
+// interface, so the local directory (below) and an object store (s3-storage.ts) serve the same
+// workflows. Locally, a file becomes visible under its key only once complete (written to a temporary
 // name, then renamed): a crash mid-copy never leaves a partial file that counts as a backup.
 // The put is a plain copy by `cp` itself; `sync` makes it durable, and the backup
 // workflow calls it while the verification runs, before the backup counts as COMPLETED. The
