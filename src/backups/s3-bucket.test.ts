@@ -60,25 +60,30 @@ describe('aborting the multipart uploads a crash left', () => {
   });
   const open = (endpoint: string, prefix: string) => new S3Bucket({ bucket: 'b', endpoint, region: 'us-east-1', prefix, forcePathStyle: true, accessKeyId: 'k', secretAccessKey: 's' });
 
-  it('aborts every one under the prefix, page after page, and leaves the others', async () => {
+  it('aborts every one under the prefix and folder asked, page after page, and leaves the others', async () => {
     const fake = await fakeMultipartStore([
       { key: 'svc/backups/c1/b1.rdb', id: 'u1' },
       { key: 'svc/backups/c1/b2.rdb', id: 'u2' },
       { key: 'svc/backups/c2/b3.rdb', id: 'u3' },
       { key: 'svc/logs/c2/x.incr.aof/0000000000000000-0000000009437184', id: 'u4' },
       { key: 'other/backups/c1/b1.rdb', id: 'u5' },
+      { key: 'svc/not-ours.bin', id: 'u6' },
     ]);
     server = fake.server;
     bucket = open(fake.endpoint, 'svc/');
-    expect(await bucket.abortUploads()).toBe(4);
-    expect(fake.uploads).toEqual([{ key: 'other/backups/c1/b1.rdb', id: 'u5' }]);
-    expect(await bucket.abortUploads()).toBe(0);
+    expect(await bucket.abortUploads('backups/')).toBe(3);
+    expect(await bucket.abortUploads('logs/')).toBe(1);
+    expect(fake.uploads).toEqual([
+      { key: 'other/backups/c1/b1.rdb', id: 'u5' },
+      { key: 'svc/not-ours.bin', id: 'u6' },
+    ]);
+    expect(await bucket.abortUploads('backups/')).toBe(0);
   });
 
   it('says it cannot when the store does not list them', async () => {
     const fake = await fakeMultipartStore([{ key: 'svc/backups/c1/b1.rdb', id: 'u1' }], true);
     server = fake.server;
     bucket = open(fake.endpoint, 'svc/');
-    expect(await bucket.abortUploads()).toBeNull();
+    expect(await bucket.abortUploads('backups/')).toBeNull();
   });
 });

@@ -150,18 +150,19 @@ export class S3Bucket {
   }
 
   /**
-   * Aborts the multipart uploads under the prefix (what a process killed mid-upload leaves: parts
-   * that are stored, and billed, but belong to no object). Null when the store does not list
-   * them (it answers NotImplemented): then only its own lifecycle rule can remove them.
+   * Aborts the multipart uploads under `under` (keys below the prefix): what a process killed
+   * mid-upload leaves, parts that are stored, and billed, but belong to no object. Null when the
+   * store does not list them (it answers NotImplemented): then only its own lifecycle rule can
+   * remove them.
    */
-  async abortUploads(): Promise<number | null> {
+  async abortUploads(under: string): Promise<number | null> {
     let aborted = 0;
     let keyMarker: string | undefined;
     let idMarker: string | undefined;
     for (;;) {
       let r;
       try {
-        r = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.settings.bucket, Prefix: this.settings.prefix || undefined, KeyMarker: keyMarker, UploadIdMarker: idMarker }));
+        r = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.settings.bucket, Prefix: this.full(under), KeyMarker: keyMarker, UploadIdMarker: idMarker }));
       } catch (err) {
         if (notImplemented(err)) return null;
         throw err;

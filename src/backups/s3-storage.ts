@@ -96,12 +96,15 @@ export class S3BackupStorage implements BackupStorage {
   }
 
   /**
-   * Aborts the multipart uploads a crash left under the prefix. A store that does not list them
-   * (NotImplemented) keeps their parts until its own lifecycle rule (AbortIncompleteMultipartUpload)
-   * removes them; they are never visible as objects, so no partial backup is ever listed.
+   * Aborts the multipart uploads a crash left under this service's `backups/` and `logs/` (never
+   * anything else a shared bucket holds). A store that does not list them (NotImplemented) keeps
+   * their parts until its own lifecycle rule (AbortIncompleteMultipartUpload) removes them; they
+   * are never visible as objects, so no partial backup is ever listed.
    */
   async sweep(): Promise<number> {
-    return (await this.bucket.abortUploads()) ?? 0;
+    let n = 0;
+    for (const under of ['backups/', 'logs/']) n += (await this.bucket.abortUploads(under)) ?? 0;
+    return n;
   }
 }
 
