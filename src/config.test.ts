@@ -10,10 +10,40 @@ describe('driver configuration', () => {
 
   it('keeps backups in a local directory unless told otherwise, and refuses a storage that is not built', () => {
     expect(loadConfig({}).backupStorage).toBe('local');
+    expect(loadConfig({}).s3).toBeUndefined();
     expect(loadConfig({ CACHESTORE_BACKUP_STORAGE: 'local' }).backupStorage).toBe('local');
-    expect(() => loadConfig({ CACHESTORE_BACKUP_STORAGE: 's3' })).toThrow(
-      new ConfigError("CACHESTORE_BACKUP_STORAGE must be local (a directory, CACHESTORE_BACKUP_DIR); no object store is built yet, got 's3'"),
+    expect(() => loadConfig({ CACHESTORE_BACKUP_STORAGE: 'gcs' })).toThrow(
+      new ConfigError("CACHESTORE_BACKUP_STORAGE must be local (a directory, CACHESTORE_BACKUP_DIR) or s3 (an S3-compatible object store, CACHESTORE_S3_*), got 'gcs'"),
     );
+  });
+
+  it('reads the object store settings, with path-style addressing by default only for an endpoint of its own', () => {
+    expect(() => loadConfig({ CACHESTORE_BACKUP_STORAGE: 's3' })).toThrow(new ConfigError('CACHESTORE_BACKUP_STORAGE=s3 needs CACHESTORE_S3_BUCKET (the bucket backups go to)'));
+    const aws = loadConfig({ CACHESTORE_BACKUP_STORAGE: 's3', CACHESTORE_S3_BUCKET: 'my-backups' });
+    expect(aws.s3).toEqual({ bucket: 'my-backups', endpoint: undefined, region: 'us-east-1', prefix: '', forcePathStyle: false, accessKeyId: undefined, secretAccessKey: undefined });
+    expect(aws.logShipMs).toBe(5000);
+    const minio = loadConfig({
+      CACHESTORE_BACKUP_STORAGE: 's3',
+      CACHESTORE_S3_BUCKET: 'my-backups',
+      CACHESTORE_S3_ENDPOINT: 'http://minio.internal:9000',
+      CACHESTORE_S3_REGION: 'eu-west-1',
+      CACHESTORE_S3_PREFIX: '/cachestore/prod',
+      CACHESTORE_S3_ACCESS_KEY_ID: 'AKIA',
+      CACHESTORE_S3_SECRET_ACCESS_KEY: 'the-secret',
+      CACHESTORE_LOG_SHIP_MS: '1000',
+    });
+    expect(minio.s3).toEqual({ bucket: 'my-backups', endpoint: 'http://minio.internal:9000', region: 'eu-west-1', prefix: 'cachestore/prod/', forcePathStyle: true, accessKeyId: 'AKIA', secretAccessKey: 'the-secret' });
+    expect(minio.logShipMs).toBe(1000);
+    const base = { CACHESTORE_BACKUP_STORAGE: 's3', CACHESTORE_S3_BUCKET: 'my-backups' };
+    expect(loadConfig({ ...base, CACHESTORE_S3_ENDPOINT: 'http://x:9000', CACHESTORE_S3_FORCE_PATH_STYLE: 'false' }).s3?.forcePathStyle).toBe(false);
+    expect(() => loadConfig({ ...base, CACHESTORE_S3_FORCE_PATH_STYLE: 'yes' })).toThrow(/CACHESTORE_S3_FORCE_PATH_STYLE must be true or false, got 'yes'/);
+    expect(() => loadConfig({ ...base, CACHESTORE_S3_BUCKET: 'My_Bucket' })).toThrow(/CACHESTORE_S3_BUCKET must be an S3 bucket name/);
+    expect(() => loadConfig({ ...base, CACHESTORE_S3_ENDPOINT: 'minio:9000' })).toThrow(/CACHESTORE_S3_ENDPOINT must be an http:\/\/ or https:\/\/ URL/);
+    // A URL with credentials in it is refused without repeating them.
+    expect(() => loadConfig({ ...base, CACHESTORE_S3_ENDPOINT: 'http://AKIA:the-secret@minio:9000' })).toThrow(/got 'http:\/\/minio:9000'/);
+    expect(() => loadConfig({ ...base, CACHESTORE_S3_ACCESS_KEY_ID: 'AKIA' })).toThrow(/set both CACHESTORE_S3_ACCESS_KEY_ID and CACHESTORE_S3_SECRET_ACCESS_KEY, or neither/);
+    expect(() => loadConfig({ ...base, CACHESTORE_S3_SECRET_ACCESS_KEY: 'the-secret' })).toThrow(/set both/);
+    expect(() => loadConfig({ ...base, CACHESTORE_S3_PREFIX: 'a b' })).toThrow(/CACHESTORE_S3_PREFIX may hold only/);
   });
 
   it('takes Service CIDR subnets for kubernetes only, and wants the loopback default replaced there', () => {

@@ -32,7 +32,11 @@ export interface Config {
   healAfterMs: number;
   primaryWatchMs: number;
   /** Where backups and their write logs are kept: a directory on this machine (README, Backups). */
-  backupStorage: 'local';
+  backupStorage: 'local' | 's3';
+  /** The object store, with CACHESTORE_BACKUP_STORAGE=s3 (README, Backups). */
+  s3?: S3Config;
+  /** How often the leader ships the write logs' new bytes to the object store; 0 turns it off. */
+  logShipMs: number;
   /** Where backup files are kept (the local backup storage). */
   backupDir: string;
   /** How often scheduled backups and retention are checked; 0 turns the schedule off. */
@@ -50,6 +54,19 @@ export interface Config {
   metricsToken?: string;
   /** How long an engine reading serves later scrapes (ms); 0: every scrape reads the engines. */
   metricsCacheMs: number;
+}
+
+export interface S3Config {
+  bucket: string;
+  /** undefined: AWS S3 itself. */
+  endpoint?: string;
+  region: string;
+  /** Empty, or ending in '/'. */
+  prefix: string;
+  forcePathStyle: boolean;
+  /** Both or neither; neither: the AWS SDK's default chain. */
+  accessKeyId?: string;
+  secretAccessKey?: string;
 }
 
 export interface KubernetesConfig {
@@ -136,9 +153,56 @@ function driverOf(v: string | undefined): 'local' | 'kubernetes' {
   throw new ConfigError(`CACHESTORE_DRIVER must be local or kubernetes, got '${v}'`);
 }
 
-function backupStorageOf(v: string | undefined): 'local' {
+function backupStorageOf(v: string | undefined): 'local' | 's3' {
   if (v === undefined || v === '' || v === 'local') return 'local';
-  throw new ConfigError(`CACHESTORE_BACKUP_STORAGE must be local (a directory, CACHESTORE_BACKUP_DIR); no object store is built yet, got '${v}'`);
+  if (v === 's3') return 's3';
+  throw new ConfigError(`CACHESTORE_BACKUP_STORAGE must be local (a directory, CACHESTORE_BACKUP_DIR) or s3 (an S3-compatible object store, CACHESTORE_S3_*), got '${v}'`);
+}
+
+/** The CACHESTORE_S3_* settings; only read with CACHESTORE_BACKUP_STORAGE=s3. */
+export function s3ConfigOf(env: NodeJS.ProcessEnv): S3Config {
+  const bucket = env.CACHESTORE_S3_BUCKET ?? '';
+  // S3's rule for bucket names (3-63 of lower-case letters, digits, dots and hyphens).
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new ConfigError(bucket ? `CACHESTORE_S3_BUCKET must be an S3 bucket name (3-63 of a-z, 0-9, '.', '-'), got '${bucket}'` : 'CACHESTORE_BACKUP_STORAGE=s3 needs CACHESTORE_S3_BUCKET (the bucket backups go to)');
+  }
+  const endpoint = env.CACHESTORE_S3_ENDPOINT || undefined;
+  if (endpoint !== undefined) {
+    let url: URL | null = null;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      url = null;
+    }
+    if (!url || !/^https?:$/.test(url.protocol) || url.username || url.password) {
+      throw new ConfigError(`CACHESTORE_S3_ENDPOINT must be an http:// or https:// URL without credentials, e.g. https://minio.example:9000, got '${url ? url.protocol + '//' + url.host : endpoint}'`);
+    }
+  }
+  const region = env.CACHESTORE_S3_REGION || 'us-east-1';
+  if (!/^[a-z0-9-]+$/.test(region)) throw new ConfigError(`CACHESTORE_S3_REGION must be a region name like us-east-1, got '${region}'`);
+  let prefix = env.CACHESTORE_S3_PREFIX ?? '';
+  if (prefix && !/^[A-Za-z0-9._/-]+$/.test(prefix)) throw new ConfigError(`CACHESTORE_S3_PREFIX may hold only A-Z, a-z, 0-9, '.', '_', '-' and '/', got '${prefix}'`);
+  prefix = prefix.replace(/^\/+/, '');
+  if (prefix && !prefix.endsWith('/')) prefix += '/';
+  const pathStyle = env.CACHESTORE_S3_FORCE_PATH_STYLE;
+  if (pathStyle !== undefined && pathStyle !== '' && pathStyle !== 'true' && pathStyle !== 'false') {
+    throw new ConfigError(`CACHESTORE_S3_FORCE_PATH_STYLE must be true or false, got '${pathStyle}'`);
+  }
+  const accessKeyId = env.CACHESTORE_S3_ACCESS_KEY_ID || undefined;
+  const secretAccessKey = env.CACHESTORE_S3_SECRET_ACCESS_KEY || undefined;
+  if (!accessKeyId !== !secretAccessKey) {
+    throw new ConfigError('set both CACHESTORE_S3_ACCESS_KEY_ID and CACHESTORE_S3_SECRET_ACCESS_KEY, or neither (then the AWS SDK\'s own chain: AWS_* variables, ~/.aws, an instance role)');
+  }
+  return {
+    bucket,
+    endpoint,
+    region,
+    prefix,
+    // Stores other than AWS mostly have one host name and no per-bucket DNS.
+    forcePathStyle: pathStyle === undefined || pathStyle === '' ? endpoint !== undefined : pathStyle === 'true',
+    accessKeyId,
+    secretAccessKey,
+  };
 }
 
 /** `redis=image,valkey=image`: replaces the default image of the engines it names. */
@@ -158,6 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const { host, port } = parseListen(env.CACHESTORE_LISTEN || '127.0.0.1:8080');
   const dataDir = dataDirOf(env);
   const driver = driverOf(env.CACHESTORE_DRIVER);
+  const backupStorage = backupStorageOf(env.CACHESTORE_BACKUP_STORAGE);
   return {
     host,
     port,
@@ -190,7 +255,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // 0 turns the forced failover off; any other value turns it on (deaths are told, not polled,
     // so the value is no longer an interval; kept so existing settings mean what they meant).
     primaryWatchMs: int(env, 'CACHESTORE_PRIMARY_WATCH_MS', 100),
-    backupStorage: backupStorageOf(env.CACHESTORE_BACKUP_STORAGE),
+    backupStorage,
+    s3: backupStorage === 's3' ? s3ConfigOf(env) : undefined,
+    logShipMs: int(env, 'CACHESTORE_LOG_SHIP_MS', 5000),
     backupDir: resolve(env.CACHESTORE_BACKUP_DIR || resolve(dataDir, 'backups')),
     backupScheduleMs: int(env, 'CACHESTORE_BACKUP_SCHEDULE_MS', 60_000),
     maintenanceCheckMs: int(env, 'CACHESTORE_MAINTENANCE_CHECK_MS', 60_000),

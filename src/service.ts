@@ -77,6 +77,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   // Files an earlier version wrote under a looser umask are brought to the same rule.
   await tightenModes([config.dataDir, config.backupDir]);
+  // Before anything is opened: a backup storage that cannot be used (a wrong bucket or
+  // credential) ends the start with what to set.
+  const storage = await createBackupStorage(config);
+  if (config.backupStorage === 's3') logger.info({ bucket: config.s3?.bucket, endpoint: config.s3?.endpoint ?? 'AWS', prefix: config.s3?.prefix }, 'backups and their write logs go to an S3 object store');
   // With PostgreSQL, several service processes may share the store and this data dir (replicas).
   const shared = config.database.kind === 'postgres';
   const unlock = await lockDataDir(config.dataDir, shared);
@@ -114,7 +118,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   logger.info({ from: scrape.source }, 'GET /metrics scrape token (Authorization: Bearer)');
   const metrics = new ServiceMetrics(async (r) => (await store.backupsOf(r.clusterId)).find((b) => b.requestId === r.id));
 
-  const storage = createBackupStorage(config);
   const backupTools = { storage };
 
   const sentinelTimings = { downAfterMs: config.sentinelDownAfterMs, failoverTimeoutMs: config.sentinelFailoverTimeoutMs };
@@ -237,6 +240,20 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   } else {
     await duties.take();
   }
+  // The leader (with SQLite the only process) ships the write logs' new bytes to where they are
+  // kept for good: what a lost machine takes with it is at most this long of writes.
+  let shipping: Promise<unknown> | null = null;
+  const shipTimer =
+    config.logShipMs > 0
+      ? setInterval(() => {
+          if (shipping || (election !== null && !election.isLeading())) return;
+          shipping = storage.logs
+            .ship()
+            .catch((err: unknown) => logger.warn({ err }, 'shipping write logs failed; the next try sends what is missing'))
+            .finally(() => (shipping = null));
+        }, config.logShipMs)
+      : null;
+  shipTimer?.unref();
   worker.start();
   logger.info({ engines: engines.map((e) => e.name), worker: worker.id, leads: election?.isLeading() ?? true }, 'engines found');
 
@@ -255,6 +272,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       closed = true;
       await app.close();
       if (refreshTimer) clearInterval(refreshTimer);
+      if (shipTimer) clearInterval(shipTimer);
+      await shipping;
+      // A clean stop leaves the object store with every write logged so far.
+      if (shipTimer && (election === null || election.isLeading())) await storage.logs.ship().catch((err: unknown) => logger.warn({ err }, 'shipping write logs failed'));
       // A leader gives its lease up: another process takes the duties at once.
       if (election) await election.stop();
       else await duties.drop();

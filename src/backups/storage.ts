@@ -1,6 +1,6 @@
 // Where backups are kept. The service writes and reads backup files only through this
-// interface, so an object store can be added beside the local directory without touching the
-// workflows. A file becomes visible under its key only once complete (written to a temporary
+// interface, so the local directory (below) and an object store (s3-storage.ts) serve the same
+// workflows. Locally, a file becomes visible under its key only once complete (written to a temporary
 // name, then renamed): a crash mid-copy never leaves a partial file that counts as a backup.
 // The put is a plain copy by `cp` itself; `sync` makes it durable, and the backup
 // workflow calls it while the verification runs, before the backup counts as COMPLETED. The
@@ -44,6 +44,23 @@ export interface WriteLogStore {
   state(name: string): Promise<LogState | null>;
   remove(name: string): Promise<void>;
   removeCluster(clusterId: string): Promise<void>;
+  /**
+   * Sends what the logs kept on this machine gained since the last call to where they are kept
+   * for good (the object store; the local archive has nothing to send). The leader calls it on a
+   * timer (CACHESTORE_LOG_SHIP_MS). Returns the bytes sent.
+   */
+  ship(): Promise<number>;
+  /**
+   * Starts a log whose engine files are not on this machine (an engine in a pod): its bytes
+   * arrive by `append`, and `identity` says which engine log it is (what a rewrite that closes it
+   * will name). Returns its name.
+   */
+  begin(clusterId: string, backupId: string, identity: number): Promise<string>;
+  /**
+   * Adds the log's bytes from `offset` on, with how the log stands after them. Idempotent: bytes
+   * already held are not added again. An offset past what is held (a gap) is refused.
+   */
+  append(name: string, offset: number, bytes: Buffer, state: LogState): Promise<void>;
 }
 
 export interface BackupStorage {
