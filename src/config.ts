@@ -58,13 +58,14 @@ export interface Config {
 
 export interface S3Config {
   bucket: string;
-  /** undefined: AWS S3 itself. */
+  /** undefined: AWS S3 itself (the region's endpoint). */
   endpoint?: string;
   region: string;
-  /** Empty, or ending in '/'. */
+  /** Empty, or ending in '/': prepended to every key, so a shared bucket keeps this service's objects apart. */
   prefix: string;
+  /** `endpoint/bucket/key` instead of `bucket.endpoint/key`: what MinIO and Ceph RGW expect by default. */
   forcePathStyle: boolean;
-  /** Both or neither; neither: the AWS SDK's default chain. */
+  /** Both or neither; neither: the AWS SDK's default chain (AWS_* variables, ~/.aws, instance roles). */
   accessKeyId?: string;
   secretAccessKey?: string;
 }

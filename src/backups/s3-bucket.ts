@@ -15,20 +15,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
+import type { S3Config } from '../config.js';
 
-export interface S3Settings {
-  bucket: string;
-  /** Unset: AWS S3 itself (the region's endpoint). */
-  endpoint?: string;
-  region: string;
-  /** Prepended to every key: `backups/` keeps this service's objects apart in a shared bucket. */
-  prefix: string;
-  /** `endpoint/bucket/key` instead of `bucket.endpoint/key`: what MinIO and Ceph RGW expect by default. */
-  forcePathStyle: boolean;
-  /** Both or neither; neither: the SDK's default chain (AWS_* variables, ~/.aws, instance roles). */
-  accessKeyId?: string;
-  secretAccessKey?: string;
-}
+/** The store's settings, as configuration reads them (CACHESTORE_S3_*). */
+export type S3Settings = S3Config;
 
 /** A multipart part: 8 MiB, two in flight, so an upload holds about 16 MiB whatever its size. */
 const PART_SIZE = 8 * 1024 * 1024;

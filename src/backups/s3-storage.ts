@@ -3,14 +3,12 @@
 // completed (S3 itself guarantees that: a PUT or a multipart completion is atomic), every read
 // checks the SHA-256 recorded when the backup was verified, and write logs follow the backups
 // (shipped-write-logs.ts).
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { S3Bucket, explainS3Error, type S3Settings } from './s3-bucket.js';
 import { ShippedWriteLogs } from './shipped-write-logs.js';
-import type { BackupStorage, StoredObject } from './storage.js';
+import { copyChecked, type BackupStorage, type StoredObject } from './storage.js';
 
 function checkKey(key: string): string {
   if (!/^[A-Za-z0-9._/-]+$/.test(key) || key.split('/').some((p) => p === '..' || p === '' || p === '.')) {
@@ -67,28 +65,7 @@ export class S3BackupStorage implements BackupStorage {
   async get(key: string, toFile: string, sha256: string | null): Promise<string> {
     const body = await this.bucket.read(this.key(key));
     if (!body) throw new Error(`backup ${key} is not in the object store (${this.bucket.describe()})`);
-    const hash = createHash('sha256');
-    try {
-      await pipeline(
-        body,
-        new Transform({
-          transform(chunk: Buffer, _enc, done) {
-            hash.update(chunk);
-            done(null, chunk);
-          },
-        }),
-        createWriteStream(toFile, { mode: 0o600 }),
-      );
-    } catch (err) {
-      await rm(toFile, { force: true });
-      throw err;
-    }
-    const got = hash.digest('hex');
-    if (sha256 !== null && got !== sha256) {
-      await rm(toFile, { force: true });
-      throw new Error(`backup ${key} is damaged: its checksum is ${got}, ${sha256} was recorded`);
-    }
-    return got;
+    return copyChecked(key, body, toFile, sha256);
   }
 
   async delete(key: string): Promise<void> {

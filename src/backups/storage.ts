@@ -100,6 +100,27 @@ function hashing(hash: ReturnType<typeof createHash>): Transform {
   });
 }
 
+/**
+ * Copies a stored object's bytes to `toFile` and returns their SHA-256; with `sha256` given, a
+ * different checksum means the object is damaged: the file is removed and the call throws. Every
+ * storage's `get` reads through this, so all refuse damage alike.
+ */
+export async function copyChecked(key: string, source: Readable, toFile: string, sha256: string | null): Promise<string> {
+  const hash = createHash('sha256');
+  try {
+    await pipeline(source, hashing(hash), createWriteStream(toFile, { mode: 0o600, highWaterMark: CHUNK }));
+  } catch (err) {
+    await rm(toFile, { force: true });
+    throw err;
+  }
+  const got = hash.digest('hex');
+  if (sha256 !== null && got !== sha256) {
+    await rm(toFile, { force: true });
+    throw new Error(`backup ${key} is damaged: its checksum is ${got}, ${sha256} was recorded`);
+  }
+  return got;
+}
+
 /** fsync of a file or directory: the data, and the name pointing at it, survive a power cut. */
 async function syncFile(path: string): Promise<void> {
   const fh = await open(path, 'r');
@@ -171,14 +192,7 @@ export class LocalBackupStorage implements BackupStorage {
   }
 
   async get(key: string, toFile: string, sha256: string | null): Promise<string> {
-    const hash = createHash('sha256');
-    await pipeline(createReadStream(this.path(key), { highWaterMark: CHUNK }), hashing(hash), createWriteStream(toFile, { mode: 0o600, highWaterMark: CHUNK }));
-    const got = hash.digest('hex');
-    if (sha256 !== null && got !== sha256) {
-      await rm(toFile, { force: true });
-      throw new Error(`backup ${key} is damaged: its checksum is ${got}, ${sha256} was recorded`);
-    }
-    return got;
+    return copyChecked(key, createReadStream(this.path(key), { highWaterMark: CHUNK }), toFile, sha256);
   }
 
   async delete(key: string): Promise<void> {
