@@ -139,7 +139,7 @@ export class KubeApi {
     opts: { stdin?: Readable; stdout?: Writable; timeoutMs: number; signal?: AbortSignal },
   ): Promise<{ stdout: string; stderr: string }> {
     this.allow('pods/exec', 'create');
-    const where = `${pod}: ${command.slice(0, 2).join(' ')}…`;
+    const where = `pod ${pod}`;
     let conn: Awaited<ReturnType<Exec['exec']>> | undefined;
     let pausedEarly = false;
     let settle!: (s: V1Status | Error) => void;
@@ -203,7 +203,7 @@ export class KubeApi {
         if (ws.protocol !== 'v5.channel.k8s.io') {
           settle(new ExecError(null, `the Kubernetes API server speaks ${ws.protocol || 'no channel protocol'} for exec, not v5.channel.k8s.io (Kubernetes 1.30 or later), which streaming a file into a pod needs`));
         } else {
-          void pump(opts.stdin, input, ws, ended).catch((err: Error) => settle(new ExecError(null, `reading what ${where} was to be sent failed: ${err.message}`)));
+          void pump(opts.stdin, input, ws, ended).catch((err: Error) => settle(new ExecError(null, `reading what was to be sent to ${where} failed: ${err.message}`)));
         }
       }
       const result = await ended;
