@@ -1,6 +1,7 @@
 // The Kubernetes driver: every node is a Pod (with its Secret, and a PVC for a data node), every
 // instance a Service whose clusterIP is the instance's address. Objects come from manifests.ts;
-// this file only sends them and reads pod status back.
+// this file only sends them and reads pod status back. Backups, restores and a stopped node's files
+// are done by exec in pods (kube-backups.ts).
 import type { V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { ClusterAccess } from '../../domain/allow-list.js';
 import { chooseAddresses, type AddressChoice, type Subnet, type WantedAddress } from '../../domain/network.js';
@@ -21,7 +22,7 @@ const POLL_MS = 250;
 /** What the port asks that the Kubernetes driver does not do yet (README, What does not work yet). */
 export const PORT_GAPS = {
   pointInTime:
-    'a backup restores to its snapshot second only: the write log after it is not shipped out of the pod yet, so no point in time after a snapshot can be restored',
+    'a backup restores to its snapshot only: the write log after it is not shipped out of the pod yet, so no point in time can be restored',
 } as const;
 
 function masked(node: NodeSpec, text: string): string {
