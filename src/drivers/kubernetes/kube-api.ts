@@ -142,6 +142,7 @@ export class KubeApi {
     const where = `pod ${pod}`;
     let conn: Awaited<ReturnType<Exec['exec']>> | undefined;
     let pausedEarly = false;
+    let waitingForDrain = false;
     let settle!: (s: V1Status | Error) => void;
     const ended = new Promise<V1Status | Error>((r) => (settle = r));
     let collected = '';
@@ -156,10 +157,14 @@ export class KubeApi {
           if (collected.length < 1 << 20) collected += chunk.toString('utf8');
           return done();
         }
-        if (!out.write(chunk)) {
+        if (!out.write(chunk) && !waitingForDrain) {
+          waitingForDrain = true;
           if (conn) conn.pause();
           else pausedEarly = true;
-          out.once('drain', () => conn?.resume());
+          out.once('drain', () => {
+            waitingForDrain = false;
+            conn?.resume();
+          });
         }
         done();
       },
@@ -189,6 +194,7 @@ export class KubeApi {
         ? new KubeApiError(code, `Kubernetes API refused to ${whereFull}: HTTP ${code}${code === 404 ? ' (the pod does not exist)' : code === 400 ? ' (the pod\'s container is not running)' : ''}${hint(code)}`)
         : new KubeApiError(0, `Kubernetes API at ${this.server} did not answer to ${whereFull}: ${text}`);
       out?.destroy(failure);
+      opts.stdin?.destroy();
       throw failure;
     }
     const ws = conn;

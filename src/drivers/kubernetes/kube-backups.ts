@@ -21,7 +21,7 @@ import type { EngineKind } from '../../domain/model.js';
 import { firstTimestamp, rewriteWriteLog } from '../../engines/aof.js';
 import { endpointOf, type BackupSource, type NodeSpec, type PersistedState, type Snapshot, type VerifiedSnapshot } from '../driver.js';
 import { KubeApi, KubeApiError } from './kube-api.js';
-import { CHECK_AOF, CHECK_RDB, CLI, DATA_MOUNT, DEADLINE_ANNOTATION, LABEL, loaderPodName, MANAGED_BY, objectNames, scratchPodOf, selector, SERVER, verifyPodName, type KubernetesSettings } from './manifests.js';
+import { CHECK_AOF, CHECK_RDB, CLI, DATA_MOUNT, DEADLINE_ANNOTATION, LABEL, loaderPodName, MANAGED_BY, objectNames, pvcOf, scratchPodOf, selector, SERVER, verifyPodName, type KubernetesSettings } from './manifests.js';
 
 const POLL_MS = 250;
 /** How long a scratch pod may take to be scheduled and start (an image pull included). */
@@ -335,6 +335,7 @@ export class KubeBackups {
   }
 
   async importBackup(node: NodeSpec, from: BackupSource): Promise<void> {
+    if (!pvcOf(node, this.settings)) throw new Error(`node ${node.nodeId} has no PVC (no block storage size): its data directory exists only with its pod, so a backup cannot be placed before its engine starts`);
     const enginePod = await this.readPodNamed(objectNames(node).pod);
     if (enginePod && enginePod.status?.phase === 'Running') throw new Error(`node ${node.nodeId} is running; a dataset can only be placed while it is stopped`);
     const work = await mkdtemp(join(tmpdir(), 'cachestore-krestore-'));
@@ -374,6 +375,8 @@ export class KubeBackups {
     // A Sentinel keeps its file on an emptyDir, gone with its pod: nothing of it is left to read
     // (configure writes its configuration again from the store).
     if (node.kind === 'sentinel') return { hasData: false, lastWriteAt: null, sentinel: null };
+    // A data node without a PVC kept its files on an emptyDir: gone with its pod.
+    if (!pvcOf(node, this.settings)) return { hasData: false, lastWriteAt: null, sentinel: null };
     const lifetime = BASE_LIFETIME_S;
     const pod = scratchPodOf({ name: loaderPodName(node), purpose: 'load', engine: node.engine, clusterId: node.clusterId, claim: objectNames(node).pvc, startedAt: new Date(), lifetimeSeconds: lifetime }, this.settings);
     const { stdout } = await this.withScratch(pod, () => this.api.exec(pod.metadata.name, 'work', sh(PERSISTED_SCRIPT, DATA_MOUNT), { timeoutMs: (lifetime - 60) * 1000 })).catch((err: Error) => {
