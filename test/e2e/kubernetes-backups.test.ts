@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { LocalBackupStorage } from '../../src/backups/storage.js';
+import { Transform, type Readable } from 'node:stream';
+import { LocalBackupStorage, type BackupStorage } from '../../src/backups/storage.js';
 import { loadConfig } from '../../src/config.js';
 import { endpointOf, type NodeSpec } from '../../src/drivers/driver.js';
 import { createKubernetes } from '../../src/drivers/index.js';
@@ -208,6 +209,42 @@ describe('Kubernetes backups: failures and leftovers (fake API, real engines)', 
     return readdir(join(tmp, 'backups'), { recursive: true }).catch(() => [] as string[]);
   }
 
+  it('a snapshot far bigger than the buffers reaches a slow storage whole, the pod\'s output held back meanwhile', async () => {
+    const n = await node('redis');
+    await configured(n);
+    await startEngine(n);
+    // 40 MB that no compression shrinks.
+    await withClient(n, async (c) => {
+      for (let i = 0; i < 40; i++) await c.set(`blob:${i}`, randomBytes(1 << 20));
+    });
+    const id = randomBytes(16).toString('hex');
+    await driver.snapshot(n, id, storage);
+    const file = join(fake.volumeDir(NS, `cs-${n.nodeId}`), 'backup-staging', `${id}.rdb`);
+    // A storage that takes 64 KiB every 2 ms and watches what waits for it in the stream it is given.
+    let mostWaiting = 0;
+    const slow: BackupStorage = Object.assign(Object.create(storage) as BackupStorage, {
+      putStream: (key: string, source: Readable) => {
+        const watch = setInterval(() => (mostWaiting = Math.max(mostWaiting, source.readableLength)), 1);
+        const throttle = new Transform({
+          highWaterMark: 64 << 10,
+          transform(chunk: Buffer, _enc, done) {
+            setTimeout(() => done(null, chunk), Math.ceil(chunk.length / (64 << 10)) * 2);
+          },
+        });
+        return storage.putStream(key, source.pipe(throttle)).finally(() => clearInterval(watch));
+      },
+    });
+    const key = `${CLUSTER_ID}/${id}.rdb`;
+    const o = await driver.storeSnapshot(id, slow, key);
+    expect(o.sizeBytes).toBe((await stat(file)).size);
+    expect(o.sizeBytes).toBeGreaterThan(40 << 20);
+    expect(await sha256Of(join(tmp, 'backups', key))).toBe(await sha256Of(file));
+    // Held back in the pod (the socket paused), not piled up in the service's memory.
+    expect(mostWaiting).toBeLessThan(8 << 20);
+    // And streamed back in whole for the verification.
+    expect((await driver.verifySnapshot(id, 'redis', storage, key, { resumed: false })).keys).toBe(40);
+  });
+
   it('a failing command (non-zero exit) fails storeSnapshot with its reason and leaves no object', async () => {
     const s = await staged();
     await unlink(s.file);
@@ -276,6 +313,11 @@ describe('Kubernetes backups: failures and leftovers (fake API, real engines)', 
     await configured(fresh, true);
     expect(await driver.persistedState(fresh)).toEqual({ hasData: false, lastWriteAt: null, sentinel: null });
     expect(await driver.persistedState(sentinelBeside(fresh))).toEqual({ hasData: false, lastWriteAt: null, sentinel: null });
+    // A data node without block storage has its files on an emptyDir: nothing outlives its pod.
+    const bare = { ...(await node('redis')), volumeGb: undefined };
+    await configured(bare, true);
+    await expect(driver.importBackup(bare, { storage, key: 'none', sha256: 'x', log: null })).rejects.toThrow(/has no PVC \(no block storage size\)/);
+    expect(await driver.persistedState(bare)).toEqual({ hasData: false, lastWriteAt: null, sentinel: null });
     expect(pods('cs-load-')).toEqual([]);
   });
 
