@@ -99,6 +99,9 @@ mv "$w" "$1/appendonlydir"`;
  * tail has none). $1 data dir.
  */
 const PERSISTED_SCRIPT = `set -u
+# The last #TS: second of what comes in: every byte that cannot be part of one becomes a line
+# break, so binary values pass (no grep -a, which busybox lacks); an annotation starts its line.
+lastts() { tr -c '#TS:0123456789' '\\n' | sed -n 's/^#TS:\\([0-9][0-9]*\\)$/\\1/p' | tail -n 1; }
 aof="$1/appendonlydir"; m="$aof/appendonly.aof.manifest"
 has=0
 [ -s "$1/dump.rdb" ] && has=1
@@ -108,9 +111,9 @@ if [ -f "$m" ]; then
     name=\${name#\\"}; name=\${name%\\"}
     [ -s "$aof/$name" ] && has=1
     if [ "$type" = i ] && [ -f "$aof/$name" ]; then
-      ts=$(tail -c 1048576 "$aof/$name" | grep -a -o '#TS:[0-9]*' | tail -n 1)
-      [ -n "$ts" ] || ts=$(grep -a -o '#TS:[0-9]*' "$aof/$name" | tail -n 1)
-      [ -n "$ts" ] && echo "ts $seq $ts"
+      ts=$(tail -c 1048576 "$aof/$name" | lastts)
+      [ -n "$ts" ] || ts=$(lastts < "$aof/$name")
+      [ -n "$ts" ] && echo "ts $seq #TS:$ts"
     fi
   done < "$m"
 fi
