@@ -291,7 +291,7 @@ describe('Kubernetes backups: failures and leftovers (fake API, real engines)', 
     await expect(driver.storeSnapshot(s.id, storage, s.key)).rejects.toThrow(/has no staged snapshot/);
   });
 
-  it('sweepScratch deletes scratch pods past their deadline, not a live verification\'s', async () => {
+  it('sweepScratch deletes scratch pods past their deadline, not a live verification\'s; removing a node deletes its loader pod', async () => {
     const settings = { namespace: NS, images: config.kubernetes.images };
     const old = scratchPodOf({ name: 'cs-verify-dead', purpose: 'verify', engine: 'redis', clusterId: CLUSTER_ID, claim: null, startedAt: new Date(Date.now() - 3600_000), lifetimeSeconds: 900 }, settings);
     const loader = scratchPodOf({ name: 'cs-load-dead', purpose: 'load', engine: 'redis', clusterId: CLUSTER_ID, claim: null, startedAt: new Date(Date.now() - 3600_000), lifetimeSeconds: 900 }, settings);
@@ -303,6 +303,13 @@ describe('Kubernetes backups: failures and leftovers (fake API, real engines)', 
     expect(await driver.sweepScratch()).toBe(2);
     expect(pods('cs-')).toEqual(['cs-verify-live']);
     expect(await driver.sweepScratch()).toBe(0);
+    // A node's removal takes a loader pod a dead restore left on its PVC with it.
+    const n = await node('redis');
+    await configured(n, true);
+    const leftover = scratchPodOf({ name: `cs-load-${n.nodeId}`, purpose: 'load', engine: 'redis', clusterId: CLUSTER_ID, claim: `cs-${n.nodeId}`, startedAt: new Date(), lifetimeSeconds: 900 }, settings);
+    await core.createNamespacedPod({ namespace: NS, body: leftover });
+    await driver.removeData(n);
+    expect(pods('cs-load-')).toEqual([]);
   });
 
   it('a restore refuses a running node; persistedState reads a fresh PVC as no data, and a Sentinel as nothing (its file was on an emptyDir)', async () => {

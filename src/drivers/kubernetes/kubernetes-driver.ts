@@ -13,7 +13,7 @@ import type { BackupSource, Driver, Firewall, NodeSpec, PersistedState, Snapshot
 import { KubeApi, KubeApiError } from './kube-api.js';
 import { KubeBackups } from './kube-backups.js';
 import { followPodLog } from './log-follow.js';
-import { imageVersion, MANAGED_BY, mergePorts, networkPolicyOf, objectNames, podOf, portName, pvcOf, secretOf, selector, serviceOf, storageOf, type KubernetesSettings, type ServicePort } from './manifests.js';
+import { imageVersion, loaderPodName, MANAGED_BY, mergePorts, networkPolicyOf, objectNames, podOf, portName, pvcOf, secretOf, selector, serviceOf, storageOf, type KubernetesSettings, type ServicePort } from './manifests.js';
 
 /** How long stop and kill wait for a pod to be gone (stop: the grace period to save, and some). */
 const GONE_TIMEOUT_MS = 90_000;
@@ -224,6 +224,8 @@ export class KubernetesDriver implements Driver {
     const names = objectNames(node);
     await this.deletePod(node, 0);
     if (node.kind === 'data') {
+      // A loader pod left by a restore that died would hold the PVC until its deadline.
+      await this.backups.deletePodNamed(loaderPodName(node));
       await this.api.gone(this.api.call('persistentvolumeclaims', 'delete', names.pvc, () => this.api.core.deleteNamespacedPersistentVolumeClaim({ name: names.pvc, namespace: this.ns })));
     }
     await this.api.gone(this.api.call('secrets', 'delete', names.secret, () => this.api.core.deleteNamespacedSecret({ name: names.secret, namespace: this.ns })));
