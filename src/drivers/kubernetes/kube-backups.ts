@@ -212,11 +212,19 @@ export class KubeBackups {
 
   /** Runs `fn` with a scratch pod that is deleted after, also on failure. */
   private async withScratch<T>(pod: ReturnType<typeof scratchPodOf>, fn: () => Promise<T>): Promise<T> {
+    let failed = false;
     try {
       await this.startScratch(pod);
       return await fn();
+    } catch (err) {
+      failed = true;
+      throw err;
     } finally {
-      await this.deletePodNamed(pod.metadata.name);
+      // A failed deletion is the error only when the work itself went well (its deadline and
+      // the sweep still end the pod); otherwise the work's own reason is what is said.
+      await this.deletePodNamed(pod.metadata.name).catch((err: unknown) => {
+        if (!failed) throw err;
+      });
     }
   }
 
