@@ -151,6 +151,9 @@ export class KubeApi {
     // What the command writes to stdout: passed on with backpressure (the socket is paused while
     // the consumer is behind), or collected (bounded) when no stream was given.
     const out = opts.stdout;
+    // It is destroyed with the reason when the exec fails, maybe before its consumer listens
+    // (storage still making its directory): an 'error' nobody hears would end the process.
+    out?.on('error', () => undefined);
     const stdout = new Writable({
       write(chunk: Buffer, _enc, done) {
         if (!out) {
