@@ -9,12 +9,15 @@
 // AOF rewrite whose new base is hard-linked to <data>/backup-staging/<backup id>.rdb on the
 // node's PVC (a link holds it against a later rewrite); which PVC holds it is a label on that
 // PVC (the port's later steps name only the backup, and may run in another replica of the
-// service); a restore lays out <data>/appendonlydir as buildAofDir does.
+// service); a restore lays out <data>/appendonlydir as buildAofDir does. The write log after a
+// snapshot is the rewrite's new increment, hard-linked to <data>/backup-logs/<backup id>.incr.aof
+// (it keeps growing with the engine's writes) and read out by shipLogs into storage.logs, the
+// bytes sent so far kept in an annotation of the PVC.
 import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { BackupStorage, StoredObject } from '../../backups/storage.js';
 import type { EngineKind } from '../../domain/model.js';
@@ -33,18 +36,50 @@ const SHORT_MS = 60_000;
 const BASE_LIFETIME_S = 15 * 60;
 const BYTES_PER_SECOND = 10e6;
 
-/** Links the rewrite's new base (named by the manifest) to the staging directory. $1 data dir, $2 backup id, $3 AOF dir name, $4 manifest name. */
+/**
+ * Links the rewrite's new base (named by the manifest) to the staging directory, and its new
+ * increment to backup-logs/. $1 data dir, $2 backup id, $3 AOF dir name, $4 manifest name.
+ */
 const STAGE_SCRIPT = `set -eu
 aof="$1/$3"; stage="$1/backup-staging"
-base=
+base=; incr=
 while read -r w1 name w3 seq w5 type rest; do
-  if [ "$w1" = file ] && [ "$type" = b ]; then base=\${name#\\"}; base=\${base%\\"}; fi
+  name=\${name#\\"}; name=\${name%\\"}
+  if [ "$w1" = file ] && [ "$type" = b ]; then base=$name; fi
+  if [ "$w1" = file ] && [ "$type" = i ]; then incr=$name; fi
 done < "$aof/$4"
 [ -n "$base" ] || { echo "the AOF manifest names no base file" >&2; exit 3; }
 # One backup of a cluster runs at a time: what an earlier one left staged is not needed.
 mkdir -p "$stage"
 rm -f "$stage"/*.rdb
-ln "$aof/$base" "$stage/$2.rdb" 2>/dev/null || cp "$aof/$base" "$stage/$2.rdb"`;
+ln "$aof/$base" "$stage/$2.rdb" 2>/dev/null || cp "$aof/$base" "$stage/$2.rdb"
+# The new increment (every write after the snapshot), held by a link that keeps growing with it
+# and outlives the engine's next rewrite, until shipLogs has sent all of it.
+if [ -n "$incr" ] && mkdir -p "$1/backup-logs" && ln -f "$aof/$incr" "$1/backup-logs/$2.incr.aof"; then
+  echo "incr-ino $(stat -c %i "$1/backup-logs/$2.incr.aof")"
+fi`;
+
+/** A shell function: the inode of the engine's current increment (the manifest's last `i`), or nothing. $1 data dir, $2 AOF dir name, $3 manifest name. */
+const CURRENT_INCR_FN = `current_incr() {
+  cur=
+  while read -r w1 name w3 seq w5 type rest; do
+    if [ "$w1" = file ] && [ "$type" = i ]; then cur=\${name#\\"}; cur=\${cur%\\"}; fi
+  done < "$1/$2/$3"
+  if [ -n "$cur" ]; then stat -c %i "$1/$2/$cur"; fi
+}`;
+const CURRENT_INCR_SCRIPT = `${CURRENT_INCR_FN}
+current_incr "$@" 2>/dev/null || true`;
+
+/** Per held log: its file, inode, size and mtime, and the engine's current increment's inode. $1 data dir, $2 AOF dir name, $3 manifest name. */
+const LIST_LOGS_SCRIPT = `${CURRENT_INCR_FN}
+now=$(current_incr "$@" 2>/dev/null)
+for f in "$1"/backup-logs/*.incr.aof; do
+  [ -f "$f" ] || continue
+  echo "log \${f##*/} $(stat -c '%i %s %Y' "$f") \${now:-none}"
+done`;
+/** Bytes of a held log from an offset. $1 data dir, $2 file, $3 offset + 1, $4 count. */
+const READ_LOG_SCRIPT = `tail -c +"$3" "$1/backup-logs/$2" | head -c "$4"`;
+const DROP_LOG_SCRIPT = `rm -f -- "$1/backup-logs/$2"`;
 
 /** $1 data dir, $2 backup id. */
 const SEND_SCRIPT = `exec cat -- "$1/backup-staging/$2.rdb"`;
@@ -118,6 +153,19 @@ if [ -f "$m" ]; then
   done < "$m"
 fi
 echo "has $has"`;
+
+/** What a PVC's annotation says of a log held in its pod: its name in storage and the bytes sent. */
+interface HeldLog {
+  name: string;
+  offset: number;
+}
+
+const LOG_ANNOTATION_PREFIX = 'cachestore.io/log.';
+function logAnnotation(backupId: string): string {
+  return `${LOG_ANNOTATION_PREFIX}${backupId}`;
+}
+/** At most this much of a log per exec and per append (an append is held in memory). */
+const SHIP_CHUNK = 8 << 20;
 
 function sh(script: string, ...args: string[]): string[] {
   return ['sh', '-c', script, 'sh', ...args];
@@ -239,29 +287,129 @@ export class KubeBackups {
     return { pod: `cs-${nodeId}`, pvc: pvc.metadata.name, clusterId: pvc.metadata.labels?.[LABEL.cluster] ?? null };
   }
 
-  /** Sets (or with null removes) the staged-backup label of a PVC. */
-  private async labelStaged(pvc: string, backupId: string | null): Promise<void> {
-    const path = `/metadata/labels/${LABEL.stagedBackup.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-    const body = backupId === null ? [{ op: 'remove', path }] : [{ op: 'add', path, value: backupId }];
+
+  /** A JSON Patch of one label or annotation (`null`: removed). */
+  private async patchMeta(pvc: string, where: 'labels' | 'annotations', key: string, value: string | null): Promise<void> {
+    const path = `/metadata/${where}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    const body = value === null ? [{ op: 'remove', path }] : [{ op: 'add', path, value }];
     await this.api.call('persistentvolumeclaims', 'patch', pvc, () => this.api.core.patchNamespacedPersistentVolumeClaim({ name: pvc, namespace: this.ns, body }));
   }
 
-  async snapshot(node: NodeSpec, backupId: string, _storage: BackupStorage): Promise<Snapshot> {
+  async snapshot(node: NodeSpec, backupId: string, storage: BackupStorage): Promise<Snapshot> {
     checkedId(backupId);
     const names = { dir: 'appendonlydir', manifest: 'appendonly.aof.manifest' };
+    const pod = objectNames(node).pod;
+    const pvc = objectNames(node).pvc;
     const r = await rewriteWriteLog(endpointOf(node), undefined, async (config) => {
       names.dir = (await config('appenddirname')) || names.dir;
       const file = await config('appendfilename');
       if (file) names.manifest = `${file}.manifest`;
+      // The increment this rewrite closes: the log an earlier backup on this node follows.
+      const { stdout } = await this.api.exec(pod, 'engine', sh(CURRENT_INCR_SCRIPT, DATA_MOUNT, names.dir, names.manifest), { timeoutMs: SHORT_MS });
+      return /^\d+$/.test(stdout.trim()) ? Number(stdout.trim()) : null;
     });
-    const pod = objectNames(node).pod;
-    await this.api.exec(pod, 'engine', sh(STAGE_SCRIPT, DATA_MOUNT, backupId, names.dir, names.manifest), { timeoutMs: SHORT_MS }).catch((err: Error) => {
+    const { stdout } = await this.api.exec(pod, 'engine', sh(STAGE_SCRIPT, DATA_MOUNT, backupId, names.dir, names.manifest), { timeoutMs: SHORT_MS }).catch((err: Error) => {
       throw new Error(`the snapshot could not be staged in pod ${pod}: ${err.message}`);
     });
-    await this.labelStaged(objectNames(node).pvc, backupId);
-    // Write-log shipping (point in time) is not built for Kubernetes: the backup restores to its
-    // snapshot second only (README, What does not work yet).
-    return { snapshotAt: r.snapshotAt, closedLog: null, log: null };
+    await this.patchMeta(pvc, 'labels', LABEL.stagedBackup, backupId);
+    // The new increment, linked in the pod, becomes the backup's log; shipLogs sends its bytes.
+    let log: Snapshot['log'] = null;
+    const ino = /^incr-ino (\d+)$/m.exec(stdout)?.[1];
+    if (ino) {
+      try {
+        const name = await storage.logs.begin(node.clusterId, backupId, Number(ino));
+        await this.patchMeta(pvc, 'annotations', logAnnotation(backupId), JSON.stringify({ name, offset: 0 } satisfies HeldLog));
+        await this.patchMeta(pvc, 'labels', LABEL.shipsLogs, 'yes');
+        log = { name };
+      } catch (err) {
+        log = { error: err as Error };
+      }
+    }
+    return { snapshotAt: r.snapshotAt, closedLog: r.before, log };
+  }
+
+  /**
+   * Sends what the logs held in pods gained since the last call to `storage.logs` (append), read
+   * by exec from the links snapshot made; a log the engine's rewrite closed is sent to its end,
+   * said not live, and its link removed. The offset sent so far is kept on the PVC (an
+   * annotation), so another process or a restart goes on from there. Returns the bytes sent.
+   */
+  async shipLogs(storage: BackupStorage): Promise<number> {
+    const labelSelector = selector({ ...MANAGED_BY, [LABEL.shipsLogs]: 'yes' });
+    const list = await this.api.call('persistentvolumeclaims', 'list', '', () => this.api.core.listNamespacedPersistentVolumeClaim({ namespace: this.ns, labelSelector }));
+    let sent = 0;
+    const errors: string[] = [];
+    for (const pvc of list.items) {
+      const name = pvc.metadata?.name;
+      const nodeId = pvc.metadata?.labels?.[LABEL.node];
+      if (!name || !nodeId) continue;
+      try {
+        sent += await this.shipFrom(name, `cs-${nodeId}`, pvc.metadata?.annotations ?? {}, storage);
+      } catch (err) {
+        // A pod that does not run has nothing new: its log is taken up again once it runs.
+        if (err instanceof KubeApiError && (err.status === 404 || err.status === 400)) continue;
+        errors.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    if (errors.length > 0) throw new Error(`shipping write logs out of pods failed: ${errors.join('; ')}`);
+    return sent;
+  }
+
+  private async shipFrom(pvc: string, pod: string, annotations: Record<string, string>, storage: BackupStorage): Promise<number> {
+    const held = Object.entries(annotations).filter(([k]) => k.startsWith(LOG_ANNOTATION_PREFIX));
+    if (held.length === 0) {
+      await this.api.gone(this.patchMeta(pvc, 'labels', LABEL.shipsLogs, null));
+      return 0;
+    }
+    const { stdout } = await this.api.exec(pod, 'engine', sh(LIST_LOGS_SCRIPT, DATA_MOUNT, 'appendonlydir', 'appendonly.aof.manifest'), { timeoutMs: SHORT_MS });
+    const files = new Map<string, { ino: number; size: number; mtime: number; current: number | null }>();
+    for (const m of stdout.matchAll(/^log (\S+) (\d+) (\d+) (\d+) (\d+|none)$/gm)) {
+      files.set(m[1], { ino: Number(m[2]), size: Number(m[3]), mtime: Number(m[4]), current: m[5] === 'none' ? null : Number(m[5]) });
+    }
+    let sent = 0;
+    for (const [key, raw] of held) {
+      const backupId = key.slice(LOG_ANNOTATION_PREFIX.length);
+      const log = JSON.parse(raw) as HeldLog;
+      const file = files.get(`${backupId}.incr.aof`);
+      if (!file) {
+        // Its link is gone (a repeated snapshot, a lost PVC): nothing more can come of it.
+        await this.api.gone(this.patchMeta(pvc, 'annotations', key, null));
+        continue;
+      }
+      const live = file.current === file.ino;
+      const state = { live, lastWriteAt: new Date(file.mtime * 1000) };
+      let offset = log.offset;
+      while (offset < file.size) {
+        const count = Math.min(SHIP_CHUNK, file.size - offset);
+        const bytes = await this.readLog(pod, `${backupId}.incr.aof`, offset, count);
+        if (bytes.length === 0) break;
+        // A closed log counts as ended (not live) only once its last byte is in.
+        await storage.logs.append(log.name, offset, bytes, { ...state, live: live || offset + bytes.length < file.size });
+        offset += bytes.length;
+        sent += bytes.length;
+      }
+      if (offset === log.offset && !live) await storage.logs.append(log.name, offset, Buffer.alloc(0), state);
+      if (!live && offset >= file.size) {
+        await this.api.exec(pod, 'engine', sh(DROP_LOG_SCRIPT, DATA_MOUNT, `${backupId}.incr.aof`), { timeoutMs: SHORT_MS });
+        await this.api.gone(this.patchMeta(pvc, 'annotations', key, null));
+      } else if (offset !== log.offset) {
+        await this.patchMeta(pvc, 'annotations', key, JSON.stringify({ name: log.name, offset } satisfies HeldLog));
+      }
+    }
+    return sent;
+  }
+
+  /** `count` bytes of a held log from `offset`, as bytes (a log holds binary values). */
+  private async readLog(pod: string, file: string, offset: number, count: number): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        chunks.push(chunk);
+        done();
+      },
+    });
+    await this.api.exec(pod, 'engine', sh(READ_LOG_SCRIPT, DATA_MOUNT, file, String(offset + 1), String(count)), { stdout: sink, timeoutMs: SHORT_MS * 5 });
+    return Buffer.concat(chunks);
   }
 
   async storeSnapshot(backupId: string, storage: BackupStorage, key: string): Promise<StoredObject> {
@@ -342,7 +490,7 @@ export class KubeBackups {
       // that node clears the staging directory (or the PVC goes with the node).
       if (!(err instanceof KubeApiError && (err.status === 404 || err.status === 400))) throw err;
     }
-    await this.api.gone(this.labelStaged(at.pvc, null));
+    await this.api.gone(this.patchMeta(at.pvc, 'labels', LABEL.stagedBackup, null));
   }
 
   async importBackup(node: NodeSpec, from: BackupSource): Promise<void> {

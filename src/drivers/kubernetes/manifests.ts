@@ -32,6 +32,8 @@ export const LABEL = {
   kind: 'cachestore.io/kind',
   /** On a data node's PVC: the backup whose snapshot is staged on it (backup-staging/<id>.rdb). */
   stagedBackup: 'cachestore.io/staged-backup',
+  /** On a data node's PVC: its pod holds write logs not yet wholly sent (annotations `cachestore.io/log.<backup>`). */
+  shipsLogs: 'cachestore.io/ships-logs',
 } as const;
 
 /** On scratch pods: when the work they were made for is over for sure (sweepScratch deletes them after). */
