@@ -140,8 +140,9 @@ describe.each(['redis', 'valkey'] as const)('Kubernetes backups of a %s node (fa
     const before = Date.now();
     const snap = await driver.snapshot(source, id, storage);
     expect(snap.snapshotAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
-    // No write-log shipping on Kubernetes: the backup restores to its snapshot second only.
-    expect(snap).toMatchObject({ log: null, closedLog: null });
+    // The write log after it: begun in storage, its bytes sent by shipLogs.
+    expect(snap.log).toEqual({ name: `${CLUSTER_ID}/${id}.incr.aof` });
+    expect(snap.closedLog).toEqual(expect.any(Number));
     const staged = join(fake.volumeDir(NS, `cs-${source.nodeId}`), 'backup-staging', `${id}.rdb`);
     expect(existsSync(staged)).toBe(true);
     expect(fake.get('persistentvolumeclaims', NS, `cs-${source.nodeId}`)!.metadata.labels![LABEL.stagedBackup]).toBe(id);
@@ -328,31 +329,40 @@ describe('Kubernetes backups: failures and leftovers (fake API, real engines)', 
     expect(pods('cs-load-')).toEqual([]);
   });
 
-  it('a restore with a write log replays it up to the second, cut in the loader pod by check-aof', async () => {
-    // Kubernetes backups ship no log yet (log: null); a log given to importBackup is still laid
-    // out and cut as buildAofDir and truncateAofAt do. Here: the source's live increment.
+  it('point in time: the write log is shipped out of the pod, a restore replays it up to the second, and the next backup closes it', async () => {
     const source = await node('redis');
     await configured(source);
     await startEngine(source);
     await withClient(source, (c) => c.set('in-base', '1'));
     const id = randomBytes(16).toString('hex');
-    await driver.snapshot(source, id, storage);
+    const snap = await driver.snapshot(source, id, storage);
+    const log = (snap.log as { name: string }).name;
     const key = `${CLUSTER_ID}/${id}.rdb`;
     await driver.storeSnapshot(id, storage, key);
     const { sha256 } = await driver.verifySnapshot(id, 'redis', storage, key, { resumed: false });
+    await driver.discardSnapshot(id);
     const nextSecond = async () => {
       const s = Math.floor(Date.now() / 1000);
       while (Math.floor(Date.now() / 1000) === s) await new Promise((r) => setTimeout(r, 20));
       return Math.floor(Date.now() / 1000);
     };
     const t1 = await nextSecond();
-    await withClient(source, (c) => c.set('at-t1', '1'));
+    // Binary values too: the log is moved as bytes.
+    await withClient(source, async (c) => {
+      await c.set('at-t1', '1');
+      await c.set('binary', Buffer.from([0, 255, 10, 13, 35, 84, 83, 58]));
+    });
     await nextSecond();
     await withClient(source, (c) => c.set('after-t1', '1'));
-    const aofDir = join(fake.volumeDir(NS, `cs-${source.nodeId}`), 'appendonlydir');
-    const incr = (await readdir(aofDir)).find((f) => f.endsWith('.incr.aof'))!;
-    const log = await storage.logs.keepLive(CLUSTER_ID, id, join(aofDir, incr));
     await new Promise((r) => setTimeout(r, 1100)); // appendfsync everysec: the writes are in the file
+    const held = join(fake.volumeDir(NS, `cs-${source.nodeId}`), 'backup-logs', `${id}.incr.aof`);
+    expect(await driver.shipLogs(storage)).toBe((await stat(held)).size);
+    expect(await driver.shipLogs(storage)).toBe(0);
+    const out = join(tmp, 'copied.aof');
+    await storage.logs.copyOut(log, out);
+    expect(await sha256Of(out)).toBe(await sha256Of(held));
+    expect(await storage.logs.state(log)).toMatchObject({ live: true });
+    expect(await storage.logs.identity(log)).toBe((await stat(held)).ino);
 
     const cut = await node('redis');
     await configured(cut, true);
@@ -361,6 +371,7 @@ describe('Kubernetes backups: failures and leftovers (fake API, real engines)', 
     expect(await readFile(join(dir, 'appendonly.aof.manifest'), 'utf8')).toBe('file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n');
     const e1 = await startEngine(cut);
     expect(await withClient(cut, (c) => c.mget('in-base', 'at-t1', 'after-t1'))).toEqual(['1', '1', null]);
+    expect(await withClient(cut, (c) => c.getBuffer('binary'))).toEqual(Buffer.from([0, 255, 10, 13, 35, 84, 83, 58]));
     await stopEngine(e1);
 
     // A second before the log's first write: the base alone (the checker would refuse that cut).
@@ -370,6 +381,20 @@ describe('Kubernetes backups: failures and leftovers (fake API, real engines)', 
     await startEngine(early);
     expect(await withClient(early, (c) => c.mget('in-base', 'at-t1', 'after-t1'))).toEqual(['1', null, null]);
     expect(pods('cs-load-')).toEqual([]);
+
+    // The next backup's rewrite closes the log: the rest is sent, it ends, and the pod lets it go.
+    await withClient(source, (c) => c.set('last-in-first-log', '1'));
+    await new Promise((r) => setTimeout(r, 1100));
+    const id2 = randomBytes(16).toString('hex');
+    const snap2 = await driver.snapshot(source, id2, storage);
+    expect(snap2.closedLog).toBe(await storage.logs.identity(log));
+    await driver.shipLogs(storage);
+    expect(await storage.logs.state(log)).toMatchObject({ live: false });
+    expect(existsSync(held)).toBe(false);
+    const annotations = fake.get('persistentvolumeclaims', NS, `cs-${source.nodeId}`)!.metadata.annotations as Record<string, string>;
+    expect(Object.keys(annotations)).toEqual([`cachestore.io/log.${id2}`]);
+    await storage.logs.copyOut(log, out);
+    expect((await readFile(out, 'latin1')).includes('last-in-first-log')).toBe(true);
   });
 
   it('every call backups made is one KUBE_PERMISSIONS grants, and they use exec and the claim list', async () => {

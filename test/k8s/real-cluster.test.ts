@@ -112,13 +112,20 @@ it('backs a node up (exec out of its pod), verifies the copy in a scratch pod an
   const id = randomBytes(16).toString('hex');
   // The rewrite is asked over the wire: from outside the cluster, through the port-forward.
   const snap = await driver.snapshot({ ...source, ip: '127.0.0.1', port: local }, id, storage);
-  expect(snap.log).toBeNull();
+  expect(snap.log).toEqual({ name: `${source.clusterId}/${id}.incr.aof` });
   const key = `${source.clusterId}/${id}.rdb`;
   const stored = await driver.storeSnapshot(id, storage, key);
   expect(stored.sizeBytes).toBeGreaterThan(0);
   const v = await driver.verifySnapshot(id, source.engine, storage, key, { resumed: false });
   expect(v.keys).toBe(2);
   await driver.discardSnapshot(id);
+  // A write after the snapshot reaches the backup's log, read out of the pod.
+  const w = await serviceClient(local, source);
+  await w.set('after-snapshot', 'yes');
+  w.disconnect();
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(await driver.shipLogs(storage)).toBeGreaterThan(0);
+  expect((await storage.logs.state(`${source.clusterId}/${id}.incr.aof`))?.live).toBe(true);
   expect((await core.listNamespacedPod({ namespace })).items.map((p) => p.metadata?.name).filter((n) => n?.startsWith('cs-verify-'))).toEqual([]);
 
   const target = dataNode({ instanceId: randomBytes(16).toString('hex'), ip: await freeClusterIp(), volumeGb: 1, password: source.password, serviceSecret: randomBytes(32).toString('hex') });
