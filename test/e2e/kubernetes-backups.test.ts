@@ -395,6 +395,16 @@ describe('Kubernetes backups: failures and leftovers (fake API, real engines)', 
     expect(Object.keys(annotations)).toEqual([`cachestore.io/log.${id2}`]);
     await storage.logs.copyOut(log, out);
     expect((await readFile(out, 'latin1')).includes('last-in-first-log')).toBe(true);
+
+    // A backup that failed (or was removed) takes its log with it: the pod lets go of its link.
+    await storage.logs.remove(`${CLUSTER_ID}/${id2}.incr.aof`);
+    await withClient(source, (c) => c.set('after-removal', '1'));
+    expect(await driver.shipLogs(storage)).toBe(0);
+    expect(existsSync(join(fake.volumeDir(NS, `cs-${source.nodeId}`), 'backup-logs', `${id2}.incr.aof`))).toBe(false);
+    const left = fake.get('persistentvolumeclaims', NS, `cs-${source.nodeId}`)!.metadata;
+    expect(Object.keys(left.annotations as Record<string, string>)).toEqual([]);
+    await driver.shipLogs(storage);
+    expect(fake.get('persistentvolumeclaims', NS, `cs-${source.nodeId}`)!.metadata.labels![LABEL.shipsLogs]).toBeUndefined();
   });
 
   it('every call backups made is one KUBE_PERMISSIONS grants, and they use exec and the claim list', async () => {

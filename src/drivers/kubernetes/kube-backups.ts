@@ -372,7 +372,13 @@ export class KubeBackups {
       const log = JSON.parse(raw) as HeldLog;
       const file = files.get(`${backupId}.incr.aof`);
       if (!file) {
-        // Its link is gone (a repeated snapshot, a lost PVC): nothing more can come of it.
+        // Its link is gone (a lost PVC's files): nothing more can come of it.
+        await this.api.gone(this.patchMeta(pvc, 'annotations', key, null));
+        continue;
+      }
+      // The backup failed or was removed, and its log with it: the pod lets it go.
+      if ((await storage.logs.state(log.name)) === null) {
+        await this.api.exec(pod, 'engine', sh(DROP_LOG_SCRIPT, DATA_MOUNT, `${backupId}.incr.aof`), { timeoutMs: SHORT_MS });
         await this.api.gone(this.patchMeta(pvc, 'annotations', key, null));
         continue;
       }
