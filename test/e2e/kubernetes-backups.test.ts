@@ -374,6 +374,17 @@ describe('Kubernetes backups: failures and leftovers (fake API, real engines)', 
     expect(await withClient(cut, (c) => c.getBuffer('binary'))).toEqual(Buffer.from([0, 255, 10, 13, 35, 84, 83, 58]));
     await stopEngine(e1);
 
+    // Written after the last ship: a restore to its second reads it out of the pod first.
+    const t3 = await nextSecond();
+    await withClient(source, (c) => c.set('at-t3', '1'));
+    await new Promise((r) => setTimeout(r, 1100));
+    const fresh = await node('redis');
+    await configured(fresh, true);
+    await driver.importBackup(fresh, { storage, key, sha256, log: { name: log, until: t3 } });
+    const e3 = await startEngine(fresh);
+    expect(await withClient(fresh, (c) => c.mget('after-t1', 'at-t3'))).toEqual(['1', '1']);
+    await stopEngine(e3);
+
     // A second before the log's first write: the base alone (the checker would refuse that cut).
     const early = await node('redis');
     await configured(early, true);

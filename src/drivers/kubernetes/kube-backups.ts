@@ -511,6 +511,10 @@ export class KubeBackups {
       let until = '';
       if (from.log) {
         incr = join(work, 'incr.aof');
+        // What the pods logged since the last ship comes in first: the recovery second may be
+        // just past (a live log's window runs to the last whole second). A pod that does not run
+        // has nothing new, and storage's copy is then the log.
+        await this.shipLogs(from.storage).catch(() => 0);
         // A live log keeps growing: this copy is the log as it stands now, cut below.
         await from.storage.logs.copyOut(from.log.name, incr);
         const first = firstTimestamp(await readHead(incr, 64 * 1024));
