@@ -357,10 +357,8 @@ export class KubeBackups {
 
   private async shipFrom(pvc: string, pod: string, annotations: Record<string, string>, storage: BackupStorage): Promise<number> {
     const held = Object.entries(annotations).filter(([k]) => k.startsWith(LOG_ANNOTATION_PREFIX));
-    if (held.length === 0) {
-      await this.api.gone(this.patchMeta(pvc, 'labels', LABEL.shipsLogs, null));
-      return 0;
-    }
+    // The label stays when none is left: removing it could race a snapshot that adds a log now.
+    if (held.length === 0) return 0;
     const { stdout } = await this.api.exec(pod, 'engine', sh(LIST_LOGS_SCRIPT, DATA_MOUNT, 'appendonlydir', 'appendonly.aof.manifest'), { timeoutMs: SHORT_MS });
     const files = new Map<string, { ino: number; size: number; mtime: number; current: number | null }>();
     for (const m of stdout.matchAll(/^log (\S+) (\d+) (\d+) (\d+) (\d+|none)$/gm)) {

@@ -32,7 +32,7 @@ export const LABEL = {
   kind: 'cachestore.io/kind',
   /** On a data node's PVC: the backup whose snapshot is staged on it (backup-staging/<id>.rdb). */
   stagedBackup: 'cachestore.io/staged-backup',
-  /** On a data node's PVC: its pod holds write logs not yet wholly sent (annotations `cachestore.io/log.<backup>`). */
+  /** On a data node's PVC: its pod has held write logs (annotations `cachestore.io/log.<backup>`, those not yet wholly sent). */
   shipsLogs: 'cachestore.io/ships-logs',
 } as const;
 
