@@ -358,6 +358,13 @@ describe('Kubernetes backups: failures and leftovers (fake API, real engines)', 
     const held = join(fake.volumeDir(NS, `cs-${source.nodeId}`), 'backup-logs', `${id}.incr.aof`);
     expect(await driver.shipLogs(storage)).toBe((await stat(held)).size);
     expect(await driver.shipLogs(storage)).toBe(0);
+    // The annotation ahead of what storage holds (a log begun again under a running ship): the
+    // next ship starts over from 0 rather than stall on the gap.
+    const pvcName = `cs-${source.nodeId}`;
+    const heldSize = (await stat(held)).size;
+    (fake.get('persistentvolumeclaims', NS, pvcName)!.metadata.annotations as Record<string, string>)[`cachestore.io/log.${id}`] = JSON.stringify({ name: log, offset: heldSize - 10 });
+    await storage.logs.begin(CLUSTER_ID, id, (await stat(held)).ino);
+    expect(await driver.shipLogs(storage)).toBe(heldSize);
     const out = join(tmp, 'copied.aof');
     await storage.logs.copyOut(log, out);
     expect(await sha256Of(out)).toBe(await sha256Of(held));

@@ -383,12 +383,22 @@ export class KubeBackups {
       const live = file.current === file.ino;
       const state = { live, lastWriteAt: new Date(file.mtime * 1000) };
       let offset = log.offset;
+      let restarted = false;
       while (offset < file.size) {
         const count = Math.min(SHIP_CHUNK, file.size - offset);
         const bytes = await this.readLog(pod, `${backupId}.incr.aof`, offset, count);
         if (bytes.length === 0) break;
-        // A closed log counts as ended (not live) only once its last byte is in.
-        await storage.logs.append(log.name, offset, bytes, { ...state, live: live || offset + bytes.length < file.size });
+        try {
+          // A closed log counts as ended (not live) only once its last byte is in.
+          await storage.logs.append(log.name, offset, bytes, { ...state, live: live || offset + bytes.length < file.size });
+        } catch (err) {
+          // Storage holds less than the annotation says (the log was begun again by a repeated
+          // snapshot while this ran): from the start once, which append takes idempotently.
+          if (restarted || offset === 0 || !/gap/.test(String((err as Error).message))) throw err;
+          restarted = true;
+          offset = 0;
+          continue;
+        }
         offset += bytes.length;
         sent += bytes.length;
       }
