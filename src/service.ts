@@ -247,8 +247,11 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     config.logShipMs > 0
       ? setInterval(() => {
           if (shipping || (election !== null && !election.isLeading())) return;
-          shipping = storage.logs
-            .ship()
+          // Logs of engines elsewhere (pods) come in first, then everything goes where it is kept.
+          shipping = driver
+            .shipLogs(storage)
+            .catch((err: unknown) => logger.warn({ err }, 'taking in write logs from the engines failed; the next try sends what is missing'))
+            .then(() => storage.logs.ship())
             .catch((err: unknown) => logger.warn({ err }, 'shipping write logs failed; the next try sends what is missing'))
             .finally(() => (shipping = null));
         }, config.logShipMs)
@@ -275,7 +278,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       if (shipTimer) clearInterval(shipTimer);
       await shipping;
       // A clean stop leaves the object store with every write logged so far.
-      if (shipTimer && (election === null || election.isLeading())) await storage.logs.ship().catch((err: unknown) => logger.warn({ err }, 'shipping write logs failed'));
+      if (shipTimer && (election === null || election.isLeading())) {
+        await driver.shipLogs(storage).catch((err: unknown) => logger.warn({ err }, 'taking in write logs from the engines failed'));
+        await storage.logs.ship().catch((err: unknown) => logger.warn({ err }, 'shipping write logs failed'));
+      }
       // A leader gives its lease up: another process takes the duties at once.
       if (election) await election.stop();
       else await duties.drop();

@@ -138,6 +138,13 @@ export interface Driver extends EndpointAllocator {
    * engines and their directories); returns how many. Run when this process takes the duties.
    */
   sweepScratch(): Promise<number>;
+  /**
+   * Sends what the write logs of engines whose files are not on this machine gained since the
+   * last call into `storage.logs` (`append`; Kubernetes: read out of the pods). The leader calls it
+   * on the log-shipping timer, before `storage.logs.ship()`. The local driver's logs are taken in
+   * by `keepLive` and need nothing here. Returns the bytes sent.
+   */
+  shipLogs(storage: BackupStorage): Promise<number>;
   /** Forgets what the driver holds of the backup's snapshot (idempotent). */
   discardSnapshot(backupId: string): Promise<void>;
   /** Places a backup's dataset where the node's engine loads it from on its next start. The node must not run. */

@@ -7,9 +7,49 @@
 // (kubernetes-models), as a real server would refuse an invalid one. There is no kubelet: pods
 // become Running and Ready on creation unless a test says otherwise (setPodStatus), and vanish
 // at once on deletion.
+//
+// Exec (pods/<name>/exec) is served over a WebSocket speaking the channel protocol client-node
+// uses: `v5.channel.k8s.io` (or `v4.channel.k8s.io` when a test offers only that, as an older
+// server would), stdin on channel 0 (closed by the v5 close message 255 0), stdout 1, stderr 2,
+// and on channel 3 the Status the kubelet sends (Success, or NonZeroExitCode with the exit code).
+// With no kubelet, the command runs as a local process (the real `sh`, the real installed
+// engine binaries) in its own process group, ended when its pod is deleted. Volumes: each PVC
+// has a local directory that lives as long as the claim (it survives its pods, as a real PVC
+// does: volumeDir), each pod's emptyDir one that goes with the pod. A command sees the pod's
+// paths through its ARGUMENTS only: an argument that is a container's mountPath, or starts with
+// one and a `/`, has that prefix replaced by the volume's local directory (the driver passes
+// every path as a positional argument of `sh -c`). Only persistentVolumeClaim and emptyDir
+// volumes can be mounted in a container that is exec'd into.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+
+/** The little of `ws` (client-node's own WebSocket package) the fake uses, typed here: no @types/ws is installed. */
+interface WebSocket {
+  readonly readyState: number;
+  readonly OPEN: number;
+  readonly bufferedAmount: number;
+  send(data: Buffer): void;
+  close(): void;
+  terminate(): void;
+  pause(): void;
+  resume(): void;
+  on(event: 'message', fn: (data: Buffer) => void): void;
+  on(event: 'close', fn: () => void): void;
+}
+interface WebSocketServer {
+  readonly clients: Set<WebSocket>;
+  handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, done: (ws: WebSocket) => void): void;
+  close(): void;
+}
+const { WebSocketServer } = createRequire(import.meta.url)('ws') as {
+  WebSocketServer: new (opts: { noServer: true; handleProtocols: (offered: Set<string>) => string | false }) => WebSocketServer;
+};
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PersistentVolumeClaim, Pod, Secret, Service } from 'kubernetes-models/v1';
 
@@ -57,12 +97,154 @@ export class FakeKubeApi {
   private faults: Fault[] = [];
   private version = 1;
   private server!: Server;
+  /** Where the volumes' local directories are (removed by close). */
+  readonly root = mkdtempSync(join(tmpdir(), 'fake-kube-'));
+  /** The channel protocols exec offers, best first (a test may offer only v4, as an older server). */
+  execProtocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+  /** Every exec run so far: pod, container, the command as asked (pod paths) and its exit code. */
+  readonly execs: Array<{ pod: string; container: string; command: string[]; exitCode: number | null }> = [];
+  private execFaults: Array<{ pod: RegExp; afterBytes: number; times: number }> = [];
+  private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => this.execProtocols.find((p) => offered.has(p)) ?? false });
+  /** Running exec processes by pod name (ended when the pod goes). */
+  private readonly running = new Map<string, Set<ChildProcess>>();
 
   static async start(): Promise<FakeKubeApi> {
     const f = new FakeKubeApi();
     f.server = createServer((req, res) => void f.handle(req, res));
+    f.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => f.upgrade(req, socket, head));
     await new Promise<void>((r) => f.server.listen(0, '127.0.0.1', r));
     return f;
+  }
+
+  /** The local directory that stands for a PVC's volume (exists while the claim does). */
+  volumeDir(namespace: string, claim: string): string {
+    return join(this.root, 'pvc', namespace, claim);
+  }
+
+  private emptyDir(pod: Obj, volume: string): string {
+    return join(this.root, 'empty', String(pod.metadata.uid), volume);
+  }
+
+  /** The next `times` execs into a pod matching `pod` lose their connection after `afterBytes` of stdout (a dropped stream). */
+  dropExec(pod: RegExp, afterBytes: number, times = 1): void {
+    this.execFaults.push({ pod, afterBytes, times });
+  }
+
+  /** Ends every exec process of a pod (its deletion: the kubelet kills its containers). */
+  private endExecs(pod: string): void {
+    for (const child of this.running.get(pod) ?? []) killGroup(child);
+    this.running.delete(pod);
+  }
+
+  private refuseUpgrade(socket: Socket, code: number, message: string): void {
+    const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: REASONS[code] ?? 'Unknown', code });
+    socket.end(`HTTP/1.1 ${code} ${REASONS[code] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  }
+
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const url = new URL(req.url ?? '/', this.url);
+    const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
+    if (!m) return this.refuseUpgrade(socket, 404, `the fake upgrades no ${url.pathname}`);
+    const [, namespace, name] = m;
+    this.requests.push({ method: 'GET', resource: 'pods/exec', name, namespace, query: url.searchParams, body: undefined });
+    const fault = this.faults.find((f) => f.method === 'GET' && f.resource === 'pods/exec' && f.times > 0);
+    if (fault) {
+      fault.times--;
+      return this.refuseUpgrade(socket, fault.status, fault.message);
+    }
+    const pod = this.get('pods', namespace, name);
+    if (!pod) return this.refuseUpgrade(socket, 404, `pods "${name}" not found`);
+    const containerName = url.searchParams.get('container') ?? '';
+    const container = (pod.spec?.containers ?? []).find((c: { name: string }) => c.name === containerName);
+    if (!container) return this.refuseUpgrade(socket, 400, `container ${containerName} is not valid for pod ${name}`);
+    if (pod.status?.phase !== 'Running') return this.refuseUpgrade(socket, 400, `unable to upgrade connection: container not found ("${containerName}")`);
+    const mounts: Array<[string, string]> = [];
+    for (const vm of container.volumeMounts ?? []) {
+      const vol = (pod.spec.volumes ?? []).find((v: { name: string }) => v.name === vm.name);
+      if (vol?.persistentVolumeClaim) mounts.push([vm.mountPath, this.volumeDir(namespace, vol.persistentVolumeClaim.claimName)]);
+      else if (vol?.emptyDir) mounts.push([vm.mountPath, this.emptyDir(pod, vm.name)]);
+      else return this.refuseUpgrade(socket, 400, `the fake maps only persistentVolumeClaim and emptyDir volumes into an exec (volume ${vm.name})`);
+    }
+    mounts.sort((a, b) => b[0].length - a[0].length);
+    const local = (arg: string) => {
+      const hit = mounts.find(([mp]) => arg === mp || arg.startsWith(`${mp}/`));
+      return hit ? hit[1] + arg.slice(hit[0].length) : arg;
+    };
+    const command = url.searchParams.getAll('command');
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.root };
+    for (const e of container.env ?? []) {
+      const ref = e.valueFrom?.secretKeyRef;
+      const data = ref ? this.get('secrets', namespace, ref.name)?.data?.[ref.key] : undefined;
+      env[e.name] = e.value ?? (data ? Buffer.from(data, 'base64').toString() : '');
+    }
+    const drop = this.execFaults.find((f) => f.times > 0 && f.pod.test(name));
+    if (drop) drop.times--;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.runExec(ws, namespace, name, containerName, command, command.map(local), env, url.searchParams.get('stdin') === 'true', drop?.afterBytes ?? null));
+  }
+
+  private runExec(ws: WebSocket, namespace: string, pod: string, container: string, asked: string[], command: string[], env: Record<string, string>, stdin: boolean, dropAfter: number | null): void {
+    const record = { pod, container, command: asked, exitCode: null as number | null };
+    this.execs.push(record);
+    const child = spawn(command[0], command.slice(1), { cwd: this.root, env, detached: true, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const set = this.running.get(pod) ?? new Set<ChildProcess>();
+    this.running.set(pod, set.add(child));
+    child.stdin?.on('error', () => undefined);
+    let sent = 0;
+    let dropped = false;
+    const forward = (channel: number, stream: NodeJS.ReadableStream & { pause(): void; resume(): void }) => {
+      stream.on('data', (chunk: Buffer) => {
+        if (dropped || ws.readyState !== ws.OPEN) return;
+        ws.send(Buffer.concat([Buffer.from([channel]), chunk]));
+        if (channel === 1) sent += chunk.length;
+        if (channel === 1 && dropAfter !== null && sent >= dropAfter) {
+          // The connection is lost mid-stream: no status ever arrives.
+          dropped = true;
+          ws.terminate();
+          killGroup(child);
+          return;
+        }
+        // Backpressure: the command waits while the client is behind.
+        if (ws.bufferedAmount > 4 << 20) {
+          stream.pause();
+          const wait = () => (ws.readyState !== ws.OPEN || ws.bufferedAmount < 1 << 20 ? stream.resume() : setTimeout(wait, 5));
+          setTimeout(wait, 5);
+        }
+      });
+    };
+    forward(1, child.stdout!);
+    forward(2, child.stderr!);
+    ws.on('message', (data: Buffer) => {
+      const channel = data[0];
+      if (channel === 0 && child.stdin) {
+        if (!child.stdin.write(data.subarray(1))) {
+          ws.pause();
+          child.stdin.once('drain', () => ws.resume());
+        }
+      } else if (channel === 255 && data[1] === 0) {
+        child.stdin?.end();
+      }
+    });
+    // The client went away (or, in v4, closed its stdin the only way it can): the command ends.
+    ws.on('close', () => {
+      if (child.exitCode === null && child.signalCode === null) killGroup(child);
+    });
+    child.once('error', (err) => {
+      if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify({ metadata: {}, status: 'Failure', message: err.message, reason: 'InternalError' }))]));
+      ws.close();
+    });
+    child.once('close', (code, sig) => {
+      set.delete(child);
+      const exit = code ?? 128 + (sig === 'SIGKILL' ? 9 : 15);
+      record.exitCode = exit;
+      if (dropped || ws.readyState !== ws.OPEN) return;
+      const status =
+        exit === 0
+          ? { metadata: {}, status: 'Success' }
+          : { metadata: {}, status: 'Failure', message: `command terminated with non-zero exit code: exit status ${exit}`, reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(exit) }] } };
+      ws.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify(status))]));
+      ws.close();
+    });
+    void namespace;
   }
 
   get url(): string {
@@ -82,8 +264,12 @@ export class FakeKubeApi {
   }
 
   async close(): Promise<void> {
+    for (const pod of [...this.running.keys()]) this.endExecs(pod);
+    for (const ws of this.wss.clients) ws.terminate();
+    this.wss.close();
     this.server.closeAllConnections();
     await new Promise<void>((r) => this.server.close(() => r()));
+    rmSync(this.root, { recursive: true, force: true });
   }
 
   /** The next `times` requests of this method on this resource answer `status` with a Status object. */
@@ -171,7 +357,13 @@ export class FakeKubeApi {
     if (method === 'GET') return this.json(res, 200, have);
     if (method === 'DELETE') {
       this.objects.delete(key(name!));
-      if (plural === 'pods') for (const f of this.followers.get(name!) ?? []) f.end();
+      if (plural === 'pods') {
+        for (const f of this.followers.get(name!) ?? []) f.end();
+        this.endExecs(name!);
+        rmSync(join(this.root, 'empty', String(have.metadata.uid)), { recursive: true, force: true });
+      }
+      // A claim's volume goes with it (reclaimPolicy Delete).
+      if (plural === 'persistentvolumeclaims') rmSync(this.volumeDir(namespace, name!), { recursive: true, force: true });
       return this.json(res, 200, have);
     }
     if (method === 'PUT') {
@@ -187,11 +379,18 @@ export class FakeKubeApi {
       const patched = structuredClone(have);
       if (type.includes('json-patch')) {
         for (const op of body as Array<{ op: string; path: string; value: unknown }>) {
-          if (op.op !== 'replace' && op.op !== 'add') return this.status(res, 422, `the fake does not apply JSON Patch op ${op.op}`);
-          const parts = op.path.split('/').slice(1);
+          if (op.op !== 'replace' && op.op !== 'add' && op.op !== 'remove') return this.status(res, 422, `the fake does not apply JSON Patch op ${op.op}`);
+          // JSON Pointer: `~1` is a `/` inside a name (label keys), `~0` a `~`.
+          const parts = op.path.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
           let at: any = patched;
           for (const p of parts.slice(0, -1)) at = at[p] ??= {};
-          at[parts.at(-1)!] = op.value;
+          const last = parts.at(-1)!;
+          if (op.op === 'remove') {
+            if (!(last in at)) return this.status(res, 422, `the patch removes ${op.path}, which does not exist`);
+            delete at[last];
+          } else {
+            at[last] = op.value;
+          }
         }
       } else if (type.includes('merge-patch')) {
         mergeInto(patched, body);
@@ -233,7 +432,13 @@ export class FakeKubeApi {
     if (plural === 'pods') {
       obj.status = before?.status ?? (this.newPods === 'ready' ? { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } : { phase: 'Pending', conditions: [] });
     }
-    if (plural === 'persistentvolumeclaims') obj.status = { phase: 'Bound' };
+    if (plural === 'persistentvolumeclaims') {
+      obj.status = { phase: 'Bound' };
+      mkdirSync(this.volumeDir(namespace, obj.metadata.name), { recursive: true, mode: 0o700 });
+    }
+    if (plural === 'pods' && !before) {
+      for (const v of obj.spec?.volumes ?? []) if (v.emptyDir) mkdirSync(this.emptyDir(obj, v.name), { recursive: true, mode: 0o700 });
+    }
     this.objects.set(`${plural}/${namespace}/${obj.metadata.name}`, obj);
     this.json(res, code, obj);
   }
@@ -245,6 +450,15 @@ export class FakeKubeApi {
 
   private status(res: ServerResponse, code: number, message: string, reason?: string): void {
     this.json(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: reason ?? REASONS[code] ?? 'Unknown', code });
+  }
+}
+
+/** SIGKILL to an exec's whole process group (what its command started, too). */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // already gone
   }
 }
 

@@ -3,7 +3,7 @@ import { PersistentVolumeClaim, Pod, Secret, Service } from 'kubernetes-models/v
 import { describe, expect, it } from 'vitest';
 import { CLUSTER_ID, dataNode, PASSWORD, SERVICE_SECRET, sentinelBeside } from '../../../test/support/k8s-nodes.js';
 import { quantityBytes } from './kubernetes-driver.js';
-import { engineConfigFor, imageVersion, LABEL, mergePorts, networkPolicyOf, podOf, pvcOf, secretOf, serviceOf, type KubernetesSettings } from './manifests.js';
+import { DEADLINE_ANNOTATION, engineConfigFor, imageVersion, LABEL, loaderPodName, mergePorts, networkPolicyOf, podOf, pvcOf, scratchPodOf, secretOf, serviceOf, verifyPodName, type KubernetesSettings } from './manifests.js';
 
 const settings: KubernetesSettings = { namespace: 'tenant-a', images: { redis: 'redis:7.0.15', valkey: 'valkey/valkey:8.0.1' }, storageClass: 'fast-expandable' };
 const data = dataNode();
@@ -76,6 +76,22 @@ describe('Kubernetes manifests', () => {
     expect(rule.from).toContainEqual({ podSelector: { matchLabels: { [LABEL.cluster]: CLUSTER_ID } } });
     expect(rule.from).toContainEqual({ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'cachestore' } } });
     expect(rule.ports).toEqual([{ protocol: 'TCP', port: 6379 }, { protocol: 'TCP', port: 26379 }]);
+  });
+
+  it('make scratch pods (verify, load) valid, self-ending at their deadline, and selected by no Service', () => {
+    const startedAt = new Date('2026-01-02T03:04:05.000Z');
+    const verify = scratchPodOf({ name: verifyPodName('b'.repeat(32)), purpose: 'verify', engine: 'valkey', clusterId: null, claim: null, startedAt, lifetimeSeconds: 900 }, settings);
+    const load = scratchPodOf({ name: loaderPodName(data), purpose: 'load', engine: 'redis', clusterId: CLUSTER_ID, claim: `cs-${data.nodeId}`, startedAt, lifetimeSeconds: 1200 }, settings);
+    for (const p of [verify, load]) expect(() => new Pod(p as never).validate()).not.toThrow();
+    expect(verify.metadata.name).toBe(`cs-verify-${'b'.repeat(32)}`);
+    expect(verify.spec.containers[0].image).toBe('valkey/valkey:8.0.1');
+    expect(verify.spec.volumes).toEqual([{ name: 'data', emptyDir: {} }]);
+    expect(load.spec.volumes).toEqual([{ name: 'data', persistentVolumeClaim: { claimName: `cs-${data.nodeId}` } }]);
+    expect(load.spec.activeDeadlineSeconds).toBe(1200);
+    expect(load.spec.containers[0].command).toEqual(['sleep', '1200']);
+    expect(load.metadata.annotations[DEADLINE_ANNOTATION]).toBe('2026-01-02T03:24:05.000Z');
+    expect(load.metadata.labels).toEqual({ 'app.kubernetes.io/managed-by': 'cachestore', [LABEL.kind]: 'load', [LABEL.cluster]: CLUSTER_ID });
+    expect(verify.metadata.labels[LABEL.instance]).toBeUndefined();
   });
 
   it('read quantities as bytes for the never-shrink check', () => {

@@ -30,7 +30,14 @@ export const LABEL = {
   instance: 'cachestore.io/instance',
   node: 'cachestore.io/node',
   kind: 'cachestore.io/kind',
+  /** On a data node's PVC: the backup whose snapshot is staged on it (backup-staging/<id>.rdb). */
+  stagedBackup: 'cachestore.io/staged-backup',
+  /** On a data node's PVC: its pod has held write logs (annotations `cachestore.io/log.<backup>`, those not yet wholly sent). */
+  shipsLogs: 'cachestore.io/ships-logs',
 } as const;
+
+/** On scratch pods: when the work they were made for is over for sure (sweepScratch deletes them after). */
+export const DEADLINE_ANNOTATION = 'cachestore.io/deadline';
 
 export interface KubernetesSettings {
   namespace: string;
@@ -128,8 +135,11 @@ export function pvcOf(node: NodeSpec, s: KubernetesSettings) {
 }
 
 /** The engines' command-line clients (in their images). */
-const CLI: Record<EngineKind, string> = { redis: 'redis-cli', valkey: 'valkey-cli' };
-const SERVER: Record<EngineKind, string> = { redis: 'redis-server', valkey: 'valkey-server' };
+export const CLI: Record<EngineKind, string> = { redis: 'redis-cli', valkey: 'valkey-cli' };
+export const SERVER: Record<EngineKind, string> = { redis: 'redis-server', valkey: 'valkey-server' };
+/** The engines' own file checkers (in their images, as locally). */
+export const CHECK_RDB: Record<EngineKind, string> = { redis: 'redis-check-rdb', valkey: 'valkey-check-rdb' };
+export const CHECK_AOF: Record<EngineKind, string> = { redis: 'redis-check-aof', valkey: 'valkey-check-aof' };
 
 export function podOf(node: NodeSpec, s: KubernetesSettings) {
   const names = objectNames(node);
@@ -180,6 +190,63 @@ export function podOf(node: NodeSpec, s: KubernetesSettings) {
         { name: 'config', secret: { secretName: names.secret, defaultMode: 0o400 } },
         pvc ? { name: 'data', persistentVolumeClaim: { claimName: names.pvc } } : { name: 'data', emptyDir: {} },
       ],
+    },
+  };
+}
+
+/** The short-lived pod that loads a stored backup in a scratch engine (verifySnapshot). */
+export function verifyPodName(backupId: string): string {
+  return `cs-verify-${backupId}`;
+}
+
+/** The short-lived pod that reads or writes a stopped data node's PVC (importBackup, persistedState). */
+export function loaderPodName(node: NodeSpec): string {
+  return `cs-load-${node.nodeId}`;
+}
+
+export interface ScratchPod {
+  name: string;
+  /** `verify`: a scratch engine on an emptyDir; `load`: the node's PVC at DATA_MOUNT. */
+  purpose: 'verify' | 'load';
+  engine: EngineKind;
+  /** Labelled with it when known (a verification finds it on the staged snapshot's PVC). */
+  clusterId: string | null;
+  /** `load`: the PVC to mount. */
+  claim: string | null;
+  /** When it was asked for, and how long its work may take at most: the pod ends itself then. */
+  startedAt: Date;
+  lifetimeSeconds: number;
+}
+
+/**
+ * A pod in the engine's image that only waits (`sleep`) while the driver runs its scripts in it
+ * by exec; it ends itself at its lifetime (activeDeadlineSeconds), and carries that instant so
+ * sweepScratch deletes one its service died before deleting. No instance label: no Service
+ * selects it.
+ */
+export function scratchPodOf(p: ScratchPod, s: KubernetesSettings) {
+  const labels: Record<string, string> = { ...MANAGED_BY, [LABEL.kind]: p.purpose, ...(p.clusterId ? { [LABEL.cluster]: p.clusterId } : {}) };
+  const deadline = new Date(p.startedAt.getTime() + p.lifetimeSeconds * 1000).toISOString();
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: p.name, namespace: s.namespace, labels, annotations: { [DEADLINE_ANNOTATION]: deadline } },
+    spec: {
+      restartPolicy: 'Never',
+      activeDeadlineSeconds: p.lifetimeSeconds,
+      terminationGracePeriodSeconds: 1,
+      automountServiceAccountToken: false,
+      // The engine's user, so that what a loader writes on the PVC is the engine's to read.
+      securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999 },
+      containers: [
+        {
+          name: 'work',
+          image: s.images[p.engine],
+          command: ['sleep', String(p.lifetimeSeconds)],
+          volumeMounts: [{ name: 'data', mountPath: DATA_MOUNT }],
+        },
+      ],
+      volumes: [p.claim ? { name: 'data', persistentVolumeClaim: { claimName: p.claim } } : { name: 'data', emptyDir: {} }],
     },
   };
 }

@@ -356,6 +356,11 @@ export class LocalDriver implements Driver {
     return sweepScratchEngines();
   }
 
+  /** Nothing to send: the engines' logs are on this machine, taken in by `keepLive`. */
+  async shipLogs(_storage: BackupStorage): Promise<number> {
+    return 0;
+  }
+
   discardSnapshot(backupId: string): Promise<void> {
     return this.backups.discardSnapshot(backupId);
   }
