@@ -155,10 +155,9 @@ export async function truncateAofAt(checkAof: string, manifest: string, unixSeco
   const incr = parseManifest(await readFile(manifest, 'utf8')).find((e) => e.type === 'i');
   if (incr) {
     const file = join(dirname(manifest), incr.name);
-    const first = firstTimestamp(await readHead(file, 64 * 1024));
     // Every write of the log came after that second (no write between the backup and it): the
     // data then is the base alone. The checker refuses this cut ("has nothing before timestamp").
-    if (first !== null && first > unixSeconds) {
+    if (await loggedOnlyAfter(file, unixSeconds)) {
       await writeFile(file, '');
       return;
     }
@@ -169,6 +168,15 @@ export async function truncateAofAt(checkAof: string, manifest: string, unixSeco
     const e = err as { stdout?: string; message: string };
     throw new Error(`the write log could not be cut at ${unixSeconds}: ${String(e.stdout ?? e.message).split('\n').filter(Boolean).slice(-2).join(' ')}`);
   }
+}
+
+/**
+ * Whether every write of an increment file came after second `unixSeconds` (its first `#TS:` is
+ * later): the data at that second is then the base alone, and the checker refuses to cut there.
+ */
+export async function loggedOnlyAfter(incrFile: string, unixSeconds: number): Promise<boolean> {
+  const first = firstTimestamp(await readHead(incrFile, 64 * 1024));
+  return first !== null && first > unixSeconds;
 }
 
 async function readHead(file: string, bytes: number): Promise<string> {

@@ -48,9 +48,7 @@ afterAll(async () => {
   await fake?.close();
 });
 beforeEach(async () => {
-  fake.objects.clear();
-  fake.requests.length = 0;
-  fake.execProtocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+  fake.reset();
   ({ driver } = await createKubernetes(config, quiet, fake.kubeConfig()));
   tmp = await mkdtemp(join(tmpdir(), 'cachestore-kbackup-'));
   storage = new LocalBackupStorage(join(tmp, 'backups'), join(tmp, 'wal-archive'));

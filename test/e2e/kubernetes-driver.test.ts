@@ -36,9 +36,7 @@ afterAll(async () => {
   await fake?.close();
 });
 beforeEach(async () => {
-  fake.objects.clear();
-  fake.requests.length = 0;
-  fake.newPods = 'ready';
+  fake.reset();
   ({ driver, firewall } = await createKubernetes(config, quiet, fake.kubeConfig()));
 });
 

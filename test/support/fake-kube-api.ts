@@ -104,6 +104,18 @@ export class FakeKubeApi {
   /** Every exec run so far: pod, container, the command as asked (pod paths) and its exit code. */
   readonly execs: Array<{ pod: string; container: string; command: string[]; exitCode: number | null }> = [];
   private execFaults: Array<{ pod: RegExp; afterBytes: number; times: number }> = [];
+
+  /** Back to an empty API server with the defaults, for the next test (faults too). */
+  reset(): void {
+    this.objects.clear();
+    this.requests.length = 0;
+    this.execs.length = 0;
+    this.podLogs.clear();
+    this.faults = [];
+    this.execFaults = [];
+    this.newPods = 'ready';
+    this.execProtocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+  }
   private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => this.execProtocols.find((p) => offered.has(p)) ?? false });
   /** Running exec processes by pod name (ended when the pod goes). */
   private readonly running = new Map<string, Set<ChildProcess>>();

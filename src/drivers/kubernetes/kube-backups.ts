@@ -21,7 +21,7 @@ import { PassThrough, Writable } from 'node:stream';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { BackupStorage, StoredObject } from '../../backups/storage.js';
 import type { EngineKind } from '../../domain/model.js';
-import { firstTimestamp, rewriteWriteLog } from '../../engines/aof.js';
+import { loggedOnlyAfter, rewriteWriteLog } from '../../engines/aof.js';
 import { endpointOf, type BackupSource, type NodeSpec, type PersistedState, type Snapshot, type VerifiedSnapshot } from '../driver.js';
 import { KubeApi, KubeApiError } from './kube-api.js';
 import { CHECK_AOF, CHECK_RDB, CLI, DATA_MOUNT, DEADLINE_ANNOTATION, LABEL, loaderPodName, MANAGED_BY, objectNames, pvcOf, scratchPodOf, selector, SERVER, verifyPodName, type KubernetesSettings } from './manifests.js';
@@ -206,17 +206,6 @@ function sections(text: string): Map<string, string> {
 
 async function sizeOf(file: string): Promise<number> {
   return (await stat(file)).size;
-}
-
-async function readHead(file: string, bytes: number): Promise<string> {
-  const fh = await open(file, 'r');
-  try {
-    const buf = Buffer.alloc(bytes);
-    const { bytesRead } = await fh.read(buf, 0, bytes, 0);
-    return buf.subarray(0, bytesRead).toString('latin1');
-  } finally {
-    await fh.close();
-  }
 }
 
 export class KubeBackups {
@@ -525,10 +514,9 @@ export class KubeBackups {
         await this.shipLogs(from.storage).catch(() => 0);
         // A live log keeps growing: this copy is the log as it stands now, cut below.
         await from.storage.logs.copyOut(from.log.name, incr);
-        const first = firstTimestamp(await readHead(incr, 64 * 1024));
         // Every write of the log came after that second: the data then is the base alone (the
         // checker refuses this cut, "has nothing before timestamp"), as truncateAofAt does.
-        if (first !== null && first > from.log.until) await (await open(incr, 'w')).close();
+        if (await loggedOnlyAfter(incr, from.log.until)) await (await open(incr, 'w')).close();
         until = String(from.log.until);
       }
       const lifetime = lifetimeFor((await sizeOf(base)) + (incr ? await sizeOf(incr) : 0));
