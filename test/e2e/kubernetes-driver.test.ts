@@ -3,7 +3,7 @@
 // schemas, so each test here also proves the driver's manifests valid. The real-cluster test is
 // test/k8s/real-cluster.test.ts (npm run test:k8s).
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -175,6 +175,28 @@ describe('Kubernetes driver against a fake API server', () => {
     expect(fake.get('persistentvolumeclaims', NS, `cs-${data.nodeId}`)!.spec.resources.requests.storage).toBe('32Gi');
     expect(fake.requests.filter((r) => r.method === 'PATCH')).toHaveLength(1);
     expect(await driver.growVolume(sentinel)).toBe(false);
+  });
+
+  it('reads a data volume\'s size and free space in its pod, and the claim\'s size, at most every few seconds', async () => {
+    await bringUp();
+    const usage = await driver.volumeUsage(data);
+    // The fake's claim is a directory on this machine's filesystem: df in the "pod" reads that one.
+    const fs = await statfs(fake.volumeDir(NS, `cs-${data.nodeId}`));
+    expect(usage).toEqual({ deviceBytes: 16 * 2 ** 30, totalBytes: expect.any(Number), freeBytes: expect.any(Number) });
+    expect(Math.abs(usage!.totalBytes - fs.blocks * fs.bsize)).toBeLessThan(2 ** 20);
+    expect(Math.abs(usage!.freeBytes - fs.bavail * fs.bsize)).toBeLessThan(64 * 2 ** 20);
+    const execs = fake.execs.length;
+    await driver.volumeUsage(data);
+    expect(fake.execs.length).toBe(execs);
+    // Growing reads afresh: the claim's new size.
+    await driver.growVolume({ ...data, volumeGb: 32 });
+    expect((await driver.volumeUsage({ ...data, volumeGb: 32 }))!.deviceBytes).toBe(32 * 2 ** 30);
+    expect(fake.execs.length).toBe(execs + 1);
+    expect(await driver.volumeUsage(sentinel)).toBeNull();
+    // A claim whose engine does not run: nothing to exec in.
+    const idle = dataNode({ instanceId: 'd0000000000000000000000000000002', ip: '10.96.200.12' });
+    await driver.configure(idle);
+    expect(await driver.volumeUsage(idle)).toBeNull();
   });
 
   it('the allow-list becomes a NetworkPolicy, replaced on change and removed with the list', async () => {

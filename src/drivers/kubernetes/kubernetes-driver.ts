@@ -13,7 +13,7 @@ import type { BackupSource, Driver, Firewall, NodeSpec, PersistedState, Snapshot
 import { KubeApi, KubeApiError } from './kube-api.js';
 import { KubeBackups } from './kube-backups.js';
 import { followPodLog } from './log-follow.js';
-import { imageVersion, loaderPodName, MANAGED_BY, mergePorts, networkPolicyOf, objectNames, podOf, portName, pvcOf, secretOf, selector, serviceOf, storageOf, type KubernetesSettings, type ServicePort } from './manifests.js';
+import { DATA_MOUNT, imageVersion, loaderPodName, MANAGED_BY, mergePorts, networkPolicyOf, objectNames, podOf, portName, pvcOf, secretOf, selector, serviceOf, storageOf, type KubernetesSettings, type ServicePort } from './manifests.js';
 
 /** How long stop and kill wait for a pod to be gone (stop: the grace period to save, and some). */
 const GONE_TIMEOUT_MS = 90_000;
@@ -50,6 +50,8 @@ export class KubernetesDriver implements Driver {
   readonly volumesUnavailable = null;
 
   private readonly backups: KubeBackups;
+  /** The last volume reading per node (volumeUsage). */
+  private readonly usage = new Map<string, { at: number; usage: VolumeUsage }>();
 
   constructor(
     private readonly api: KubeApi,
@@ -226,6 +228,7 @@ export class KubernetesDriver implements Driver {
 
   async removeData(node: NodeSpec): Promise<void> {
     const names = objectNames(node);
+    this.usage.delete(node.nodeId);
     await this.deletePod(node, 0);
     if (node.kind === 'data') {
       // A loader pod left by a restore that died would hold the PVC until its deadline.
@@ -284,6 +287,7 @@ export class KubernetesDriver implements Driver {
 
   async growVolume(node: NodeSpec): Promise<boolean> {
     if (node.kind !== 'data' || typeof node.volumeGb !== 'number') return false;
+    this.usage.delete(node.nodeId);
     const name = objectNames(node).pvc;
     const pvc = await this.api.orNull(this.api.call('persistentvolumeclaims', 'get', name, () => this.api.core.readNamespacedPersistentVolumeClaim({ name, namespace: this.ns })));
     if (!pvc) return false;
@@ -297,12 +301,37 @@ export class KubernetesDriver implements Driver {
   }
 
   /**
-   * null: the filesystem's size and free space are inside the pod (kubelet stats or an exec),
-   * which the driver does not read yet; the PVC's capacity alone would be half an answer.
+   * The claim's size (its capacity once bound and resized, else what it requests) and the
+   * filesystem's size and free space as the engine's container sees them (`df` by exec: the
+   * kubelet's stats API would need cluster-wide rights on nodes/proxy). null when the node has no
+   * claim or its engine's pod does not run. Read at most every USAGE_TTL_MS per node: the
+   * reconciler asks at every look, and an exec costs a WebSocket and a process in the pod.
    */
-  async volumeUsage(_node: NodeSpec): Promise<VolumeUsage | null> {
-    return null;
+  async volumeUsage(node: NodeSpec): Promise<VolumeUsage | null> {
+    if (node.kind !== 'data') return null;
+    const cached = this.usage.get(node.nodeId);
+    if (cached && Date.now() - cached.at < USAGE_TTL_MS) return cached.usage;
+    const name = objectNames(node).pvc;
+    const pvc = await this.api.orNull(this.api.call('persistentvolumeclaims', 'get', name, () => this.api.core.readNamespacedPersistentVolumeClaim({ name, namespace: this.ns })));
+    const size = pvc?.status?.capacity?.storage ?? pvc?.spec?.resources?.requests?.storage;
+    if (!size || !(await this.isRunning(node))) return null;
+    const { stdout } = await this.api.exec(objectNames(node).pod, 'engine', ['sh', '-c', 'df -Pk "$1"', 'sh', DATA_MOUNT], { timeoutMs: 10_000 });
+    const usage = { deviceBytes: quantityBytes(size), ...dfBytes(stdout) };
+    this.usage.set(node.nodeId, { at: Date.now(), usage });
+    return usage;
   }
+}
+
+/** How long a volume reading serves (ms): a full disk is also told at once by the engine's log. */
+const USAGE_TTL_MS = 5000;
+
+/** `df -Pk` (POSIX output, 1024-byte blocks, busybox's too): the filesystem's size and what is available. */
+export function dfBytes(out: string): { totalBytes: number; freeBytes: number } {
+  const row = out.trim().split('\n').at(-1)?.trim().split(/\s+/) ?? [];
+  const total = Number(row[1]);
+  const available = Number(row[3]);
+  if (row.length < 6 || !Number.isFinite(total) || !Number.isFinite(available)) throw new Error(`df answered what it should not: ${out.trim().slice(0, 200)}`);
+  return { totalBytes: total * 1024, freeBytes: available * 1024 };
 }
 
 /**
