@@ -80,6 +80,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   // Before anything is opened: a backup storage that cannot be used (a wrong bucket or
   // credential) ends the start with what to set.
   const storage = await createBackupStorage(config);
+  if (config.backupStorage === 'local' && config.driver === 'kubernetes') {
+    logger.warn({ dir: config.backupDir }, 'backups are kept in this process\'s own directory: another replica of the service cannot verify or restore them, and a replaced pod loses them; set CACHESTORE_BACKUP_STORAGE=s3 (README, Deploying the service on Kubernetes)');
+  }
   if (config.backupStorage === 's3') logger.info({ bucket: config.s3?.bucket, endpoint: config.s3?.endpoint ?? 'AWS', prefix: config.s3?.prefix }, 'backups and their write logs go to an S3 object store');
   // With PostgreSQL, several service processes may share the store and this data dir (replicas).
   const shared = config.database.kind === 'postgres';

@@ -86,6 +86,9 @@ describe('deploy/kubernetes', () => {
     expect(config.driver).toBe('kubernetes');
     expect(config.database.kind).toBe('postgres');
     expect(config.subnets.map((s) => s.cidr)).toEqual(['10.96.200.0/24']);
+    // Backups go where every replica reaches them: the data dir is each replica's emptyDir.
+    expect(config.backupStorage).toBe('s3');
+    expect(config.s3).toMatchObject({ bucket: env.CACHESTORE_S3_BUCKET, accessKeyId: secret.stringData.CACHESTORE_S3_ACCESS_KEY_ID });
     // PostgreSQL's password is the one in the URL.
     const pg = one(docs, 'StatefulSet', 'cachestore-postgres').spec.template.spec.containers[0];
     expect(pg.env.find((e: { name: string }) => e.name === 'POSTGRES_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: secret.metadata.name, key: 'POSTGRES_PASSWORD' });
