@@ -1,0 +1,144 @@
+// The whole service with CACHESTORE_DRIVER=kubernetes, through its API, against the FAKE API
+// server (test/support/fake-kube-api.ts: no Kubernetes API server can run here) with its FAKE
+// kubelet on (runPods): every pod the driver creates runs as local processes of the installed
+// engines, bound to its Service's clusterIP, which comes from a loopback subnet (testSubnet()).
+// What a user of the API sees: an HA cluster serves the tenant, switches over and fails over with
+// every key, takes a verified backup, restores it into a new cluster, and leaves nothing behind.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asTenant, fill, readAll } from '../support/dataset.js';
+import { FakeKubeApi } from '../support/fake-kube-api.js';
+import { completes, engineVersions, haBody, startHarness, testSubnet, type Harness } from '../support/harness.js';
+import { instancesOf, primaryOf } from '../support/observe.js';
+import { waitFor } from '../support/writer.js';
+
+const NS = 'cachestore-e2e';
+
+let fake: FakeKubeApi;
+let h: Harness;
+let dir: string;
+
+beforeAll(async () => {
+  fake = await FakeKubeApi.start();
+  fake.runPods = true;
+  dir = await mkdtemp(join(tmpdir(), 'cachestore-k8s-service-'));
+  const kubeconfig = join(dir, 'kubeconfig');
+  await writeFile(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      // The fake speaks plain HTTP, which client-node allows only with this flag.
+      clusters: [{ name: 'c', cluster: { server: fake.url, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'u', user: { token: 't' } }],
+      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u', namespace: NS } }],
+      'current-context': 'x',
+    }),
+  );
+  // The driver loads its kubeconfig as in a real deployment (loadFromDefault); each test file is its own process.
+  process.env.KUBECONFIG = kubeconfig;
+  // Heal a lost node soon after its death is seen; Sentinel's down-after with margin on a loaded machine (ha.test.ts).
+  // The configuration refuses a loopback subnet for this driver (no Service CIDR holds one); the
+  // fake kubelet needs one, so that its engines can bind their clusterIPs: set after loading.
+  const subnet = testSubnet();
+  h = await startHarness(
+    {
+      CACHESTORE_DRIVER: 'kubernetes',
+      CACHESTORE_K8S_NAMESPACE: NS,
+      CACHESTORE_SUBNETS: 'local-subnet=10.96.200.0/24',
+      CACHESTORE_RECONCILE_INTERVAL_MS: '500',
+      CACHESTORE_HEAL_AFTER_MS: '1000',
+      CACHESTORE_SENTINEL_DOWN_AFTER_MS: '1500',
+    },
+    { adjustConfig: (c) => (c.subnets = [{ id: 'local-subnet', cidr: subnet }]) },
+  );
+});
+afterAll(async () => {
+  try {
+    await h?.stop();
+  } finally {
+    await fake?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+const show = async (id: string) => (await h.client.get(`/v1/clusters/${id}`)).body;
+
+/** The engine pod of a cluster's instance, by the instance's name in Show Cluster. */
+async function podOf(clusterId: string, name: string): Promise<string> {
+  const instanceId = (await h.service.store.clusterDetail(null, clusterId))!.instances.find((i) => i.name === name)!.id;
+  const pod = fake.list('pods', NS).find((p) => p.metadata.labels?.['cachestore.io/instance'] === instanceId && p.metadata.labels?.['cachestore.io/kind'] === 'data');
+  if (!pod) throw new Error(`no data pod for instance ${name}`);
+  return pod.metadata.name;
+}
+
+describe.each(['Redis', 'Valkey'])('%s on the Kubernetes driver, pods run by the fake kubelet', (kind) => {
+  it('serves, switches over, fails over, backs up and restores with every key, and terminates leaving nothing', async () => {
+    const engine = (await engineVersions(h.client)).find((e) => e.product_image_type.startsWith(kind))!;
+    expect(engine, `${kind} is offered`).toBeDefined();
+    const { id } = await completes(h.client, 'POST', '/v1/clusters', haBody(engine, 1, { name: `kube${kind.toLowerCase()}` }), 60_000);
+    let body = await show(id);
+    expect(body.service_state).toBe('RUNNING');
+    const first = primaryOf(body)!;
+    // The tenant writes at the primary's address: the Service's clusterIP, where its pod's engine listens.
+    await fill(first.service_ip_address, 'k', 500);
+    const data = await readAll(first.service_ip_address);
+    expect(data.size).toBe(500);
+
+    // Switchover: the replica becomes the primary, with every key.
+    const replica = instancesOf(body).find((i) => i.role_type === 'REPLICA')!;
+    await completes(h.client, 'POST', `/v1/clusters/${id}/switchover`, { switch_host_name: replica.name });
+    body = await show(id);
+    expect(primaryOf(body)!.name).toBe(replica.name);
+    expect(instancesOf(body).find((i) => i.name === first.name)!.role_type).toBe('REPLICA');
+    expect(await readAll(replica.service_ip_address)).toEqual(data);
+
+    // Failover: the primary's pod is deleted (as `kubectl delete pod` would); Sentinel promotes
+    // the replica, and the service starts the lost node again as a replica.
+    const lost = primaryOf(body)!;
+    const lostPod = await podOf(id, lost.name);
+    const lostUid = fake.get('pods', NS, lostPod)!.metadata.uid;
+    const res = await fetch(`${fake.url}/api/v1/namespaces/${NS}/pods/${lostPod}?gracePeriodSeconds=0`, { method: 'DELETE' });
+    expect(res.status).toBe(200);
+    body = await waitFor(
+      'a failover, and the lost node back as a replica',
+      async () => {
+        const b = await show(id);
+        const back = instancesOf(b).find((i) => i.name === lost.name)!;
+        return primaryOf(b)?.name === first.name && back.role_type === 'REPLICA' && instancesOf(b).every((i) => i.service_state === 'RUNNING') ? b : undefined;
+      },
+      45_000,
+    );
+    expect(await readAll(first.service_ip_address)).toEqual(data);
+    // The lost node runs in a new pod (the service launched it again), a replica of the new primary.
+    expect(fake.get('pods', NS, lostPod)!.metadata.uid).not.toBe(lostUid);
+    expect(await asTenant(lost.service_ip_address, 6378, async (c) => ((await c.call('ROLE')) as unknown[])[0])).toBe('slave');
+
+    // An on-demand backup, verified in a scratch pod.
+    const backup = await completes(h.client, 'POST', `/v1/clusters/${id}/backup-histories`, undefined, 60_000);
+    const list = (await h.client.get(`/v1/clusters/${id}/backup-histories?limit=1000`)).body.contents;
+    const history = list.find((b: any) => b.backup_history_number === backup.id);
+    expect(history).toMatchObject({ backup_state: 'COMPLETED' });
+    expect(history.backup_state_detail).toMatch(/^verified: 500 keys loaded in a scratch engine, digest [0-9a-f]{40}$/);
+
+    // Restore into a new cluster: every key.
+    const restored = await completes(
+      h.client,
+      'POST',
+      `/v1/clusters/${id}/restore`,
+      { name: `restored${kind.toLowerCase()}`, instance_name_prefix: 'rst', server_type_name: body.instance_groups[0].server_type_name, backup_history_number: backup.id },
+      60_000,
+    );
+    expect(restored.id).not.toBe(id);
+    const copy = await show(restored.id);
+    expect(copy.service_state).toBe('RUNNING');
+    expect(await readAll(primaryOf(copy)!.service_ip_address)).toEqual(data);
+
+    // Terminate both: no pod, Secret, PVC, Service or NetworkPolicy is left.
+    await completes(h.client, 'DELETE', `/v1/clusters/${restored.id}`);
+    await completes(h.client, 'DELETE', `/v1/clusters/${id}`);
+    expect([...fake.objects.keys()]).toEqual([]);
+  });
+});
