@@ -4,10 +4,20 @@
 // engines, bound to its Service's clusterIP, which comes from a loopback subnet (testSubnet()).
 // What a user of the API sees: an HA cluster serves the tenant, switches over and fails over with
 // every key, takes a verified backup, restores it into a new cluster, and leaves nothing behind.
+// Then, under the driver alone, what the fake kubelet does when an engine ends: an engine that
+// cannot start fails its pod (and waitReady says why), and a stop ends it by SIGTERM, so it saves.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createKubernetes } from '../../src/drivers/index.js';
+import type { KubernetesDriver } from '../../src/drivers/kubernetes/kubernetes-driver.js';
+import { freePort } from '../support/child-service.js';
+import { dataNode } from '../support/k8s-nodes.js';
 import { asTenant, fill, readAll } from '../support/dataset.js';
 import { FakeKubeApi } from '../support/fake-kube-api.js';
 import { completes, engineVersions, haBody, startHarness, testSubnet, type Harness } from '../support/harness.js';
@@ -139,6 +149,81 @@ describe.each(['Redis', 'Valkey'])('%s on the Kubernetes driver, pods run by the
     // Terminate both: no pod, Secret, PVC, Service or NetworkPolicy is left.
     await completes(h.client, 'DELETE', `/v1/clusters/${restored.id}`);
     await completes(h.client, 'DELETE', `/v1/clusters/${id}`);
-    expect([...fake.objects.keys()]).toEqual([]);
+    const left = [...fake.objects.entries()].filter(([, o]) => [id, restored.id].includes(o.metadata.labels?.['cachestore.io/cluster'] ?? '')).map(([k]) => k);
+    expect(left).toEqual([]);
   });
 });
+
+describe('the fake kubelet under the driver: what a pod does when its engine ends', () => {
+  let kube: FakeKubeApi;
+  let driver: KubernetesDriver;
+  const prefix = testSubnet().replace(/\.0\/24$/, '');
+  const config = loadConfig({ CACHESTORE_DRIVER: 'kubernetes', CACHESTORE_SUBNETS: 'local-subnet=10.96.200.0/24', CACHESTORE_K8S_NAMESPACE: NS });
+  beforeAll(async () => {
+    kube = await FakeKubeApi.start();
+  });
+  afterAll(async () => {
+    await kube?.close();
+  });
+  beforeEach(async () => {
+    kube.reset();
+    kube.runPods = true;
+    ({ driver } = await createKubernetes(config, pino({ level: 'silent' }), kube.kubeConfig()));
+  });
+
+  it('an engine that cannot start fails its pod, and waitReady says why from the pod log', async () => {
+    const n = dataNode({ ip: `${prefix}.21`, port: await freePort() });
+    // Its address and port are taken: the engine exits at once.
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(n.port, n.ip, r));
+    try {
+      await driver.configure(n);
+      await driver.launch(n);
+      await expect(driver.waitReady(n, 20_000)).rejects.toThrow(/redis engine exited while starting \(pod cs-\w+ Failed\): .*(Address already in use|Could not create server TCP listening socket)/);
+      expect(await driver.isRunning(n)).toBe(false);
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+  });
+
+  it('stop with save ends the engine by SIGTERM; the pod is gone once it exited, and its data is there at the next launch', async () => {
+    const n = dataNode({ ip: `${prefix}.22`, port: await freePort() });
+    await driver.configure(n);
+    await driver.launch(n);
+    await driver.waitReady(n, 20_000);
+    const ep = { host: n.ip, port: n.port, password: n.password };
+    await withTenant(ep, (c) => c.set('kept', 'across a stop'));
+    const lines: string[] = [];
+    const unfollow = driver.followLog(n, (l) => lines.push(...l));
+    try {
+      // Lines from now on (tailLines=0): wait until the stream is open.
+      await waitFor('the pod log stream', async () => kube.requests.some((r) => r.resource === 'pods/log' && r.query.get('follow') === 'true'), 10_000);
+      await new Promise((r) => setTimeout(r, 100));
+      await driver.stop(n, { save: true });
+    } finally {
+      unfollow();
+    }
+    expect(kube.get('pods', NS, `cs-${n.nodeId}`)).toBeUndefined();
+    // The engine was told to end (SIGTERM) and saved before it exited: a SIGKILL logs nothing.
+    expect(lines.join('\n')).toMatch(/Received SIGTERM/);
+    expect(lines.join('\n')).toMatch(/ready to exit, bye bye/);
+    await driver.launch(n);
+    await driver.waitReady(n, 20_000);
+    expect(await withTenant(ep, (c) => c.get('kept'))).toBe('across a stop');
+    // The new pod's log is its own.
+    expect(kube.podLogs.get(`cs-${n.nodeId}`) ?? '').not.toMatch(/Received SIGTERM/);
+    await driver.removeData(n);
+    expect(kube.objects.size).toBe(0);
+  });
+});
+
+async function withTenant<T>(ep: { host: string; port: number; password: string }, fn: (c: Redis) => Promise<T>): Promise<T> {
+  const c = new Redis({ host: ep.host, port: ep.port, password: ep.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    c.disconnect();
+  }
+}
