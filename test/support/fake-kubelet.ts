@@ -183,10 +183,10 @@ export class FakeKubelet {
     const ip = this.podAddress(pod);
     if (spec.activeDeadlineSeconds) {
       this.later(r, spec.activeDeadlineSeconds * 1000, () => {
-        if (r.child && !r.exited) {
-          signal(r.child, 'SIGKILL');
-          r.exited = true;
-        }
+        // Whatever runs then ends (an init container too), and nothing starts after.
+        if (r.child && !r.exited) signal(r.child, 'SIGKILL');
+        for (const c of r.side) signal(c, 'SIGKILL');
+        r.exited = true;
         if (!r.deleting) this.status(r, { phase: 'Failed', reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline', conditions: [{ type: 'Ready', status: 'False' }] });
       });
     }
@@ -195,6 +195,7 @@ export class FakeKubelet {
       const local = mapper(c, dirs);
       const { code, output } = await this.runToEnd(r, c.command.map(local), this.host.containerEnv(ns, c));
       if (!this.alive(r) || r.deleting) return this.finish(r);
+      if (r.exited) return;
       if (code !== 0) return this.fail(r, `init container ${c.name} exited with code ${code}: ${output.trim().split('\n').slice(-2).join(' | ')}`);
     }
 
@@ -219,6 +220,8 @@ export class FakeKubelet {
     child.once('close', (code, sig) => {
       r.exited = true;
       if (r.deleting || !this.alive(r)) return this.finish(r);
+      // Killed at its deadline: the pod already says so.
+      if (this.host.current(pod.metadata.namespace!, pod.metadata.name, pod.metadata.uid)?.status?.reason === 'DeadlineExceeded') return;
       const exitCode = code ?? 128 + (sig === 'SIGKILL' ? 9 : 15);
       this.status(r, {
         phase: exitCode === 0 ? 'Succeeded' : 'Failed',
