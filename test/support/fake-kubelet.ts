@@ -100,7 +100,12 @@ export class FakeKubelet {
   terminate(pod: KubeletPod, graceSeconds: number): void {
     const r = this.pods.get(this.key(pod));
     if (!r) return this.host.vanish(pod);
-    if (r.deleting) return;
+    if (r.deleting) {
+      // A later deletion may shorten the grace period (to 0: at once), never lengthen it.
+      if (graceSeconds <= 0 && r.child && !r.exited) signal(r.child, 'SIGKILL');
+      else if (r.child && !r.exited) this.later(r, graceSeconds * 1000, () => signal(r.child!, 'SIGKILL'));
+      return;
+    }
     r.deleting = true;
     if (r.exited || !r.child) return this.finish(r);
     signal(r.child, 'SIGTERM');
