@@ -3,7 +3,7 @@
 // kubelet on (runPods): every pod the driver creates runs as local processes of the installed
 // engines, bound to its Service's clusterIP, which comes from a loopback subnet (testSubnet()).
 // What a user of the API sees: an HA cluster serves the tenant, switches over and fails over with
-// every key, takes a verified backup, restores it into a new cluster, and leaves nothing behind.
+// every key, takes a verified backup into an object store (s3rver), restores it into a new cluster, and leaves nothing behind.
 // Then, under the driver alone, what the fake kubelet does when an engine ends: an engine that
 // cannot start fails its pod (and waitReady says why), and a stop ends it by SIGTERM, so it saves.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -20,6 +20,7 @@ import { freePort } from '../support/child-service.js';
 import { dataNode } from '../support/k8s-nodes.js';
 import { asTenant, fill, readAll } from '../support/dataset.js';
 import { FakeKubeApi } from '../support/fake-kube-api.js';
+import { startTestS3, type TestS3 } from '../support/s3-server.js';
 import { completes, engineVersions, haBody, startHarness, testSubnet, type Harness } from '../support/harness.js';
 import { instancesOf, primaryOf } from '../support/observe.js';
 import { waitFor } from '../support/writer.js';
@@ -27,12 +28,15 @@ import { waitFor } from '../support/writer.js';
 const NS = 'cachestore-e2e';
 
 let fake: FakeKubeApi;
+let s3: TestS3;
 let h: Harness;
 let dir: string;
 
 beforeAll(async () => {
   fake = await FakeKubeApi.start();
   fake.runPods = true;
+  // Backups in an object store, as the Kubernetes deployment keeps them (s3rver stands in for one).
+  s3 = await startTestS3();
   dir = await mkdtemp(join(tmpdir(), 'cachestore-k8s-service-'));
   const kubeconfig = join(dir, 'kubeconfig');
   await writeFile(
@@ -61,6 +65,7 @@ beforeAll(async () => {
       CACHESTORE_RECONCILE_INTERVAL_MS: '500',
       CACHESTORE_HEAL_AFTER_MS: '1000',
       CACHESTORE_SENTINEL_DOWN_AFTER_MS: '1500',
+      ...s3.env('k8s'),
     },
     { adjustConfig: (c) => (c.subnets = [{ id: 'local-subnet', cidr: subnet }]) },
   );
@@ -70,6 +75,7 @@ afterAll(async () => {
     await h?.stop();
   } finally {
     await fake?.close();
+    await s3?.stop();
     await rm(dir, { recursive: true, force: true });
   }
 });
@@ -132,6 +138,8 @@ describe.each(['Redis', 'Valkey'])('%s on the Kubernetes driver, pods run by the
     const history = list.find((b: any) => b.backup_history_number === backup.id);
     expect(history).toMatchObject({ backup_state: 'COMPLETED' });
     expect(history.backup_state_detail).toMatch(/^verified: 500 keys loaded in a scratch engine, digest [0-9a-f]{40}$/);
+    const stored = (await h.service.store.backupsOf(id)).find((b) => b.id === backup.id);
+    expect((await s3.bucketClient('k8s').list('')).map((o) => o.key)).toContain(`backups/${stored!.storageKey}`);
 
     // Restore into a new cluster: every key.
     const restored = await completes(
