@@ -3,7 +3,8 @@
 // kubelet on (runPods): every pod the driver creates runs as local processes of the installed
 // engines, bound to its Service's clusterIP, which comes from a loopback subnet (testSubnet()).
 // What a user of the API sees: an HA cluster serves the tenant, switches over and fails over with
-// every key, takes a verified backup into an object store (s3rver), restores it into a new cluster, and leaves nothing behind.
+// every key, takes a verified backup into an object store (s3rver), restores it into a new cluster,
+// restores to a second from the write log shipped out of the pod, and leaves nothing behind.
 // Then, under the driver alone, what the fake kubelet does when an engine ends: an engine that
 // cannot start fails its pod (and waitReady says why), and a stop ends it by SIGTERM, so it saves.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -18,10 +19,10 @@ import { createKubernetes } from '../../src/drivers/index.js';
 import type { KubernetesDriver } from '../../src/drivers/kubernetes/kubernetes-driver.js';
 import { freePort } from '../support/child-service.js';
 import { dataNode } from '../support/k8s-nodes.js';
-import { asTenant, fill, readAll } from '../support/dataset.js';
+import { asTenant, fill, readAll, writeWithinOneSecond } from '../support/dataset.js';
 import { FakeKubeApi } from '../support/fake-kube-api.js';
 import { startTestS3, type TestS3 } from '../support/s3-server.js';
-import { completes, engineVersions, haBody, startHarness, testSubnet, type Harness } from '../support/harness.js';
+import { completes, engineVersions, haBody, settle, startHarness, testSubnet, type Harness } from '../support/harness.js';
 import { instancesOf, primaryOf } from '../support/observe.js';
 import { waitFor } from '../support/writer.js';
 
@@ -65,6 +66,8 @@ beforeAll(async () => {
       CACHESTORE_RECONCILE_INTERVAL_MS: '500',
       CACHESTORE_HEAL_AFTER_MS: '1000',
       CACHESTORE_SENTINEL_DOWN_AFTER_MS: '1500',
+      // Write logs read out of the pods and shipped often, for the point-in-time restore.
+      CACHESTORE_LOG_SHIP_MS: '300',
       ...s3.env('k8s'),
     },
     { adjustConfig: (c) => (c.subnets = [{ id: 'local-subnet', cidr: subnet }]) },
@@ -91,7 +94,7 @@ async function podOf(clusterId: string, name: string): Promise<string> {
 }
 
 describe.each(['Redis', 'Valkey'])('%s on the Kubernetes driver, pods run by the fake kubelet', (kind) => {
-  it('serves, switches over, fails over, backs up and restores with every key, and terminates leaving nothing', async () => {
+  it('serves, switches over, fails over, backs up and restores with every key, restores to a second, and terminates leaving nothing', async () => {
     const engine = (await engineVersions(h.client)).find((e) => e.product_image_type.startsWith(kind))!;
     expect(engine, `${kind} is offered`).toBeDefined();
     const { id } = await completes(h.client, 'POST', '/v1/clusters', haBody(engine, 1, { name: `kube${kind.toLowerCase()}` }), 60_000);
@@ -154,10 +157,28 @@ describe.each(['Redis', 'Valkey'])('%s on the Kubernetes driver, pods run by the
     expect(copy.service_state).toBe('RUNNING');
     expect(await readAll(primaryOf(copy)!.service_ip_address)).toEqual(data);
 
+    // Point in time: the write log is read out of the primary's pod and shipped to the bucket; a
+    // restore to a second after the backup has what was written up to it and nothing later.
+    const primaryIp = primaryOf(await show(id))!.service_ip_address;
+    const { second, data: atSecond } = await writeWithinOneSecond(primaryIp, 'pit', 100);
+    await fill(primaryIp, 'late', 50);
+    const pit = await waitFor(
+      'a restore to the second, once its log is shipped',
+      async () => {
+        const r = await h.client.post(`/v1/clusters/${id}/restore`, { name: `pit${kind.toLowerCase()}`, instance_name_prefix: 'pit', server_type_name: body.instance_groups[0].server_type_name, backup_recovery_time: new Date(second * 1000 + 999).toISOString() });
+        return r.status === 202 ? r.body : undefined;
+      },
+      15_000,
+      300,
+    );
+    await settle(h.client, pit.request_id, pit.resource.id, 60_000);
+    expect(await readAll(primaryOf(await show(pit.resource.id))!.service_ip_address)).toEqual(atSecond);
+    await completes(h.client, 'DELETE', `/v1/clusters/${pit.resource.id}`);
+
     // Terminate both: no pod, Secret, PVC, Service or NetworkPolicy is left.
     await completes(h.client, 'DELETE', `/v1/clusters/${restored.id}`);
     await completes(h.client, 'DELETE', `/v1/clusters/${id}`);
-    const left = [...fake.objects.entries()].filter(([, o]) => [id, restored.id].includes(o.metadata.labels?.['cachestore.io/cluster'] ?? '')).map(([k]) => k);
+    const left = [...fake.objects.entries()].filter(([, o]) => [id, restored.id, pit.resource.id].includes(o.metadata.labels?.['cachestore.io/cluster'] ?? '')).map(([k]) => k);
     expect(left).toEqual([]);
   });
 });
