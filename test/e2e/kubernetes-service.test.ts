@@ -3,7 +3,7 @@
 // kubelet on (runPods): every pod the driver creates runs as local processes of the installed
 // engines, bound to its Service's clusterIP, which comes from a loopback subnet (testSubnet()).
 // What a user of the API sees: an HA cluster serves the tenant, switches over and fails over with
-// every key, takes a verified backup into an object store (s3rver), restores it into a new cluster,
+// every key, restarts taking its pods up as they run, takes a verified backup into an object store (s3rver), restores it into a new cluster,
 // restores to a second from the write log shipped out of the pod, and leaves nothing behind.
 // Then, under the driver alone, what the fake kubelet does when an engine ends: an engine that
 // cannot start fails its pod (and waitReady says why), and a stop ends it by SIGTERM, so it saves.
@@ -132,8 +132,16 @@ describe.each(['Redis', 'Valkey'])('%s on the Kubernetes driver, pods run by the
     );
     expect(await readAll(first.service_ip_address)).toEqual(data);
     // The lost node runs in a new pod (the service launched it again), a replica of the new primary.
-    expect(fake.get('pods', NS, lostPod)!.metadata.uid).not.toBe(lostUid);
+    const relaunched = fake.get('pods', NS, lostPod)!.metadata.uid;
+    expect(relaunched).not.toBe(lostUid);
     expect(await asTenant(lost.service_ip_address, 6378, async (c) => ((await c.call('ROLE')) as unknown[])[0])).toBe('slave');
+
+    // The service restarts (a new version deployed, say): the pods run on, and it takes them up.
+    await h.restartService();
+    body = await show(id);
+    expect(body.service_state).toBe('RUNNING');
+    expect(primaryOf(body)!.name).toBe(first.name);
+    expect(fake.get('pods', NS, lostPod)!.metadata.uid).toBe(relaunched);
 
     // An on-demand backup, verified in a scratch pod.
     const backup = await completes(h.client, 'POST', `/v1/clusters/${id}/backup-histories`, undefined, 60_000);
