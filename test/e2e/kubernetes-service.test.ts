@@ -3,8 +3,9 @@
 // kubelet on (runPods): every pod the driver creates runs as local processes of the installed
 // engines, bound to its Service's clusterIP, which comes from a loopback subnet (testSubnet()).
 // What a user of the API sees: an HA cluster serves the tenant, switches over and fails over with
-// every key, restarts taking its pods up as they run, takes a verified backup into an object store (s3rver), restores it into a new cluster,
-// restores to a second from the write log shipped out of the pod, and leaves nothing behind.
+// every key, the service restarts taking its pods up as they run, takes a verified backup into an
+// object store (s3rver), restores it into a new cluster, restores to a second from the write log
+// shipped out of the pod, and leaves nothing behind.
 // Then, under the driver alone, what the fake kubelet does when an engine ends: an engine that
 // cannot start fails its pod (and waitReady says why), and a stop ends it by SIGTERM, so it saves.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
