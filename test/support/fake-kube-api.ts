@@ -4,9 +4,10 @@
 // persistentvolumeclaims, networkpolicies): create / get / list (labelSelector) / update (PUT,
 // with resourceVersion conflicts) / patch (JSON Patch and merge patch) / delete, 404 / 409 / 422
 // Status objects. Every object written is validated against the Kubernetes schemas
-// (kubernetes-models), as a real server would refuse an invalid one. There is no kubelet: pods
-// become Running and Ready on creation unless a test says otherwise (setPodStatus), and vanish
-// at once on deletion.
+// (kubernetes-models), as a real server would refuse an invalid one. By default there is no
+// kubelet: pods become Running and Ready on creation unless a test says otherwise (setPodStatus),
+// and vanish at once on deletion. With `runPods = true` a FAKE kubelet (fake-kubelet.ts) runs
+// them as local processes instead: engines really start, get Ready, log, end on deletion.
 //
 // Exec (pods/<name>/exec) is served over a WebSocket speaking the channel protocol client-node
 // uses: `v5.channel.k8s.io` (or `v4.channel.k8s.io` when a test offers only that, as an older
@@ -28,6 +29,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { FakeKubelet, type KubeletPod } from './fake-kubelet.js';
 
 /** The little of `ws` (client-node's own WebSocket package) the fake uses, typed here: no @types/ws is installed. */
 interface WebSocket {
@@ -92,6 +94,8 @@ export class FakeKubeApi {
   readonly podLogs = new Map<string, string>();
   /** New pods' status: 'ready' (Running and Ready at once) or 'pending' (a test moves them on). */
   newPods: 'ready' | 'pending' = 'ready';
+  /** Run pods as local processes (the fake kubelet) instead of making them Ready at once. */
+  runPods = false;
   /** Open follow=true log streams, by pod name. */
   private followers = new Map<string, Set<ServerResponse>>();
   private faults: Fault[] = [];
@@ -107,6 +111,8 @@ export class FakeKubeApi {
 
   /** Back to an empty API server with the defaults, for the next test (faults too). */
   reset(): void {
+    this.kubelet.killAll();
+    this.runPods = false;
     this.objects.clear();
     this.requests.length = 0;
     this.execs.length = 0;
@@ -119,6 +125,24 @@ export class FakeKubeApi {
   private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => this.execProtocols.find((p) => offered.has(p)) ?? false });
   /** Running exec processes by pod name (ended when the pod goes). */
   private readonly running = new Map<string, Set<ChildProcess>>();
+  private readonly kubelet = new FakeKubelet({
+    root: this.root,
+    current: (ns, name, uid) => {
+      const pod = this.get('pods', ns, name);
+      return pod && pod.metadata.uid === uid ? pod : undefined;
+    },
+    setStatus: (pod, status) => {
+      pod.status = status;
+      pod.metadata.resourceVersion = String(++this.version);
+    },
+    vanish: (pod) => this.removePod(pod as Obj),
+    appendPodLog: (name, text) => this.appendPodLog(name, text),
+    secretData: (ns, name) => this.get('secrets', ns, name)?.data,
+    services: (ns) => this.list('services', ns),
+    volumeDir: (ns, claim) => this.volumeDir(ns, claim),
+    emptyDir: (pod, volume) => this.emptyDir(pod as Obj, volume),
+    containerEnv: (ns, container) => this.containerEnv(ns, container),
+  });
 
   static async start(): Promise<FakeKubeApi> {
     const f = new FakeKubeApi();
@@ -133,7 +157,7 @@ export class FakeKubeApi {
     return join(this.root, 'pvc', namespace, claim);
   }
 
-  private emptyDir(pod: Obj, volume: string): string {
+  private emptyDir(pod: Obj | KubeletPod, volume: string): string {
     return join(this.root, 'empty', String(pod.metadata.uid), volume);
   }
 
@@ -183,15 +207,33 @@ export class FakeKubeApi {
       return hit ? hit[1] + arg.slice(hit[0].length) : arg;
     };
     const command = url.searchParams.getAll('command');
+    const env = this.containerEnv(namespace, container);
+    const drop = this.execFaults.find((f) => f.times > 0 && f.pod.test(name));
+    if (drop) drop.times--;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.runExec(ws, namespace, name, containerName, command, command.map(local), env, url.searchParams.get('stdin') === 'true', drop?.afterBytes ?? null));
+  }
+
+  /** A container's environment: its values, and those from Secrets. */
+  private containerEnv(namespace: string, container: { env?: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }> }): Record<string, string> {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.root };
     for (const e of container.env ?? []) {
       const ref = e.valueFrom?.secretKeyRef;
       const data = ref ? this.get('secrets', namespace, ref.name)?.data?.[ref.key] : undefined;
       env[e.name] = e.value ?? (data ? Buffer.from(data, 'base64').toString() : '');
     }
-    const drop = this.execFaults.find((f) => f.times > 0 && f.pod.test(name));
-    if (drop) drop.times--;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.runExec(ws, namespace, name, containerName, command, command.map(local), env, url.searchParams.get('stdin') === 'true', drop?.afterBytes ?? null));
+    return env;
+  }
+
+  /** A pod object goes: its log streams end, its execs are killed, its emptyDirs removed. */
+  private removePod(pod: Obj): void {
+    const name = pod.metadata.name;
+    const key = `pods/${pod.metadata.namespace}/${name}`;
+    if (this.objects.get(key)?.metadata.uid === pod.metadata.uid) this.objects.delete(key);
+    for (const f of this.followers.get(name) ?? []) f.end();
+    this.endExecs(name);
+    rmSync(join(this.root, 'empty', String(pod.metadata.uid)), { recursive: true, force: true });
+    // A new pod of the same name starts a new log (only with the kubelet: tests set podLogs by hand).
+    if (this.runPods) this.podLogs.delete(name);
   }
 
   private runExec(ws: WebSocket, namespace: string, pod: string, container: string, asked: string[], command: string[], env: Record<string, string>, stdin: boolean, dropAfter: number | null): void {
@@ -276,6 +318,7 @@ export class FakeKubeApi {
   }
 
   async close(): Promise<void> {
+    this.kubelet.killAll();
     for (const pod of [...this.running.keys()]) this.endExecs(pod);
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
@@ -368,12 +411,21 @@ export class FakeKubeApi {
     if (!have) return this.status(res, 404, `${plural} "${name}" not found`);
     if (method === 'GET') return this.json(res, 200, have);
     if (method === 'DELETE') {
-      this.objects.delete(key(name!));
-      if (plural === 'pods') {
-        for (const f of this.followers.get(name!) ?? []) f.end();
-        this.endExecs(name!);
-        rmSync(join(this.root, 'empty', String(have.metadata.uid)), { recursive: true, force: true });
+      if (plural === 'pods' && this.kubelet.has(have)) {
+        // The kubelet ends the pod's processes; the object goes when they have exited.
+        const options = (body ?? {}) as { gracePeriodSeconds?: number };
+        const asked = url.searchParams.get('gracePeriodSeconds') ?? options.gracePeriodSeconds;
+        const grace = asked !== undefined && asked !== null ? Number(asked) : (have.spec?.terminationGracePeriodSeconds ?? 30);
+        if (!have.metadata.deletionTimestamp) {
+          have.metadata.deletionTimestamp = new Date().toISOString();
+          have.metadata.deletionGracePeriodSeconds = grace;
+          have.metadata.resourceVersion = String(++this.version);
+        }
+        this.kubelet.terminate(have, grace);
+        return this.json(res, 200, have);
       }
+      this.objects.delete(key(name!));
+      if (plural === 'pods') this.removePod(have);
       // A claim's volume goes with it (reclaimPolicy Delete).
       if (plural === 'persistentvolumeclaims') rmSync(this.volumeDir(namespace, name!), { recursive: true, force: true });
       return this.json(res, 200, have);
@@ -442,7 +494,7 @@ export class FakeKubeApi {
     }
     obj.metadata = { ...obj.metadata, namespace, uid: before?.metadata.uid ?? `uid-${this.version}`, creationTimestamp: before?.metadata.creationTimestamp ?? new Date().toISOString(), resourceVersion: String(++this.version) };
     if (plural === 'pods') {
-      obj.status = before?.status ?? (this.newPods === 'ready' ? { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } : { phase: 'Pending', conditions: [] });
+      obj.status = before?.status ?? (this.runPods ? { phase: 'Pending', conditions: [] } : this.newPods === 'ready' ? { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } : { phase: 'Pending', conditions: [] });
     }
     if (plural === 'persistentvolumeclaims') {
       obj.status = { phase: 'Bound' };
@@ -452,6 +504,10 @@ export class FakeKubeApi {
       for (const v of obj.spec?.volumes ?? []) if (v.emptyDir) mkdirSync(this.emptyDir(obj, v.name), { recursive: true, mode: 0o700 });
     }
     this.objects.set(`${plural}/${namespace}/${obj.metadata.name}`, obj);
+    if (plural === 'pods' && !before && this.runPods) {
+      this.podLogs.delete(obj.metadata.name);
+      this.kubelet.run(obj);
+    }
     this.json(res, code, obj);
   }
 

@@ -41,6 +41,12 @@ export interface Harness {
 export interface HarnessOptions {
   /** The schedule's clock: daily backups and maintenance windows (see ManualClock). */
   scheduleClock?: Clock;
+  /**
+   * Changes the loaded configuration before the service starts: what no environment can say,
+   * such as loopback subnets for the Kubernetes driver run by the fake kubelet
+   * (kubernetes-service.test.ts), which a real cluster's Service CIDR never holds.
+   */
+  adjustConfig?: (config: Config) => void;
 }
 
 /** A clock a test sets by hand: real time plus an offset it moves. */
@@ -73,6 +79,7 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
     CACHESTORE_VOLUMES: process.env.CACHESTORE_TEST_VOLUMES ?? 'off',
     ...env,
   });
+  opts.adjustConfig?.(config);
   const h: Partial<Harness> & { service?: Service } = { config, dataDir };
   const boot = async () => {
     const service = await startService(config, { checkResponses: true, announce: () => undefined, scheduleClock: opts.scheduleClock });
