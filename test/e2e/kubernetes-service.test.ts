@@ -12,7 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -255,13 +255,6 @@ describe('the fake kubelet under the driver: what a pod does when its engine end
   });
 });
 
-async function withTenant<T>(ep: { host: string; port: number; password: string }, fn: (c: Redis) => Promise<T>): Promise<T> {
-  const c = new Redis({ host: ep.host, port: ep.port, password: ep.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    c.disconnect();
-  }
+function withTenant<T>(ep: { host: string; port: number; password: string }, fn: (c: Redis) => Promise<T>): Promise<T> {
+  return asTenant(ep.host, ep.port, fn, ep.password);
 }

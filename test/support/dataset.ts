@@ -103,8 +103,8 @@ export async function nextSecond(): Promise<number> {
 }
 
 /** Runs `fn` on a connection made as the tenant makes it: the cluster password, no user name. */
-export async function asTenant<T>(ip: string, port: number, fn: (c: Redis) => Promise<T>): Promise<T> {
-  const c = new Redis({ host: ip, port, password: PASSWORD, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+export async function asTenant<T>(ip: string, port: number, fn: (c: Redis) => Promise<T>, password = PASSWORD): Promise<T> {
+  const c = new Redis({ host: ip, port, password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   c.on('error', () => undefined);
   await c.connect();
   try {
