@@ -445,8 +445,9 @@ export class KubeBackups {
       const copy = join(work, 'snapshot.rdb');
       const sha256 = await storage.get(key, copy, null);
       const at = await this.stagedOn(backupId).catch(() => null);
-      const lifetime = lifetimeFor(await sizeOf(copy));
-      const pod = scratchPodOf({ name: verifyPodName(backupId), purpose: 'verify', engine, clusterId: at?.clusterId ?? null, claim: null, startedAt: new Date(), lifetimeSeconds: lifetime }, this.settings);
+      const size = await sizeOf(copy);
+      const lifetime = lifetimeFor(size);
+      const pod = scratchPodOf({ name: verifyPodName(backupId), purpose: 'verify', engine, clusterId: at?.clusterId ?? null, claim: null, startedAt: new Date(), lifetimeSeconds: lifetime, snapshotBytes: size }, this.settings);
       const { stdout } = await this.withScratch(pod, () =>
         this.api.exec(pod.metadata.name, 'work', sh(VERIFY_SCRIPT, DATA_MOUNT, SERVER[engine], CHECK_RDB[engine], CLI[engine]), { stdin: createReadStream(copy, { highWaterMark: 1 << 20 }), timeoutMs: (lifetime - 60) * 1000 }),
       ).catch((err: Error) => {

@@ -80,12 +80,15 @@ describe('Kubernetes manifests', () => {
 
   it('make scratch pods (verify, load) valid, self-ending at their deadline, and selected by no Service', () => {
     const startedAt = new Date('2026-01-02T03:04:05.000Z');
-    const verify = scratchPodOf({ name: verifyPodName('b'.repeat(32)), purpose: 'verify', engine: 'valkey', clusterId: null, claim: null, startedAt, lifetimeSeconds: 900 }, settings);
+    const verify = scratchPodOf({ name: verifyPodName('b'.repeat(32)), purpose: 'verify', engine: 'valkey', clusterId: null, claim: null, startedAt, lifetimeSeconds: 900, snapshotBytes: 100 * 2 ** 20 }, settings);
     const load = scratchPodOf({ name: loaderPodName(data), purpose: 'load', engine: 'redis', clusterId: CLUSTER_ID, claim: `cs-${data.nodeId}`, startedAt, lifetimeSeconds: 1200 }, settings);
     for (const p of [verify, load]) expect(() => new Pod(p as never).validate()).not.toThrow();
     expect(verify.metadata.name).toBe(`cs-verify-${'b'.repeat(32)}`);
     expect(verify.spec.containers[0].image).toBe('valkey/valkey:8.0.1');
     expect(verify.spec.volumes).toEqual([{ name: 'data', emptyDir: {} }]);
+    // Room to load a 100 MiB snapshot: the scheduler places the verification where it fits.
+    expect(verify.spec.containers[0].resources).toEqual({ requests: { memory: String((64 + 3 * 100) * 2 ** 20), 'ephemeral-storage': String((64 + 100) * 2 ** 20) } });
+    expect(load.spec.containers[0]).not.toHaveProperty('resources');
     expect(load.spec.volumes).toEqual([{ name: 'data', persistentVolumeClaim: { claimName: `cs-${data.nodeId}` } }]);
     expect(load.spec.activeDeadlineSeconds).toBe(1200);
     expect(load.spec.containers[0].command).toEqual(['sleep', '1200']);

@@ -216,7 +216,16 @@ export interface ScratchPod {
   /** When it was asked for, and how long its work may take at most: the pod ends itself then. */
   startedAt: Date;
   lifetimeSeconds: number;
+  /**
+   * `verify`: the snapshot's size. The pod asks for room for it on its emptyDir and for memory
+   * to load it (SCRATCH_MEMORY_FACTOR times, and a base), so the scheduler places it where both are.
+   */
+  snapshotBytes?: number;
 }
+
+/** A loaded dataset takes more memory than its RDB (compressed, shared integers): a generous bound. */
+export const SCRATCH_MEMORY_FACTOR = 3;
+const SCRATCH_BASE_BYTES = 64 * 2 ** 20;
 
 /**
  * A pod in the engine's image that only waits (`sleep`) while the driver runs its scripts in it
@@ -244,6 +253,16 @@ export function scratchPodOf(p: ScratchPod, s: KubernetesSettings) {
           image: s.images[p.engine],
           command: ['sleep', String(p.lifetimeSeconds)],
           volumeMounts: [{ name: 'data', mountPath: DATA_MOUNT }],
+          ...(p.snapshotBytes !== undefined
+            ? {
+                resources: {
+                  requests: {
+                    memory: String(SCRATCH_BASE_BYTES + SCRATCH_MEMORY_FACTOR * p.snapshotBytes),
+                    'ephemeral-storage': String(SCRATCH_BASE_BYTES + p.snapshotBytes),
+                  },
+                },
+              }
+            : {}),
         },
       ],
       volumes: [p.claim ? { name: 'data', persistentVolumeClaim: { claimName: p.claim } } : { name: 'data', emptyDir: {} }],
