@@ -119,6 +119,28 @@ export function startWriter(t: Target, prefix: string): Writer {
   };
 }
 
+/**
+ * How long before a SIGKILL the engines may have acknowledged writes that are not in their
+ * append-only file yet. With `appendfsync everysec` a write is acknowledged once it is in the AOF
+ * buffer, and while the disk is still syncing the previous second the engines (Redis OSS and
+ * Valkey alike: flushAppendOnlyFile) put off writing that buffer to the file for up to 2 s. On a
+ * busy disk, then, killing every copy of the data loses what was acknowledged in those 2 s (and a
+ * scheduling margin), even without a power loss (README, Behaviour worth knowing, Data).
+ */
+export const AOF_WRITE_DELAY_MS = 2500;
+
+/**
+ * Of the keys missing after every copy of the data was SIGKILLed at `killedAt`, those the
+ * engines' own delay does not explain: acknowledged before its window, or after the kill.
+ */
+export function lostBeyondAofDelay(missing: string[], written: { acked: string[]; ackedAt: number[] }, killedAt: number): string[] {
+  const at = new Map(written.acked.map((k, i) => [k, written.ackedAt[i]]));
+  return missing.filter((k) => {
+    const t = at.get(k) ?? 0;
+    return t < killedAt - AOF_WRITE_DELAY_MS || t > killedAt;
+  });
+}
+
 /** The acknowledged keys the cluster's current primary does not have. */
 export async function missingKeys(t: Target, keys: string[]): Promise<string[]> {
   const c = clientFor(t);
