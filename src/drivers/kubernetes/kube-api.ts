@@ -2,7 +2,7 @@
 // not listed in KUBE_PERMISSIONS is refused before it is sent: the list is what the driver does,
 // and deploy/kubernetes/rbac.yaml's Role is checked against it by the tests.
 import { PassThrough, Writable, type Readable } from 'node:stream';
-import { ApiException, CoreV1Api, Exec, KubeConfig, NetworkingV1Api, type V1Status } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, Exec, KubeConfig, NetworkingV1Api, type V1Pod, type V1Status } from '@kubernetes/client-node';
 
 /** Every API call the driver and its firewall make, by RBAC resource (core group unless noted). */
 export const KUBE_PERMISSIONS = [
@@ -44,6 +44,20 @@ export class ExecError extends Error {
 function hint(code: number): string {
   return code === 403 ? ' (the service account lacks this permission: see deploy/kubernetes/rbac.yaml)' : '';
 }
+
+/** Running, and its readiness probe passed. */
+export function podReady(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** Its containers have exited for good (restartPolicy Never). */
+export function podEnded(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded';
+}
+
+/** How long a deleted pod may take to be gone (a data node's grace period to save, and some). */
+const POD_GONE_MS = 90_000;
+const POD_POLL_MS = 250;
 
 /** Bytes the exec socket may hold unsent before reading the source waits. */
 const SEND_BUFFER = 4 << 20;
@@ -250,5 +264,19 @@ export class KubeApi {
   /** Deletes, treating an object already gone as deleted. */
   async gone(p: Promise<unknown>): Promise<void> {
     await this.orNull(p);
+  }
+
+  readPod(name: string): Promise<V1Pod | null> {
+    return this.orNull(this.call('pods', 'get', name, () => this.core.readNamespacedPod({ name, namespace: this.namespace })));
+  }
+
+  /** Deletes the pod with the given grace period and waits until it is gone (its volumes free for the next one). */
+  async deletePod(name: string, graceSeconds: number): Promise<void> {
+    await this.gone(this.call('pods', 'delete', name, () => this.core.deleteNamespacedPod({ name, namespace: this.namespace, gracePeriodSeconds: graceSeconds })));
+    const deadline = Date.now() + POD_GONE_MS;
+    while ((await this.readPod(name)) !== null) {
+      if (Date.now() > deadline) throw new Error(`pod ${name} was not gone ${POD_GONE_MS / 1000} s after its deletion`);
+      await new Promise((r) => setTimeout(r, POD_POLL_MS));
+    }
   }
 }

@@ -23,13 +23,12 @@ import type { BackupStorage, StoredObject } from '../../backups/storage.js';
 import type { EngineKind } from '../../domain/model.js';
 import { loggedOnlyAfter, rewriteWriteLog } from '../../engines/aof.js';
 import { endpointOf, type BackupSource, type NodeSpec, type PersistedState, type Snapshot, type VerifiedSnapshot } from '../driver.js';
-import { KubeApi, KubeApiError } from './kube-api.js';
+import { KubeApi, KubeApiError, podEnded, podReady } from './kube-api.js';
 import { CHECK_AOF, CHECK_RDB, CLI, DATA_MOUNT, DEADLINE_ANNOTATION, LABEL, loaderPodName, MANAGED_BY, objectNames, pvcOf, scratchPodOf, selector, SERVER, verifyPodName, type KubernetesSettings } from './manifests.js';
 
 const POLL_MS = 250;
 /** How long a scratch pod may take to be scheduled and start (an image pull included). */
 const POD_START_MS = 5 * 60_000;
-const GONE_MS = 90_000;
 /** A short command (a link, a listing, a removal). */
 const SHORT_MS = 60_000;
 /** A scratch pod's lifetime: this long, plus a second per 10 MB of what it streams (a slow link). */
@@ -181,10 +180,6 @@ function lifetimeFor(bytes: number): number {
   return BASE_LIFETIME_S + Math.ceil(bytes / BYTES_PER_SECOND);
 }
 
-function ready(pod: V1Pod): boolean {
-  return pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
 /** Why a pod is not running yet, from its container's state (image pulls, scheduling). */
 function waitingReason(pod: V1Pod): string {
   const w = pod.status?.containerStatuses?.[0]?.state?.waiting;
@@ -218,30 +213,16 @@ export class KubeBackups {
     return this.settings.namespace;
   }
 
-  private readPodNamed(name: string): Promise<V1Pod | null> {
-    return this.api.orNull(this.api.call('pods', 'get', name, () => this.api.core.readNamespacedPod({ name, namespace: this.ns })));
-  }
-
-  /** Deletes a pod at once and waits until it is gone (its volumes free for the next one). */
-  async deletePodNamed(name: string): Promise<void> {
-    await this.api.gone(this.api.call('pods', 'delete', name, () => this.api.core.deleteNamespacedPod({ name, namespace: this.ns, gracePeriodSeconds: 0 })));
-    const deadline = Date.now() + GONE_MS;
-    while ((await this.readPodNamed(name)) !== null) {
-      if (Date.now() > deadline) throw new Error(`pod ${name} was not gone ${GONE_MS / 1000} s after its deletion`);
-      await new Promise((r) => setTimeout(r, POLL_MS));
-    }
-  }
-
   /** Creates a scratch pod (a leftover of the same name goes first) and waits until it runs. */
   private async startScratch(pod: ReturnType<typeof scratchPodOf>): Promise<void> {
     const name = pod.metadata.name;
-    await this.deletePodNamed(name);
+    await this.api.deletePod(name, 0);
     await this.api.call('pods', 'create', name, () => this.api.core.createNamespacedPod({ namespace: this.ns, body: pod }));
     const deadline = Date.now() + POD_START_MS;
     for (;;) {
-      const have = await this.readPodNamed(name);
-      if (have && ready(have)) return;
-      if (!have || have.status?.phase === 'Failed' || have.status?.phase === 'Succeeded') throw new Error(`scratch pod ${name} ended before it ran (${have ? waitingReason(have) : 'it is gone'})`);
+      const have = await this.api.readPod(name);
+      if (have && podReady(have)) return;
+      if (!have || podEnded(have)) throw new Error(`scratch pod ${name} ended before it ran (${have ? waitingReason(have) : 'it is gone'})`);
       if (Date.now() > deadline) throw new Error(`scratch pod ${name} did not start within ${POD_START_MS / 1000} s (${waitingReason(have)})`);
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
@@ -259,7 +240,7 @@ export class KubeBackups {
     } finally {
       // A failed deletion is the error only when the work itself went well (its deadline and
       // the sweep still end the pod); otherwise the work's own reason is what is said.
-      await this.deletePodNamed(pod.metadata.name).catch((err: unknown) => {
+      await this.api.deletePod(pod.metadata.name, 0).catch((err: unknown) => {
         if (!failed) throw err;
       });
     }
@@ -477,7 +458,7 @@ export class KubeBackups {
         const deadline = Date.parse(pod.metadata?.annotations?.[DEADLINE_ANNOTATION] ?? '');
         // A live verification of another replica is within its deadline: left alone.
         if (!pod.metadata?.name || (Number.isFinite(deadline) && deadline > now.getTime())) continue;
-        await this.deletePodNamed(pod.metadata.name);
+        await this.api.deletePod(pod.metadata.name, 0);
         removed++;
       }
     }
@@ -499,7 +480,7 @@ export class KubeBackups {
 
   async importBackup(node: NodeSpec, from: BackupSource): Promise<void> {
     if (!pvcOf(node, this.settings)) throw new Error(`node ${node.nodeId} has no PVC (no block storage size): its data directory exists only with its pod, so a backup cannot be placed before its engine starts`);
-    const enginePod = await this.readPodNamed(objectNames(node).pod);
+    const enginePod = await this.api.readPod(objectNames(node).pod);
     if (enginePod && enginePod.status?.phase === 'Running') throw new Error(`node ${node.nodeId} is running; a dataset can only be placed while it is stopped`);
     const work = await mkdtemp(join(tmpdir(), 'cachestore-krestore-'));
     try {

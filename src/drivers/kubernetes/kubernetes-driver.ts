@@ -10,13 +10,11 @@ import type { EngineVersion } from '../../domain/catalog.js';
 import type { EngineKind } from '../../domain/model.js';
 import { engineVersionOf } from '../../engines/detect.js';
 import type { BackupSource, Driver, Firewall, NodeSpec, PersistedState, Snapshot, VerifiedSnapshot, VolumeUsage } from '../driver.js';
-import { KubeApi, KubeApiError } from './kube-api.js';
+import { KubeApi, KubeApiError, podEnded, podReady } from './kube-api.js';
 import { KubeBackups } from './kube-backups.js';
 import { followPodLog } from './log-follow.js';
 import { DATA_MOUNT, imageVersion, loaderPodName, MANAGED_BY, mergePorts, networkPolicyOf, objectNames, podOf, portName, pvcOf, secretOf, selector, serviceOf, storageOf, type KubernetesSettings, type ServicePort } from './manifests.js';
 
-/** How long stop and kill wait for a pod to be gone (stop: the grace period to save, and some). */
-const GONE_TIMEOUT_MS = 90_000;
 const POLL_MS = 250;
 
 /**
@@ -27,14 +25,6 @@ export const PORT_GAPS: Record<string, string> = {};
 
 function masked(node: NodeSpec, text: string): string {
   return text.split(node.password).join('***').split(node.serviceSecret).join('***');
-}
-
-function isReady(pod: V1Pod): boolean {
-  return pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
-function ended(pod: V1Pod): boolean {
-  return pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded';
 }
 
 /** Bytes of a quantity such as "16Gi" or "1073741824"; NaN for forms the driver never writes. */
@@ -142,14 +132,13 @@ export class KubernetesDriver implements Driver {
   }
 
   private readPod(node: NodeSpec): Promise<V1Pod | null> {
-    const name = objectNames(node).pod;
-    return this.api.orNull(this.api.call('pods', 'get', name, () => this.api.core.readNamespacedPod({ name, namespace: this.ns })));
+    return this.api.readPod(objectNames(node).pod);
   }
 
   async launch(node: NodeSpec): Promise<void> {
     const name = objectNames(node).pod;
     const pod = await this.readPod(node);
-    if (pod && !ended(pod) && !pod.metadata?.deletionTimestamp) return;
+    if (pod && !podEnded(pod) && !pod.metadata?.deletionTimestamp) return;
     // An engine that exited leaves its pod (restartPolicy Never): it goes, a new one starts.
     if (pod) await this.deletePod(node, 0);
     try {
@@ -164,8 +153,8 @@ export class KubernetesDriver implements Driver {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const pod = await this.readPod(node);
-      if (pod && isReady(pod)) return;
-      if (!pod || ended(pod)) throw new Error(`${node.engine} engine exited while starting (pod ${objectNames(node).pod} ${pod ? pod.status?.phase : 'is gone'}): ${await this.why(node)}`);
+      if (pod && podReady(pod)) return;
+      if (!pod || podEnded(pod)) throw new Error(`${node.engine} engine exited while starting (pod ${objectNames(node).pod} ${pod ? pod.status?.phase : 'is gone'}): ${await this.why(node)}`);
       if (Date.now() > deadline) throw new Error(`${node.engine} engine did not become ready within ${timeoutMs} ms (pod ${pod.status?.phase ?? 'without status'}): ${await this.why(node)}`);
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
@@ -175,16 +164,10 @@ export class KubernetesDriver implements Driver {
     return (await this.lastLogLines(node, 3).catch(() => [])).join(' | ') || 'no output';
   }
 
-  /** Deletes the pod with the given grace period and waits until it is gone. */
-  private async deletePod(node: NodeSpec, graceSeconds: number): Promise<void> {
-    const name = objectNames(node).pod;
-    await this.api.gone(this.api.call('pods', 'delete', name, () => this.api.core.deleteNamespacedPod({ name, namespace: this.ns, gracePeriodSeconds: graceSeconds })));
-    const deadline = Date.now() + GONE_TIMEOUT_MS;
-    while ((await this.readPod(node)) !== null) {
-      if (Date.now() > deadline) throw new Error(`pod ${name} was not gone ${GONE_TIMEOUT_MS / 1000} s after its deletion`);
-      await new Promise((r) => setTimeout(r, POLL_MS));
-    }
+  private deletePod(node: NodeSpec, graceSeconds: number): Promise<void> {
+    return this.api.deletePod(objectNames(node).pod, graceSeconds);
   }
+
 
   async stop(node: NodeSpec, opts: { save: boolean }): Promise<void> {
     // SIGTERM: a data node saves its dataset before it exits (its `save` lines), within the
@@ -232,7 +215,7 @@ export class KubernetesDriver implements Driver {
     await this.deletePod(node, 0);
     if (node.kind === 'data') {
       // A loader pod left by a restore that died would hold the PVC until its deadline.
-      await this.backups.deletePodNamed(loaderPodName(node));
+      await this.api.deletePod(loaderPodName(node), 0);
       await this.api.gone(this.api.call('persistentvolumeclaims', 'delete', names.pvc, () => this.api.core.deleteNamespacedPersistentVolumeClaim({ name: names.pvc, namespace: this.ns })));
     }
     await this.api.gone(this.api.call('secrets', 'delete', names.secret, () => this.api.core.deleteNamespacedSecret({ name: names.secret, namespace: this.ns })));
@@ -250,7 +233,7 @@ export class KubernetesDriver implements Driver {
 
   async isHealthy(node: NodeSpec): Promise<boolean> {
     const pod = await this.readPod(node);
-    return pod !== null && isReady(pod);
+    return pod !== null && podReady(pod);
   }
 
   /**
