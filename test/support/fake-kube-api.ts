@@ -29,7 +29,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { FakeKubelet, type KubeletPod } from './fake-kubelet.js';
+import { FakeKubelet, localPath, type KubeletPod } from './fake-kubelet.js';
 
 /** The little of `ws` (client-node's own WebSocket package) the fake uses, typed here: no @types/ws is installed. */
 interface WebSocket {
@@ -201,11 +201,7 @@ export class FakeKubeApi {
       else if (vol?.emptyDir) mounts.push([vm.mountPath, this.emptyDir(pod, vm.name)]);
       else return this.refuseUpgrade(socket, 400, `the fake maps only persistentVolumeClaim and emptyDir volumes into an exec (volume ${vm.name})`);
     }
-    mounts.sort((a, b) => b[0].length - a[0].length);
-    const local = (arg: string) => {
-      const hit = mounts.find(([mp]) => arg === mp || arg.startsWith(`${mp}/`));
-      return hit ? hit[1] + arg.slice(hit[0].length) : arg;
-    };
+    const local = localPath(mounts);
     const command = url.searchParams.getAll('command');
     const env = this.containerEnv(namespace, container);
     const drop = this.execFaults.find((f) => f.times > 0 && f.pod.test(name));

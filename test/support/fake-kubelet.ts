@@ -288,14 +288,22 @@ export class FakeKubelet {
   }
 }
 
-/** Maps the pod paths in a container's arguments (whole or inside a script) to local directories. */
-function mapper(container: any, dirs: Map<string, string>): (arg: string) => string {
-  const mounts: Array<[string, string]> = (container.volumeMounts ?? []).map((vm: any) => [vm.mountPath, dirs.get(vm.name)!]);
-  mounts.sort((a, b) => b[0].length - a[0].length);
-  const one = (path: string) => {
-    const hit = mounts.find(([mp]) => path === mp || path.startsWith(`${mp}/`));
+/**
+ * A pod path as the local directory behind it: `mounts` are [mount path, local directory], the
+ * deepest mount first wins. Paths outside every mount are left as they are. Exec (the fake API
+ * server) maps whole arguments with it; the kubelet, paths inside scripts too (mapper).
+ */
+export function localPath(mounts: Array<[string, string]>): (path: string) => string {
+  const deepestFirst = [...mounts].sort((a, b) => b[0].length - a[0].length);
+  return (path) => {
+    const hit = deepestFirst.find(([mp]) => path === mp || path.startsWith(`${mp}/`));
     return hit ? hit[1] + path.slice(hit[0].length) : path;
   };
+}
+
+/** Maps the pod paths in a container's arguments (whole or inside a script) to local directories. */
+function mapper(container: any, dirs: Map<string, string>): (arg: string) => string {
+  const one = localPath((container.volumeMounts ?? []).map((vm: any) => [vm.mountPath, dirs.get(vm.name)!]));
   return (arg) => arg.replace(/(^|[\s'"=])(\/[^\s'";&|]*)/g, (_m, pre: string, path: string) => pre + one(path));
 }
 
